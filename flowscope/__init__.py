@@ -1,0 +1,35 @@
+"""flowscope: see and train flow-matching and diffusion models, with the exact answer beside them.
+
+Public API (no Qt is imported here):
+- ``flowscope.load(path) -> FlowModel``
+- ``flowscope.ExactMarginal(means, weights=None, widths=None, labels=None, schedule="condot")``
+- ``flowscope.data.load_target(name_or_path) -> Target``
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["ExactMarginal", "FlowModel", "ModelConfig", "Trainer", "TrainConfig", "load", "data"]
+
+
+def __getattr__(name):  # lazy: `import flowscope` stays cheap (torch loads on first use)
+    if name == "ExactMarginal":
+        from .core.exact import ExactMarginal
+
+        return ExactMarginal
+    if name in ("FlowModel", "load"):
+        from .core import flow_model
+
+        return getattr(flow_model, name)
+    if name == "ModelConfig":
+        from .core.models import ModelConfig
+
+        return ModelConfig
+    if name in ("Trainer", "TrainConfig"):
+        from .train import trainer
+
+        return getattr(trainer, name)
+    if name == "data":
+        from .core import data
+
+        return data
+    raise AttributeError(f"module 'flowscope' has no attribute {name!r}")

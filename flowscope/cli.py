@@ -1,0 +1,248 @@
+"""Command line: ``flowscope [gui]``, ``train``, ``sample`` and ``export``.
+
+Every user error (missing or unreadable file, empty drawing, NaN points, a pickle given as a model,
+an unknown preset) ends with exit status 2 and one clear line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An error to show as one line."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flowscope",
+        description="See and train flow-matching and diffusion models (t=0 noise, t=1 data).",
+    )
+    p.add_argument("--version", action="version", version=f"flowscope {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    g = sub.add_parser("gui", help="open the desktop explorer (the default)")
+    g.add_argument("--demo", metavar="PRESET", help="start on this preset")
+    g.add_argument("--train-steps", type=int, default=0, help="train this many steps first")
+    g.add_argument("--t", type=float, default=None, help="show this time t in [0, 1]")
+    g.add_argument("--screenshot", metavar="PNG", help="save a screenshot and exit")
+
+    t = sub.add_parser("train", help="train a model on a preset or a data file")
+    t.add_argument("--data", required=True, help="preset name, image, or point file (csv/npy)")
+    t.add_argument("--steps", type=int, default=3000)
+    t.add_argument("--out", required=True, help="model directory to write")
+    t.add_argument("--objective", choices=("velocity", "score", "noise"), default="velocity")
+    t.add_argument("--schedule", default="condot", help="condot, cosine, vp, sqrt or polyN")
+    t.add_argument("--width", type=int, default=128)
+    t.add_argument("--depth", type=int, default=3)
+    t.add_argument("--batch", type=int, default=512)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    t.add_argument("--ema", type=float, default=None, metavar="DECAY", help="e.g. 0.999")
+    t.add_argument("--label-dropout", type=float, default=0.1, help="CFG null-label rate eta")
+    t.add_argument("--unconditional", action="store_true", help="ignore the data's class labels")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="draw samples from a trained model")
+    s.add_argument("--model", required=True, help="model directory")
+    s.add_argument("--n", type=int, default=4000)
+    s.add_argument("--out", required=True, help="FILE.npy, FILE.csv or FILE.png")
+    s.add_argument("--steps", type=int, default=50)
+    s.add_argument("--solver", choices=("euler", "heun", "rk4"), default="heun")
+    s.add_argument("--sigma", type=float, default=0.0, help="SDE diffusion sigma (0 = ODE)")
+    s.add_argument("--sigma-schedule", choices=("constant", "linear", "sqrt"), default="constant")
+    s.add_argument("--w", type=float, default=1.0, help="guidance scale (with --label)")
+    s.add_argument("--label", default=None, help="class index or name (conditional models)")
+    s.add_argument("--seed", type=int, default=0)
+
+    e = sub.add_parser("export", help="export the velocity v(x, t[, y]) as .pt2 or ONNX")
+    e.add_argument("--model", required=True, help="model directory")
+    e.add_argument("--format", choices=("pt2", "onnx"), default=None)
+    e.add_argument("--out", required=True, help="FILE.pt2 or FILE.onnx")
+    return p
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _cmd_train(a) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .core.data import load_target
+    from .core.metrics import energy_distance, loss_floor
+    from .core.models import ModelConfig
+    from .train.trainer import TrainConfig, Trainer
+
+    if a.steps < 1:
+        raise CliError("--steps must be >= 1")
+    target = load_target(a.data)
+    n_cls = 0 if a.unconditional else int(getattr(target, "num_classes", 0))
+    mc = ModelConfig(
+        dim=2, width=a.width, depth=a.depth, parameterization=a.objective, num_classes=n_cls
+    )
+    tc = TrainConfig(
+        steps=a.steps,
+        batch_size=a.batch,
+        lr=a.lr,
+        schedule=a.schedule,
+        seed=a.seed,
+        device=a.device,
+        ema_decay=a.ema,
+        label_dropout=a.label_dropout,
+    )
+    trainer = Trainer(target, mc, tc)
+    if trainer.device_message:
+        print(f"flowscope: {trainer.device_message}", file=sys.stderr)
+    bar = tqdm(
+        total=a.steps,
+        desc=f"train {target.name}",
+        unit="step",
+        disable=a.quiet,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+    def progress(tr: Trainer) -> None:
+        bar.update(tr.step_count - bar.n)
+        bar.set_postfix(loss=f"{tr.history.losses[-1]:.4f}", refresh=False)
+
+    try:
+        trainer.run(callback=progress, callback_every=25)
+    except KeyboardInterrupt:
+        trainer.stop()
+        print("\nflowscope: interrupted; saving the weights trained so far", file=sys.stderr)
+    progress(trainer)
+    bar.close()
+    model = trainer.model()
+    exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
+    floor = loss_floor(exact.with_schedule(trainer.schedule), a.objective, n=20000, seed=a.seed)
+    final = trainer.summary()["final_loss"]
+    with torch.no_grad():
+        gen = model.sample(4000, seed=a.seed + 1)
+    ref = target.sample(4000, seed=a.seed + 2)
+    ref = ref.points if hasattr(ref, "points") else ref
+    ed = energy_distance(gen, ref)
+    model.metadata["training"].update(
+        {
+            "loss_floor": floor,
+            "excess_loss": None if final is None else final - floor,
+            "energy_distance": ed,
+        }
+    )
+    model.metadata["data"] = {
+        "source": str(a.data),
+        "name": target.name,
+        "bounds": list(target.bounds),
+    }
+    out = model.save(a.out)
+    if trainer.error:
+        print(f"flowscope: {trainer.error}", file=sys.stderr)
+    print(f"saved {out}  ({trainer.step_count} steps on {trainer.device})")
+    if final is not None:
+        print(
+            f"final loss {final:.4f}   loss floor L_min {floor:.4f}   "
+            f"excess loss {final - floor:.4f}"
+        )
+    print(f"energy distance to the target {ed:.4f}")
+    return 1 if trainer.error else 0
+
+
+def _parse_label(model, label):
+    if label is None:
+        return None
+    if not model.config.conditional:
+        raise CliError("--label given but this model was trained without classes")
+    names = model.class_names or []
+    if label in names:
+        return names.index(label)
+    try:
+        y = int(label)
+    except ValueError:
+        raise CliError(f"unknown class {label!r}; classes are {names}") from None
+    if not 0 <= y < model.config.num_classes:
+        raise CliError(f"class index {y} out of range 0..{model.config.num_classes - 1}")
+    return y
+
+
+def _cmd_sample(a) -> int:
+    import numpy as np
+
+    from .core.flow_model import load
+    from .core.render import save_density_png
+
+    out = Path(a.out)
+    if out.suffix.lower() not in (".npy", ".csv", ".png"):
+        raise CliError("--out must end in .npy, .csv or .png")
+    if a.n < 1:
+        raise CliError("--n must be >= 1")
+    model = load(a.model)
+    y = _parse_label(model, a.label)
+    pts = model.sample(
+        a.n,
+        steps=a.steps,
+        solver=a.solver,
+        sigma=a.sigma,
+        w=a.w,
+        y=y,
+        seed=a.seed,
+        sigma_schedule=a.sigma_schedule,
+    ).numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, pts)
+    elif out.suffix.lower() == ".csv":
+        np.savetxt(out, pts, delimiter=",", header="x,y", comments="", fmt="%.6f")
+    else:
+        bounds = (model.metadata.get("data") or {}).get("bounds")
+        save_density_png(pts, out, tuple(bounds) if bounds else None)
+    print(f"wrote {a.n} samples to {out}")
+    return 0
+
+
+def _cmd_export(a) -> int:
+    from .core.export import export_velocity
+    from .core.flow_model import load
+
+    model = load(a.model)
+    out = export_velocity(model, a.out, a.format)
+    print(f"exported v(x, t{', y' if model.config.conditional else ''}) to {out}")
+    return 0
+
+
+def _cmd_gui(a) -> int:
+    try:
+        from .app import run_app
+    except ImportError as e:
+        raise CliError(
+            f"the desktop app needs the GUI packages ({e.name or e}); "
+            "install them with: pip install 'flowscope[gui]'"
+        ) from None
+    return run_app(a)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+    handlers = {"train": _cmd_train, "sample": _cmd_sample, "export": _cmd_export, "gui": _cmd_gui}
+    try:
+        return handlers[args.command](args)
+    except (CliError, ValueError, OSError) as e:
+        msg = str(e) or type(e).__name__
+        if isinstance(e, FileNotFoundError) and e.filename:
+            msg = f"file not found: {e.filename}"
+        print(f"flowscope: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

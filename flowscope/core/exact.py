@@ -1,0 +1,284 @@
+"""The exact marginal oracle for a drawn density (MATH.md, "The exact marginal oracle").
+
+p_data(z) = sum_i pi_i N(z; mu_i, h_i^2 I). Under the Gaussian path every quantity is closed form:
+component i at time t is N(alpha_t mu_i, s_i(t)^2 I) with s_i^2 = alpha_t^2 h_i^2 + beta_t^2, and
+with posterior weights
+w_i(x, t) = softmax_i(log pi_i - ||x - alpha_t mu_i||^2 / (2 s_i^2) - D log s_i):
+- p_t(x) = sum_i pi_i N(x; alpha_t mu_i, s_i^2 I)
+- u_t(x) = sum_i w_i [d_alpha_t mu_i + (d_s_i / s_i) (x - alpha_t mu_i)],
+  d_s_i / s_i = (alpha_t d_alpha_t h_i^2 + beta_t d_beta_t) / s_i^2
+- grad log p_t(x) = sum_i w_i (alpha_t mu_i - x) / s_i^2
+A class label y restricts the sums to the components of class y (u_t(x | y)); no label uses all of
+them (u_t(x | empty)). Evaluation streams over points and components with an online log-sum-exp,
+so memory stays bounded (about ``max_block`` floats per block) for 50k points x 5k components.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .paths import time_tensor
+from .schedules import Schedule, get_schedule
+
+#: smallest component variance s_i^2 used (point masses at t = 1 would divide by 0)
+S2_MIN = 1e-10
+
+
+@dataclass(frozen=True)
+class ExactFields:
+    """Closed-form values at points x: log_prob (N,), velocity (N, D), score (N, D)."""
+
+    log_prob: torch.Tensor
+    velocity: torch.Tensor
+    score: torch.Tensor
+
+
+def _to_tensor(a, dtype=torch.float64) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a.detach().to("cpu", dtype)
+    return torch.as_tensor(np.asarray(a), dtype=dtype)
+
+
+class ExactMarginal:
+    """Weighted isotropic Gaussian mixture target with closed-form p_t, u_t and score.
+
+    means: (K, D); weights: (K,) (normalized here; default uniform); widths: (K,) std h_i >= 0
+    (0 = point mass; a scalar broadcasts); labels: optional (K,) ints >= 0 (class of each
+    component); schedule: name or Schedule. ``x`` arguments are (N, D) tensors, ``t`` a float or
+    (N,) tensor, ``y`` None (all components), an int, or an (N,) int tensor where -1 = no label.
+    """
+
+    def __init__(
+        self,
+        means,
+        weights=None,
+        widths=None,
+        labels=None,
+        schedule: str | Schedule = "condot",
+        max_block: int = 1 << 22,
+    ):
+        mu = _to_tensor(means)
+        if mu.ndim != 2 or mu.shape[0] == 0:
+            raise ValueError(f"means must be a non-empty (K, D) array, got shape {tuple(mu.shape)}")
+        if not torch.isfinite(mu).all():
+            raise ValueError("means contain NaN or Inf; remove those points and try again")
+        k = mu.shape[0]
+        pi = torch.ones(k, dtype=torch.float64) if weights is None else _to_tensor(weights)
+        if pi.shape != (k,) or not torch.isfinite(pi).all() or (pi < 0).any() or pi.sum() <= 0:
+            raise ValueError("weights must be K finite non-negative numbers with a positive sum")
+        h = torch.zeros(k, dtype=torch.float64) if widths is None else _to_tensor(widths)
+        if h.ndim == 0:
+            h = h.expand(k).clone()
+        if h.shape != (k,) or not torch.isfinite(h).all() or (h < 0).any():
+            raise ValueError("widths must be a scalar or K finite non-negative numbers")
+        keep = pi > 0
+        self.means = mu[keep]
+        self.weights = (pi / pi.sum())[keep]
+        self.widths = h[keep]
+        if labels is not None:
+            lab = torch.as_tensor(np.asarray(labels)).long().reshape(-1)
+            if lab.shape != (k,) or (lab < 0).any():
+                raise ValueError("labels must be K non-negative integers (one class per component)")
+            self.labels: torch.Tensor | None = lab[keep]
+        else:
+            self.labels = None
+        self.schedule = get_schedule(schedule)
+        self.max_block = int(max_block)
+        self._cache: dict = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def classes(self) -> list[int]:
+        return [] if self.labels is None else sorted(set(self.labels.tolist()))
+
+    @property
+    def num_classes(self) -> int:
+        return 0 if self.labels is None else int(self.labels.max()) + 1
+
+    def with_schedule(self, schedule: str | Schedule) -> ExactMarginal:
+        """The same mixture under another path schedule."""
+        return ExactMarginal(
+            self.means, self.weights, self.widths, self.labels, schedule, self.max_block
+        )
+
+    def affine(self, shift, scale: float) -> ExactMarginal:
+        """The mixture of x' = (x - shift) / scale (what a normalized model is trained on)."""
+        sh = _to_tensor(shift).reshape(1, -1)
+        return ExactMarginal(
+            (self.means - sh) / scale,
+            self.weights,
+            self.widths / scale,
+            self.labels,
+            self.schedule,
+            self.max_block,
+        )
+
+    def _params(self, device, dtype):
+        key = (str(device), dtype)
+        if key not in self._cache:
+            self._cache[key] = (
+                self.means.to(device, dtype),
+                self.weights.log().to(device, dtype),
+                self.widths.to(device, dtype).pow(2),
+                None if self.labels is None else self.labels.to(device),
+            )
+        return self._cache[key]
+
+    # ------------------------------------------------------------------ evaluation
+    def _labels_for(self, y, n: int, device) -> torch.Tensor | None:
+        if y is None:
+            return None
+        if self.labels is None:
+            raise ValueError("this target has no classes; call without a label y")
+        yy = torch.as_tensor(y, device=device).long()
+        if yy.ndim == 0:
+            yy = yy.expand(n)
+        if yy.shape != (n,):
+            raise ValueError(f"y must be an int or an ({n},) tensor, got shape {tuple(yy.shape)}")
+        known = set(self.classes)
+        bad = [c for c in set(yy.tolist()) if c >= 0 and c not in known]
+        if bad:
+            raise ValueError(f"unknown class {bad[0]}; this target has classes {sorted(known)}")
+        return yy
+
+    def evaluate(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> ExactFields:
+        """log p_t(x [| y]), u_t(x [| y]) and grad log p_t(x [| y]) in one streaming pass.
+
+        Differentiable in x (no graph is built unless x requires grad)."""
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must be (N, {self.dim}), got shape {tuple(x.shape)}")
+        dtype = x.dtype if x.is_floating_point() else torch.float32
+        x = x.to(dtype)
+        n, d = x.shape
+        # schedules whose d_beta_t is infinite at t = 1 (vp, sqrt) are evaluated just before it
+        tt = time_tensor(t, n, x).clamp(0.0, self.schedule.t_max_finite)
+        sv = self.schedule(tt)
+        yy = self._labels_for(y, n, x.device)
+        mu, log_pi, h2, lab = self._params(x.device, dtype)
+        k = mu.shape[0]
+        logp = torch.empty(n, dtype=dtype, device=x.device)
+        vel = torch.empty_like(x)
+        score = torch.empty_like(x)
+        rows = max(1, min(n, self.max_block // max(1, min(k, self.max_block))))
+        cols = max(1, min(k, self.max_block // rows))
+        for r0 in range(0, n, rows):
+            r1 = min(n, r0 + rows)
+            xb = x[r0:r1]
+            a, b = sv.alpha[r0:r1, None], sv.beta[r0:r1, None]
+            da, db = sv.d_alpha[r0:r1, None], sv.d_beta[r0:r1, None]
+            m = torch.full((r1 - r0, 1), -math.inf, dtype=dtype, device=x.device)
+            l_sum = torch.zeros((r1 - r0, 1), dtype=dtype, device=x.device)
+            s_mu = torch.zeros((r1 - r0, d), dtype=dtype, device=x.device)  # sum w mu
+            s_c = torch.zeros((r1 - r0, 1), dtype=dtype, device=x.device)  # sum w c
+            s_cmu = torch.zeros((r1 - r0, d), dtype=dtype, device=x.device)  # sum w c mu
+            s_inv = torch.zeros((r1 - r0, 1), dtype=dtype, device=x.device)  # sum w / s^2
+            s_invmu = torch.zeros((r1 - r0, d), dtype=dtype, device=x.device)  # sum w mu / s^2
+            for c0 in range(0, k, cols):
+                c1 = min(k, c0 + cols)
+                mub, h2b = mu[c0:c1], h2[c0:c1][None, :]
+                s2 = (a * a * h2b + b * b).clamp_min(S2_MIN)  # (R, C)
+                if d <= 4:
+                    diff = xb[:, None, :] - a[:, :, None] * mub[None, :, :]
+                    dist2 = diff.pow(2).sum(-1)
+                else:
+                    dist2 = (
+                        xb.pow(2).sum(-1, keepdim=True)
+                        - 2 * a * (xb @ mub.T)
+                        + (a * a) * mub.pow(2).sum(-1)[None, :]
+                    ).clamp_min(0)
+                logit = log_pi[None, c0:c1] - 0.5 * dist2 / s2 - 0.5 * d * torch.log(s2)
+                if yy is not None and lab is not None:
+                    own = (lab[None, c0:c1] == yy[r0:r1, None]) | (yy[r0:r1, None] < 0)
+                    logit = logit.masked_fill(~own, -math.inf)
+                m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)
+                m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
+                scale = torch.exp(m - m_safe)
+                p = torch.exp(logit - m_safe)  # (R, C) unnormalized weights
+                inv = 1.0 / s2
+                c = (a * da * h2b + b * db) * inv
+                l_sum = l_sum * scale + p.sum(1, keepdim=True)
+                s_mu = s_mu * scale + p @ mub
+                s_c = s_c * scale + (p * c).sum(1, keepdim=True)
+                s_cmu = s_cmu * scale + (p * c) @ mub
+                s_inv = s_inv * scale + (p * inv).sum(1, keepdim=True)
+                s_invmu = s_invmu * scale + (p * inv) @ mub
+                m = m_new
+            if yy is not None and lab is not None:
+                # log p(x | y): renormalize the class's weights to sum to 1
+                cls_mass = self._class_log_mass(yy[r0:r1], log_pi, lab)
+            else:
+                cls_mass = 0.0
+            logp[r0:r1] = (m + torch.log(l_sum)).squeeze(1) - 0.5 * d * math.log(2 * math.pi)
+            logp[r0:r1] -= cls_mass
+            inv_l = 1.0 / l_sum
+            e_mu, e_c, e_cmu = s_mu * inv_l, s_c * inv_l, s_cmu * inv_l
+            vel[r0:r1] = da * e_mu + e_c * xb - a * e_cmu
+            score[r0:r1] = a * s_invmu * inv_l - xb * (s_inv * inv_l)
+        return ExactFields(logp, vel, score)
+
+    def _class_log_mass(self, yy: torch.Tensor, log_pi: torch.Tensor, lab: torch.Tensor):
+        out = torch.zeros(yy.shape[0], dtype=log_pi.dtype, device=yy.device)
+        for c in set(yy.tolist()):
+            if c < 0:
+                continue
+            out[yy == c] = torch.logsumexp(log_pi[lab == c], dim=0)
+        return out
+
+    def velocity(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
+        """Marginal vector field u_t(x) (or u_t(x | y)), shape (N, D)."""
+        return self.evaluate(x, t, y).velocity
+
+    def score(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
+        """Marginal score grad_x log p_t(x) (or given y), shape (N, D)."""
+        return self.evaluate(x, t, y).score
+
+    def log_prob(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
+        """log p_t(x) (or log p_t(x | y)), shape (N,)."""
+        return self.evaluate(x, t, y).log_prob
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        y: int | None = None,
+        generator: torch.Generator | None = None,
+        return_labels: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
+        """n points from p_data (class y only if given); with return_labels also (n,) labels."""
+        if generator is None and seed is not None:
+            generator = torch.Generator().manual_seed(int(seed))
+        w = self.weights
+        if y is not None:
+            if self.labels is None:
+                raise ValueError("this target has no classes; call sample without y")
+            if int(y) not in self.classes:
+                raise ValueError(f"unknown class {y}; this target has classes {self.classes}")
+            w = torch.where(self.labels == int(y), w, torch.zeros_like(w))
+        idx = torch.multinomial(w, int(n), replacement=True, generator=generator)
+        noise = torch.randn((int(n), self.dim), dtype=torch.float64, generator=generator)
+        pts = (self.means[idx] + self.widths[idx, None] * noise).to(dtype)
+        if return_labels:
+            lab = self.labels[idx] if self.labels is not None else torch.zeros(int(n)).long()
+            return pts, lab
+        return pts
+
+    def __repr__(self) -> str:
+        cls = f", classes={self.classes}" if self.labels is not None else ""
+        return (
+            f"ExactMarginal(K={self.n_components}, D={self.dim}, "
+            f"schedule={self.schedule.name!r}{cls})"
+        )

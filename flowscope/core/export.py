@@ -1,0 +1,97 @@
+"""Export a model's velocity v(x, t[, y]) as a self-contained torch.export (.pt2) or ONNX graph.
+
+The exported function takes x: (N, D) float32, t: an (N,) float32 tensor or a (1,) tensor (one
+time for the whole batch: pass a scalar as ``torch.tensor([t])``) and, for class-conditional
+models, y: (N,) int64 (the null label ``num_classes`` means unconditional). It returns u_t(x) in
+data coordinates with the flowscope time convention (t = 0 noise, t = 1 data), whatever the
+network's parameterization.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .flow_model import FlowModel
+from .paths import convert
+
+FORMATS = ("pt2", "onnx")
+
+
+class VelocityFunction(nn.Module):
+    """nn.Module wrapper: (x, t[, y]) -> velocity in data coordinates."""
+
+    def __init__(self, model: FlowModel):
+        super().__init__()
+        self.net = model.net.to("cpu").eval()
+        self.schedule = model.schedule
+        self.parameterization = model.config.parameterization
+        self.conditional = model.config.conditional
+        self.register_buffer("shift", torch.tensor(model.normalization.shift, dtype=torch.float32))
+        self.scale = float(model.normalization.scale)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None):
+        t = t.reshape(-1).to(x.dtype)
+        # (1,) -> (N,) and (N,) -> (N,) with one exportable graph (no shape-dependent branch)
+        t_len = torch.ones_like(t, dtype=torch.long).sum()  # a tensor, so ONNX can take it
+        t = t[torch.remainder(torch.arange(x.shape[0], device=x.device), t_len)]
+        xn = (x - self.shift) / self.scale
+        out = self.net(xn, t, y if self.conditional else None)
+        u = convert(self.schedule, out, xn, t, self.parameterization, "velocity")
+        return u * self.scale
+
+
+def _example(model: FlowModel, n: int = 4):
+    x = torch.randn(n, model.config.dim)
+    t = torch.full((n - 1,), 0.5)  # a different length, so the exporter keeps t's length free
+    if model.config.conditional:
+        return (x, t, torch.zeros(n, dtype=torch.long))
+    return (x, t)
+
+
+def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) -> Path:
+    """Write the velocity function to ``path`` as 'pt2' or 'onnx' (guessed from the suffix)."""
+    out = Path(path).expanduser()
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use pt2 or onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fn = VelocityFunction(model).eval()
+    args = _example(model)
+    batch = torch.export.Dim("batch", min=1)
+    t_len = torch.export.Dim("t_len", min=1)
+    shapes = [{0: batch}, {0: t_len}] + ([{0: batch}] if len(args) == 3 else [])
+    if fmt == "pt2":
+        ep = torch.export.export(fn, args, dynamic_shapes=tuple(shapes))
+        torch.export.save(ep, str(out))
+        return out
+    try:
+        import onnxscript  # noqa: F401  (the dynamo ONNX exporter needs it)
+    except ImportError as e:
+        raise ValueError(
+            "ONNX export needs the optional packages: pip install 'flowscope[onnx]'"
+        ) from e
+    names = ["x", "t"] + (["y"] if len(args) == 3 else [])
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                fn,
+                args,
+                str(out),
+                input_names=names,
+                output_names=["velocity"],
+                dynamic_shapes=tuple(shapes),
+                dynamo=True,
+                verbose=False,
+            )
+    finally:
+        quiet.setLevel(level)
+    return out

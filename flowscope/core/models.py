@@ -1,0 +1,125 @@
+"""Networks: an MLP with Fourier time embedding and an optional label embedding (CFG null label).
+
+The network predicts one of the three parameterizations (MATH.md): velocity u_theta, score
+s_theta or noise eps_theta; :mod:`flowscope.core.paths` converts between them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from .paths import PARAMETERIZATIONS
+
+ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a network; stored inside every checkpoint.
+
+    dim: data dimension D; width, depth: hidden units and hidden layers; activation: one of
+    silu, gelu, relu, tanh; parameterization: 'velocity' | 'score' | 'noise';
+    num_classes: 0 for an unconditional model, else C (label C is the null label of CFG);
+    time_features: number of Fourier features of t (sin and cos pairs).
+    """
+
+    dim: int = 2
+    width: int = 128
+    depth: int = 3
+    activation: str = "silu"
+    parameterization: str = "velocity"
+    num_classes: int = 0
+    time_features: int = 16
+    label_features: int = 16
+    arch: str = "mlp"
+
+    def __post_init__(self):
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                f"unknown parameterization {self.parameterization!r}; "
+                f"use one of {', '.join(PARAMETERIZATIONS)}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {self.activation!r}; use one of {', '.join(ACTIVATIONS)}"
+            )
+        for name in ("dim", "width", "depth", "time_features"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_classes < 0:
+            raise ValueError("ModelConfig.num_classes must be >= 0")
+        if self.time_features % 2:
+            raise ValueError("ModelConfig.time_features must be even (sin/cos pairs)")
+        if self.arch != "mlp":
+            raise ValueError(f"unknown architecture {self.arch!r}; this version knows 'mlp'")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    @property
+    def null_label(self) -> int:
+        """The label index that means 'no class' (used for CFG's unconditional field)."""
+        return self.num_classes
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"model config has unknown fields {sorted(unknown)}")
+        return cls(**d)
+
+
+class FourierTime(nn.Module):
+    """t (N,) -> (N, F): [sin(pi 2^k t), cos(pi 2^k t)], k = 0 .. F/2 - 1 (fixed, not learned)."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        freqs = math.pi * 2.0 ** torch.arange(features // 2, dtype=torch.float32)
+        self.register_buffer("freqs", freqs, persistent=False)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        a = t[:, None] * self.freqs[None, :]
+        return torch.cat([torch.sin(a), torch.cos(a)], dim=1)
+
+
+class FlowMLP(nn.Module):
+    """(x (N, D), t (N,), y (N,) long or None) -> (N, D) prediction of the parameterization."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.time = FourierTime(config.time_features)
+        in_features = config.dim + config.time_features + 1
+        if config.conditional:
+            self.label = nn.Embedding(config.num_classes + 1, config.label_features)
+            in_features += config.label_features
+        else:
+            self.label = None
+        act = ACTIVATIONS[config.activation]
+        layers: list[nn.Module] = [nn.Linear(in_features, config.width), act()]
+        for _ in range(config.depth - 1):
+            layers += [nn.Linear(config.width, config.width), act()]
+        layers.append(nn.Linear(config.width, config.dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None):
+        feats = [x, t[:, None], self.time(t)]
+        if self.label is not None:
+            if y is None:
+                y = torch.full((x.shape[0],), self.config.null_label, device=x.device)
+            feats.append(self.label(y.long()))
+        return self.net(torch.cat(feats, dim=1))
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """A fresh network for ``config`` (weights from torch's current RNG)."""
+    return FlowMLP(config)

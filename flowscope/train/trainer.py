@@ -1,0 +1,443 @@
+"""The Trainer: step-wise flow / score / noise training on a mixture target.
+
+Usable from a plain loop (``trainer.step()``), a thread (``trainer.run()`` with ``pause()``,
+``resume()``, ``stop()`` from another thread) or the CLI. It publishes immutable snapshots (CPU
+copies of the weights) at most ``snapshot_hz`` times a second, keeps the loss history (also binned
+by t), and stops with a message on a NaN/Inf loss, putting back the last good weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from ..core.device import pick_device
+from ..core.exact import ExactMarginal
+from ..core.flow_model import FlowModel, Normalization
+from ..core.losses import per_sample_loss, sample_training_times
+from ..core.models import ModelConfig, build_model
+from ..core.paths import sample_path
+from ..core.schedules import get_schedule
+
+T_BINS = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimization settings. ``steps=None`` trains until stopped (the GUI's live mode).
+
+    lr_schedule: 'auto' (cosine decay to 0 over ``steps`` when steps is set, else constant),
+    'constant' or 'cosine'. label_dropout: probability eta of replacing a label by the null label
+    (CFG). ema_decay: None or e.g. 0.999 (snapshots and saved models then use the EMA weights).
+    normalize: 'none', 'standardize' (mean and overall std of the data) or 'auto' (standardize only
+    when the data is far from unit scale: max |x| > 10 or std < 0.1).
+    """
+
+    steps: int | None = 3000
+    batch_size: int = 512
+    lr: float = 2e-3
+    lr_schedule: str = "auto"
+    weight_decay: float = 0.0
+    schedule: str = "condot"
+    seed: int = 0
+    device: str = "auto"
+    label_dropout: float = 0.1
+    ema_decay: float | None = None
+    snapshot_hz: float = 10.0
+    normalize: str = "auto"
+    num_threads: int | None = None
+
+    def __post_init__(self):
+        if self.steps is not None and int(self.steps) < 1:
+            raise ValueError("steps must be >= 1 (or None to train until stopped)")
+        if int(self.batch_size) < 1:
+            raise ValueError("batch_size must be >= 1")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError("lr must be a positive number")
+        if self.lr_schedule not in ("auto", "constant", "cosine"):
+            raise ValueError("lr_schedule must be 'auto', 'constant' or 'cosine'")
+        if not 0.0 <= self.label_dropout <= 1.0:
+            raise ValueError("label_dropout must be in [0, 1]")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be in (0, 1) or None")
+        if self.normalize not in ("none", "standardize", "auto"):
+            raise ValueError("normalize must be 'none', 'standardize' or 'auto'")
+        get_schedule(self.schedule)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable picture of training: CPU weights, step and loss. Safe to pass to any thread."""
+
+    step: int
+    loss: float
+    state_dict: dict
+    config: ModelConfig
+    schedule: str
+    normalization: Normalization
+    target_version: int
+    steps_per_sec: float
+    wall_time: float
+    class_names: list | None = None
+
+    def to_model(self, device: str | torch.device = "cpu") -> FlowModel:
+        meta = {"class_names": self.class_names, "training": {"steps": self.step}}
+        return FlowModel.from_state(
+            self.state_dict, self.config, self.schedule, self.normalization, meta, device
+        )
+
+
+@dataclass
+class LossHistory:
+    """steps, losses: one entry per step; bin_loss[b] / bin_count[b]: mean loss for t in bin b."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    bin_sum: list[float] = field(default_factory=lambda: [0.0] * T_BINS)
+    bin_count: list[float] = field(default_factory=lambda: [0.0] * T_BINS)
+
+    def by_t(self) -> list[float]:
+        """Mean loss in each of T_BINS equal time bins over [0, 1] (nan where empty)."""
+        return [s / c if c else math.nan for s, c in zip(self.bin_sum, self.bin_count)]
+
+    def copy(self) -> LossHistory:
+        return LossHistory(
+            list(self.steps), list(self.losses), list(self.bin_sum), list(self.bin_count)
+        )
+
+
+class MixtureSampler:
+    """Fast device-resident draws (z, labels) from an ExactMarginal: inverse-CDF component choice
+    plus isotropic Gaussian width. labels is None for unlabelled targets."""
+
+    def __init__(self, exact: ExactMarginal, device: torch.device, norm: Normalization):
+        shift = torch.tensor(norm.shift, dtype=torch.float64)
+        mu = (exact.means - shift) / norm.scale
+        self.mu = mu.to(device, torch.float32)
+        self.h = (exact.widths / norm.scale).to(device, torch.float32)[:, None]
+        cdf = torch.cumsum(exact.weights, 0)
+        self.cdf = (cdf / cdf[-1]).to(device, torch.float32)
+        self.labels = None if exact.labels is None else exact.labels.to(device)
+        self.has_width = bool((exact.widths > 0).any())
+        self.device = device
+
+    def __call__(self, n: int, generator: torch.Generator | None = None):
+        u = torch.rand(n, device=self.device, generator=generator)
+        idx = torch.searchsorted(self.cdf, u).clamp_max(self.mu.shape[0] - 1)
+        z = self.mu[idx]
+        if self.has_width:
+            z = z + self.h[idx] * torch.randn(z.shape, device=self.device, generator=generator)
+        return z, (None if self.labels is None else self.labels[idx])
+
+
+def _target_exact(target) -> ExactMarginal:
+    exact = getattr(target, "exact", target)
+    if not isinstance(exact, ExactMarginal):
+        raise TypeError("target must be an ExactMarginal or have an .exact ExactMarginal")
+    return exact
+
+
+class Trainer:
+    """Train a flow / score / noise network on a target (an ExactMarginal or a data Target).
+
+    >>> trainer = Trainer(load_target("two_moons"), ModelConfig(), TrainConfig(steps=2000))
+    >>> trainer.run()                 # or: while not trainer.done: trainer.step()
+    >>> model = trainer.model()       # a FlowModel with the current (or EMA) weights
+    """
+
+    def __init__(
+        self,
+        target,
+        model_config: ModelConfig | None = None,
+        config: TrainConfig | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+    ):
+        self.config = config or TrainConfig()
+        exact = _target_exact(target)
+        mc = model_config or ModelConfig(dim=exact.dim)
+        if mc.dim != exact.dim:
+            raise ValueError(f"model dim {mc.dim} does not match the data dim {exact.dim}")
+        self.model_config = mc
+        self.schedule = get_schedule(self.config.schedule)
+        self.device, self.device_message = pick_device(self.config.device)
+        self.on_snapshot = on_snapshot
+        self.class_names = getattr(target, "class_names", None)
+        self.normalization = self._normalization(exact)
+        torch.manual_seed(self.config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
+        self.net = build_model(mc).to(self.device)
+        self.optimizer = self._make_optimizer()
+        self.ema = copy.deepcopy(self.net).requires_grad_(False) if self.config.ema_decay else None
+        self.step_count = 0
+        self.target_version = 0
+        self._sampler = MixtureSampler(exact, self.device, self.normalization)
+        self.exact = exact
+        self._pending_target = None
+        self.history = LossHistory()
+        self.message = self.device_message
+        self.error: str | None = None
+        self.latest_snapshot: Snapshot | None = None
+        self._last_good: dict | None = None
+        self._resume = threading.Event()
+        self._resume.set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._last_pub = -math.inf
+        self._rate_t0, self._rate_step, self.steps_per_sec = time.perf_counter(), 0, 0.0
+        self._warned_labels = False
+
+    # ------------------------------------------------------------------ setup
+    def _normalization(self, exact: ExactMarginal) -> Normalization:
+        mode = self.config.normalize
+        if mode == "none":
+            return Normalization(tuple([0.0] * exact.dim))
+        pts = exact.sample(20000, seed=0, dtype=torch.float64)
+        if mode == "auto" and pts.abs().max() <= 10 and pts.std() >= 0.1:
+            return Normalization(tuple([0.0] * exact.dim))
+        return Normalization.standardize(pts)
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        kw = {"lr": self.config.lr, "weight_decay": self.config.weight_decay}
+        if self.device.type == "cuda":
+            kw["fused"] = True
+        return (
+            torch.optim.AdamW(self.net.parameters(), **kw)
+            if kw["weight_decay"]
+            else torch.optim.Adam(self.net.parameters(), **kw)
+        )
+
+    def _lr_at(self, step: int) -> float:
+        c = self.config
+        sched = c.lr_schedule
+        if sched == "auto":
+            sched = "cosine" if c.steps else "constant"
+        if sched == "constant" or not c.steps:
+            return c.lr
+        frac = min(step / c.steps, 1.0)
+        return c.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+    # ------------------------------------------------------------------ control
+    @property
+    def done(self) -> bool:
+        c = self.config
+        return (
+            self.error is not None
+            or self._stop.is_set()
+            or (c.steps is not None and self.step_count >= c.steps)
+        )
+
+    def pause(self) -> None:
+        """Pause ``run()`` at the next step boundary (from any thread)."""
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def stop(self) -> None:
+        """End ``run()`` at the next step boundary (also wakes a paused run)."""
+        self._stop.set()
+        self._resume.set()
+
+    def set_target(self, target) -> None:
+        """Swap the training data without restarting (thread-safe; applied at the next step)."""
+        exact = _target_exact(target)
+        if exact.dim != self.model_config.dim:
+            raise ValueError(
+                f"the new target is {exact.dim}-D; this model is {self.model_config.dim}-D"
+            )
+        with self._lock:
+            self._pending_target = (exact, getattr(target, "class_names", self.class_names))
+
+    # ------------------------------------------------------------------ training
+    def _apply_pending_target(self) -> None:
+        with self._lock:
+            pending, self._pending_target = self._pending_target, None
+        if pending is not None:
+            exact, names = pending
+            self._sampler = MixtureSampler(exact, self.device, self.normalization)
+            self.exact, self.class_names = exact, names
+            self.target_version += 1
+
+    def _labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        mc = self.model_config
+        if not mc.conditional:
+            return None
+        null = mc.null_label
+        if labels is None:
+            return torch.full((n,), null, dtype=torch.long, device=self.device)
+        if not self._warned_labels and int(labels.max()) >= null:
+            self._warned_labels = True
+            self.message = f"the target has classes beyond {null - 1}; those train as unlabelled"
+        labels = torch.where(labels >= null, torch.full_like(labels, null), labels)
+        p = self.config.label_dropout
+        if p > 0:
+            drop = torch.rand(n, device=self.device, generator=self.generator) < p
+            labels = torch.where(drop, torch.full_like(labels, null), labels)
+        return labels
+
+    def _train_step(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c, mc = self.config, self.model_config
+        n = c.batch_size
+        z, labels = self._sampler(n, self.generator)
+        t = sample_training_times(
+            n, self.schedule, mc.parameterization, self.device, generator=self.generator
+        )
+        path = sample_path(self.schedule, z, t, generator=self.generator)
+        pred = self.net(path.x_t, t, self._labels(labels, n))
+        per = per_sample_loss(pred, path, mc.parameterization)
+        loss = per.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(
+                    list(self.ema.parameters()), list(self.net.parameters()), 1.0 - c.ema_decay
+                )
+        return loss, per.detach(), t
+
+    def step(self, n: int = 1) -> float:
+        """Run up to n optimizer steps now (ignores pause); returns the last loss (nan if none)."""
+        last = math.nan
+        for _ in range(int(n)):
+            if self.done:
+                break
+            self._apply_pending_target()
+            lr = self._lr_at(self.step_count)
+            for g in self.optimizer.param_groups:
+                g["lr"] = lr
+            loss, per, t = self._train_step()
+            value = loss.item()
+            if not math.isfinite(value):
+                self._on_bad_loss(value)
+                break
+            self.step_count += 1
+            self.history.steps.append(self.step_count)
+            self.history.losses.append(value)
+            if self.step_count % 8 == 0:
+                self._record_bins(per, t)
+            last = value
+            self._maybe_publish(value)
+        return last
+
+    def _record_bins(self, per: torch.Tensor, t: torch.Tensor) -> None:
+        b = (t * T_BINS).long().clamp_(0, T_BINS - 1)
+        sums = torch.bincount(b, weights=per.float(), minlength=T_BINS).tolist()
+        counts = torch.bincount(b, minlength=T_BINS).tolist()
+        h = self.history
+        for i in range(T_BINS):
+            h.bin_sum[i] += sums[i]
+            h.bin_count[i] += counts[i]
+
+    def _on_bad_loss(self, value: float) -> None:
+        good = self._last_good
+        if good is not None:
+            self.net.load_state_dict(good["net"])
+            if self.ema is not None:
+                self.ema.load_state_dict(good["ema"])
+        kept = good["step"] if good is not None else 0
+        self.error = (
+            f"training stopped: the loss became {value} at step {self.step_count + 1}; the weights "
+            f"from step {kept} are kept. Try a lower learning rate or another objective."
+        )
+        self.message = self.error
+
+    def _maybe_publish(self, loss: float, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last_pub < 1.0 / max(self.config.snapshot_hz, 1e-9):
+            return
+        dt = now - self._rate_t0
+        if dt > 0.25 or force:
+            self.steps_per_sec = (self.step_count - self._rate_step) / max(dt, 1e-9)
+            self._rate_t0, self._rate_step = now, self.step_count
+        self._last_pub = now
+        snap = self.snapshot(loss)
+        self._last_good = {
+            "step": self.step_count,
+            "net": {k: v.clone() for k, v in self.net.state_dict().items()},
+            "ema": None if self.ema is None else copy.deepcopy(self.ema.state_dict()),
+        }
+        self.latest_snapshot = snap
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+
+    def snapshot(self, loss: float | None = None) -> Snapshot:
+        """An immutable CPU copy of the current (EMA if enabled) weights."""
+        src = self.ema if self.ema is not None else self.net
+        state = {k: v.detach().to("cpu", copy=True) for k, v in src.state_dict().items()}
+        if loss is None:
+            loss = self.history.losses[-1] if self.history.losses else math.nan
+        return Snapshot(
+            self.step_count,
+            loss,
+            state,
+            self.model_config,
+            self.schedule.name,
+            self.normalization,
+            self.target_version,
+            self.steps_per_sec,
+            time.time(),
+            self.class_names,
+        )
+
+    def run(
+        self,
+        steps: int | None = None,
+        callback: Callable[[Trainer], None] | None = None,
+        callback_every: int = 50,
+    ) -> Trainer:
+        """Train until done (config.steps reached, stop() or an error), honouring pause().
+
+        ``steps`` runs at most that many more steps. callback(trainer) runs every
+        ``callback_every`` steps (for progress bars).
+        """
+        if self.config.num_threads:
+            torch.set_num_threads(int(self.config.num_threads))
+        budget = math.inf if steps is None else int(steps)
+        done = 0
+        while not self.done and done < budget:
+            if not self._resume.is_set():
+                self._resume.wait()
+                continue
+            self.step(1)
+            done += 1
+            if callback is not None and self.step_count % callback_every == 0:
+                callback(self)
+        if self.history.losses and self.error is None:
+            self._maybe_publish(self.history.losses[-1], force=True)
+        return self
+
+    def model(self) -> FlowModel:
+        """The current weights (EMA if enabled) as a FlowModel on the training device."""
+        src = self.ema if self.ema is not None else self.net
+        meta = {
+            "class_names": self.class_names,
+            "training": self.summary(),
+        }
+        net = copy.deepcopy(src).eval()
+        return FlowModel(net, self.model_config, self.schedule, self.normalization, meta)
+
+    def summary(self) -> dict:
+        h = self.history
+        tail = h.losses[-100:]
+        return {
+            "steps": self.step_count,
+            "final_loss": (sum(tail) / len(tail)) if tail else None,
+            "config": {k: v for k, v in vars(self.config).items()},
+            "device": str(self.device),
+            "target_version": self.target_version,
+            "error": self.error,
+        }
+
+    def with_config(self, **changes) -> TrainConfig:
+        return replace(self.config, **changes)

@@ -1,0 +1,148 @@
+"""Model directories (safetensors + JSON), the public API, pickle refusal and export."""
+
+import json
+import pickle
+
+import pytest
+import torch
+
+import flowscope
+from flowscope.core.checkpoint import CheckpointError
+from flowscope.core.data import load_target
+from flowscope.core.export import export_velocity
+from flowscope.core.models import ModelConfig
+from flowscope.train import TrainConfig, Trainer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    target = load_target("two_moons")
+    tr = Trainer(
+        target,
+        ModelConfig(width=32, depth=2, num_classes=2, parameterization="noise"),
+        TrainConfig(steps=60, batch_size=128, schedule="cosine", device="cpu"),
+    )
+    tr.run()
+    d = tmp_path_factory.mktemp("model")
+    tr.model().save(d)
+    return tr.model(), d
+
+
+def test_round_trip_gives_identical_outputs(trained):
+    model, d = trained
+    for path in (d, d / "model.json", d / "model.safetensors"):
+        back = flowscope.load(path)
+        x = torch.randn(20, 2)
+        for y in (None, 1):
+            torch.testing.assert_close(
+                back.velocity(x, 0.4, y), model.velocity(x, 0.4, y), rtol=0, atol=0
+            )
+            torch.testing.assert_close(
+                back.score(x, 0.4, y), model.score(x, 0.4, y), rtol=0, atol=0
+            )
+        torch.testing.assert_close(
+            back.sample(50, seed=3, y=0, w=2.0),
+            model.sample(50, seed=3, y=0, w=2.0),
+            rtol=0,
+            atol=0,
+        )
+
+
+def test_metadata_says_everything_needed(trained):
+    _, d = trained
+    meta = json.loads((d / "model.json").read_text())
+    assert meta["format"] == "flowscope-model" and meta["format_version"] == 1
+    assert meta["time_convention"] == "t=0 noise, t=1 data"
+    assert meta["model_config"]["num_classes"] == 2
+    assert meta["schedule"] == "cosine" and meta["parameterization"] == "noise"
+    assert meta["normalization"] == {"shift": [0.0, 0.0], "scale": 1.0}
+    assert meta["class_names"] == ["0", "1"] or len(meta["class_names"]) == 2
+    assert meta["training"]["steps"] == 60
+
+
+def test_sample_api_shapes_and_trajectory(trained):
+    model, _ = trained
+    x = model.sample(30, steps=10, seed=0)
+    assert x.shape == (30, 2) and x.dtype == torch.float32
+    traj = model.sample(30, steps=10, seed=0, return_trajectory=True)
+    assert traj.xs.shape == (11, 30, 2)
+    torch.testing.assert_close(traj.x, x)
+    sde = model.sample(30, steps=10, sigma=0.5, seed=0)
+    assert not torch.equal(sde, x) and torch.isfinite(sde).all()
+    with pytest.raises(ValueError, match="class labels"):
+        model.velocity(torch.zeros(2, 2), 0.5, y=5)
+
+
+class Boom:
+    """Unpickling this would create a file: the test proves that never happens."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_pickle_as_model_is_refused_and_not_executed(tmp_path, trained):
+    _, good = trained
+    marker = tmp_path / "pwned"
+    # a pickle placed where the weights should be
+    d = tmp_path / "evil"
+    d.mkdir()
+    (d / "model.json").write_text((good / "model.json").read_text())
+    (d / "model.safetensors").write_bytes(pickle.dumps(Boom(str(marker))))
+    with pytest.raises(CheckpointError, match="never unpickles"):
+        flowscope.load(d)
+    # a torch.save file passed directly
+    pt = tmp_path / "model.pt"
+    torch.save({"w": torch.zeros(2), "boom": Boom(str(marker))}, pt)
+    with pytest.raises(CheckpointError, match="never unpickles"):
+        flowscope.load(pt)
+    assert not marker.exists()
+
+
+def test_bad_model_paths_have_clear_messages(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        flowscope.load(tmp_path / "nope")
+    with pytest.raises(CheckpointError, match="missing"):
+        flowscope.load(tmp_path)
+    d = tmp_path / "broken"
+    d.mkdir()
+    (d / "model.json").write_text("{not json")
+    (d / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    with pytest.raises(CheckpointError, match="JSON"):
+        flowscope.load(d)
+
+
+def test_export_pt2_matches_model(tmp_path, trained):
+    model, _ = trained
+    p = export_velocity(model, tmp_path / "v.pt2")
+    fn = torch.export.load(str(p)).module()
+    x = torch.randn(9, 2)
+    y = torch.tensor([0, 1, 2] * 3)  # 2 = the null label (unconditional)
+    out = fn(x, torch.full((9,), 0.3), y)
+    ref = model.velocity(x, 0.3, torch.where(y == 2, -1, y))
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    out_scalar = fn(x, torch.tensor([0.3]), y)  # one t for the whole batch
+    torch.testing.assert_close(out_scalar, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_export_onnx_matches_model(tmp_path, trained):
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export is an optional extra")
+    model, _ = trained
+    p = export_velocity(model, tmp_path / "v.onnx")
+    sess = ort.InferenceSession(str(p))
+    x = torch.randn(5, 2)
+    for t in (torch.full((5,), 0.7), torch.tensor([0.7])):
+        out = sess.run(
+            None, {"x": x.numpy(), "t": t.numpy(), "y": torch.ones(5, dtype=torch.long).numpy()}
+        )[0]
+        torch.testing.assert_close(
+            torch.from_numpy(out), model.velocity(x, 0.7, 1), rtol=1e-4, atol=1e-4
+        )
+
+
+def test_public_api_names():
+    assert flowscope.ExactMarginal is not None and callable(flowscope.load)
+    assert flowscope.data.load_target("gaussian").exact.dim == 2
+    assert flowscope.__version__

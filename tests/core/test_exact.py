@@ -1,0 +1,167 @@
+"""The exact marginal oracle against closed forms, an independent dense computation, the
+continuity equation and autograd."""
+
+import math
+
+import pytest
+import torch
+
+from flowscope.core.exact import ExactMarginal
+
+MEANS = torch.tensor([[-2.0, 0.5], [1.5, 1.0], [0.0, -1.8], [2.2, -1.0]], dtype=torch.float64)
+WEIGHTS = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64)
+WIDTHS = torch.tensor([0.3, 0.15, 0.4, 0.05], dtype=torch.float64)
+LABELS = torch.tensor([0, 1, 1, 0])
+
+
+def dense_reference(x, t, means, weights, widths, schedule="condot"):
+    """MATH.md's formulas with full (N, K) matrices and torch.softmax (no streaming)."""
+    from flowscope.core.schedules import get_schedule
+
+    sch = get_schedule(schedule)
+    v = sch(torch.full((x.shape[0],), min(t, sch.t_max_finite), dtype=x.dtype))
+    a, b, da, db = (q[:, None] for q in (v.alpha, v.beta, v.d_alpha, v.d_beta))
+    s2 = a**2 * widths[None] ** 2 + b**2  # (N, K)
+    diff = x[:, None, :] - a[:, :, None] * means[None]
+    logit = weights.log()[None] - 0.5 * diff.pow(2).sum(-1) / s2 - torch.log(s2)  # D = 2
+    w = torch.softmax(logit, dim=1)
+    logp = torch.logsumexp(logit, 1) - math.log(2 * math.pi)
+    ds_over_s = (a * da * widths[None] ** 2 + b * db) / s2
+    comp_u = da[:, :, None] * means[None] + ds_over_s[:, :, None] * diff
+    u = (w[:, :, None] * comp_u).sum(1)
+    score = (w[:, :, None] * (-diff) / s2[:, :, None]).sum(1)
+    return logp, u, score
+
+
+@pytest.fixture
+def em():
+    return ExactMarginal(MEANS, WEIGHTS, WIDTHS, LABELS)
+
+
+@pytest.mark.parametrize("schedule", ["condot", "cosine", "vp"])
+@pytest.mark.parametrize("t", [0.0, 0.3, 0.8, 1.0])
+def test_matches_dense_reference(schedule, t):
+    em = ExactMarginal(MEANS, WEIGHTS, WIDTHS, schedule=schedule)
+    x = torch.randn(200, 2, dtype=torch.float64) * 2
+    f = em.evaluate(x, t)
+    logp, u, s = dense_reference(x, t, MEANS, WEIGHTS / WEIGHTS.sum(), WIDTHS, schedule)
+    torch.testing.assert_close(f.log_prob, logp)
+    torch.testing.assert_close(f.velocity, u)
+    torch.testing.assert_close(f.score, s)
+
+
+def test_t0_is_standard_normal(em):
+    x = torch.randn(100, 2, dtype=torch.float64)
+    f = em.evaluate(x, 0.0)
+    torch.testing.assert_close(f.log_prob, -0.5 * x.pow(2).sum(1) - math.log(2 * math.pi))
+    torch.testing.assert_close(f.score, -x)
+    # CondOT at t = 0: u_0(x) = E[z] - x
+    mean_z = (WEIGHTS[:, None] * MEANS).sum(0) / WEIGHTS.sum()
+    torch.testing.assert_close(f.velocity, mean_z[None] - x)
+
+
+def test_single_gaussian_closed_form():
+    mu, h = torch.tensor([[1.0, -0.5]], dtype=torch.float64), 0.4
+    em = ExactMarginal(mu, widths=[h])
+    x = torch.randn(50, 2, dtype=torch.float64)
+    for t in (0.1, 0.5, 0.9):
+        var = t**2 * h**2 + (1 - t) ** 2
+        logp = -0.5 * (x - t * mu).pow(2).sum(1) / var - math.log(2 * math.pi * var)
+        torch.testing.assert_close(em.log_prob(x, t), logp)
+        torch.testing.assert_close(em.score(x, t), -(x - t * mu) / var)
+        c = (t * h**2 - (1 - t)) / var
+        torch.testing.assert_close(em.velocity(x, t), mu + c * (x - t * mu))
+
+
+def test_score_is_autograd_gradient_of_log_prob(em):
+    x = (torch.randn(64, 2, dtype=torch.float64) * 2).requires_grad_(True)
+    for t in (0.2, 0.6, 0.95):
+        logp = em.log_prob(x, t)
+        (grad,) = torch.autograd.grad(logp.sum(), x)
+        torch.testing.assert_close(em.score(x.detach(), t), grad)
+
+
+@pytest.mark.parametrize("schedule", ["condot", "cosine"])
+def test_continuity_equation(schedule):
+    """d p_t / dt + div(p_t u_t) = 0, checked with central finite differences."""
+    em = ExactMarginal(MEANS, WEIGHTS, WIDTHS, schedule=schedule)
+    x = torch.randn(100, 2, dtype=torch.float64) * 1.5
+    h = 1e-4
+    for t in (0.25, 0.5, 0.75):
+        dp_dt = (em.log_prob(x, t + h).exp() - em.log_prob(x, t - h).exp()) / (2 * h)
+        div = torch.zeros(x.shape[0], dtype=torch.float64)
+        for d in range(2):
+            e = torch.zeros(2, dtype=torch.float64)
+            e[d] = h
+            fp, fm = em.evaluate(x + e, t), em.evaluate(x - e, t)
+            flux_p = fp.log_prob.exp() * fp.velocity[:, d]
+            flux_m = fm.log_prob.exp() * fm.velocity[:, d]
+            div += (flux_p - flux_m) / (2 * h)
+        scale = dp_dt.abs().max()
+        assert (dp_dt + div).abs().max() < 1e-5 * max(1.0, float(scale)) + 1e-7
+
+
+def test_streaming_blocks_give_the_same_answer(em):
+    x = torch.randn(333, 2, dtype=torch.float64)
+    small = ExactMarginal(MEANS, WEIGHTS, WIDTHS, LABELS, max_block=7)
+    for y in (None, 1):
+        a, b = em.evaluate(x, 0.7, y), small.evaluate(x, 0.7, y)
+        for q in ("log_prob", "velocity", "score"):
+            torch.testing.assert_close(getattr(a, q), getattr(b, q))
+
+
+def test_class_conditional_equals_sub_mixture(em):
+    x = torch.randn(80, 2, dtype=torch.float64) * 2
+    keep = LABELS == 1
+    sub = ExactMarginal(MEANS[keep], WEIGHTS[keep], WIDTHS[keep])
+    for t in (0.3, 0.9):
+        a, b = em.evaluate(x, t, y=1), sub.evaluate(x, t)
+        torch.testing.assert_close(a.velocity, b.velocity)
+        torch.testing.assert_close(a.score, b.score)
+        torch.testing.assert_close(a.log_prob, b.log_prob)
+    # per-row labels, -1 meaning unconditional
+    y = torch.tensor([1, -1] * 40)
+    mixed = em.velocity(x, 0.5, y)
+    torch.testing.assert_close(mixed[0::2], em.velocity(x[0::2], 0.5, 1))
+    torch.testing.assert_close(mixed[1::2], em.velocity(x[1::2], 0.5))
+
+
+def test_density_integrates_to_one(em):
+    g = torch.linspace(-6, 6, 241, dtype=torch.float64)
+    xx, yy = torch.meshgrid(g, g, indexing="xy")
+    pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+    cell = (g[1] - g[0]) ** 2
+    for t in (0.0, 0.5, 0.9):
+        assert float(em.log_prob(pts, t).exp().sum() * cell) == pytest.approx(1.0, abs=2e-3)
+        assert float(em.log_prob(pts, t, y=0).exp().sum() * cell) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_sampling_moments(em):
+    x, lab = em.sample(40000, seed=1, return_labels=True)
+    w = WEIGHTS / WEIGHTS.sum()
+    mean = (w[:, None] * MEANS).sum(0)
+    torch.testing.assert_close(x.double().mean(0), mean, atol=0.03, rtol=0)
+    frac0 = float((lab == 0).double().mean())
+    assert frac0 == pytest.approx(float(w[LABELS == 0].sum()), abs=0.01)
+    only1 = em.sample(1000, seed=2, y=1)
+    # class-1 components are the 2nd and 3rd means
+    d = torch.cdist(only1.double(), MEANS).argmin(1)
+    assert set(d.tolist()) <= {1, 2}
+    torch.testing.assert_close(em.sample(10, seed=5), em.sample(10, seed=5))
+
+
+def test_point_masses_are_finite_at_t1():
+    em = ExactMarginal(MEANS)  # widths 0
+    f = em.evaluate(torch.randn(20, 2, dtype=torch.float64), 1.0)
+    assert torch.isfinite(f.velocity).all()
+
+
+def test_bad_input_messages(em):
+    with pytest.raises(ValueError, match="NaN"):
+        ExactMarginal([[0.0, float("nan")]])
+    with pytest.raises(ValueError, match="non-empty"):
+        ExactMarginal(torch.zeros(0, 2))
+    with pytest.raises(ValueError, match="unknown class 7"):
+        em.velocity(torch.zeros(3, 2), 0.5, y=7)
+    with pytest.raises(ValueError, match="no classes"):
+        ExactMarginal(MEANS).velocity(torch.zeros(3, 2), 0.5, y=0)
