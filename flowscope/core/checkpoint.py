@@ -59,17 +59,21 @@ def _refuse_if_pickle(path: Path) -> None:
 
 
 def _check_safetensors(path: Path) -> None:
-    """Refuse anything that is not a safetensors file (8-byte length + JSON header)."""
-    _refuse_if_pickle(path)
+    """Refuse anything that is not a safetensors file (8-byte length + JSON header).
+
+    The structure is checked first: a real safetensors length may well begin with byte 0x80,
+    so the pickle test only chooses the wording of the refusal."""
+    size = path.stat().st_size
     with open(path, "rb") as fh:
         raw = fh.read(8)
-        if len(raw) < 8:
-            raise CheckpointError(f"{path.name} is truncated; re-export the model")
-        (n,) = struct.unpack("<Q", raw)
-        size = path.stat().st_size
+        n = struct.unpack("<Q", raw)[0] if len(raw) == 8 else 0
         first = fh.read(1)
-    if n <= 0 or n > size - 8 or first != b"{":
-        raise CheckpointError(f"{path.name} is not a safetensors file; re-export the model")
+    if 0 < n <= size - 8 and first == b"{":
+        return
+    _refuse_if_pickle(path)
+    if len(raw) < 8:
+        raise CheckpointError(f"{path.name} is truncated; re-export the model")
+    raise CheckpointError(f"{path.name} is not a safetensors file; re-export the model")
 
 
 def save_checkpoint(directory: str | Path, state_dict: dict, metadata: dict) -> Path:

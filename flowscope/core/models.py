@@ -28,8 +28,8 @@ class ModelConfig:
     """
 
     dim: int = 2
-    width: int = 128
-    depth: int = 3
+    width: int = 256
+    depth: int = 4
     activation: str = "silu"
     parameterization: str = "velocity"
     num_classes: int = 0

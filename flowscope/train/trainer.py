@@ -40,7 +40,7 @@ class TrainConfig:
     """
 
     steps: int | None = 3000
-    batch_size: int = 512
+    batch_size: int = 1024
     lr: float = 2e-3
     lr_schedule: str = "auto"
     weight_decay: float = 0.0

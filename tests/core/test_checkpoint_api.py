@@ -146,3 +146,17 @@ def test_public_api_names():
     assert flowscope.ExactMarginal is not None and callable(flowscope.load)
     assert flowscope.data.load_target("gaussian").exact.dim == 2
     assert flowscope.__version__
+
+
+def test_safetensors_whose_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """Regression: the header length's first byte can be 0x80, the pickle protocol marker."""
+    from flowscope.core.checkpoint import read_checkpoint, save_checkpoint
+
+    for pad in range(40):  # vary the header length until its low byte is 0x80
+        d = save_checkpoint(tmp_path / f"m{pad}", {"w" + "x" * pad: torch.ones(2)}, {})
+        raw = (d / "model.safetensors").read_bytes()
+        if raw[0] == 0x80:
+            state, _ = read_checkpoint(d)
+            assert torch.equal(state["w" + "x" * pad], torch.ones(2))
+            return
+    pytest.fail("no header length with low byte 0x80 was produced")
