@@ -59,7 +59,7 @@ class ExactMarginal:
         widths=None,
         labels=None,
         schedule: str | Schedule = "condot",
-        max_block: int = 1 << 22,
+        max_block: int = 1 << 20,
     ):
         mu = _to_tensor(means)
         if mu.ndim != 2 or mu.shape[0] == 0:
@@ -173,53 +173,19 @@ class ExactMarginal:
         score = torch.empty_like(x)
         rows = max(1, min(n, self.max_block // max(1, min(k, self.max_block))))
         cols = max(1, min(k, self.max_block // rows))
+        uniform = n > 0 and bool((tt == tt[0]).all())
         for r0 in range(0, n, rows):
             r1 = min(n, r0 + rows)
             xb = x[r0:r1]
-            a, b = sv.alpha[r0:r1, None], sv.beta[r0:r1, None]
-            da, db = sv.d_alpha[r0:r1, None], sv.d_beta[r0:r1, None]
-            m = torch.full((r1 - r0, 1), -math.inf, dtype=dtype, device=x.device)
-            l_sum = torch.zeros((r1 - r0, 1), dtype=dtype, device=x.device)
-            s_mu = torch.zeros((r1 - r0, d), dtype=dtype, device=x.device)  # sum w mu
-            s_c = torch.zeros((r1 - r0, 1), dtype=dtype, device=x.device)  # sum w c
-            s_cmu = torch.zeros((r1 - r0, d), dtype=dtype, device=x.device)  # sum w c mu
-            s_inv = torch.zeros((r1 - r0, 1), dtype=dtype, device=x.device)  # sum w / s^2
-            s_invmu = torch.zeros((r1 - r0, d), dtype=dtype, device=x.device)  # sum w mu / s^2
-            for c0 in range(0, k, cols):
-                c1 = min(k, c0 + cols)
-                mub, h2b = mu[c0:c1], h2[c0:c1][None, :]
-                s2 = (a * a * h2b + b * b).clamp_min(S2_MIN)  # (R, C)
-                if d <= 4:
-                    diff = xb[:, None, :] - a[:, :, None] * mub[None, :, :]
-                    dist2 = diff.pow(2).sum(-1)
-                else:
-                    dist2 = (
-                        xb.pow(2).sum(-1, keepdim=True)
-                        - 2 * a * (xb @ mub.T)
-                        + (a * a) * mub.pow(2).sum(-1)[None, :]
-                    ).clamp_min(0)
-                logit = log_pi[None, c0:c1] - 0.5 * dist2 / s2 - 0.5 * d * torch.log(s2)
-                if yy is not None and lab is not None:
-                    own = (lab[None, c0:c1] == yy[r0:r1, None]) | (yy[r0:r1, None] < 0)
-                    logit = logit.masked_fill(~own, -math.inf)
-                m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)
-                m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
-                scale = torch.exp(m - m_safe)
-                p = torch.exp(logit - m_safe)  # (R, C) unnormalized weights
-                inv = 1.0 / s2
-                c = (a * da * h2b + b * db) * inv
-                l_sum = l_sum * scale + p.sum(1, keepdim=True)
-                s_mu = s_mu * scale + p @ mub
-                s_c = s_c * scale + (p * c).sum(1, keepdim=True)
-                s_cmu = s_cmu * scale + (p * c) @ mub
-                s_inv = s_inv * scale + (p * inv).sum(1, keepdim=True)
-                s_invmu = s_invmu * scale + (p * inv) @ mub
-                m = m_new
-            if yy is not None and lab is not None:
-                # log p(x | y): renormalize the class's weights to sum to 1
-                cls_mass = self._class_log_mass(yy[r0:r1], log_pi, lab)
+            yb = None if yy is None or lab is None else yy[r0:r1]
+            if uniform:
+                acc = self._block_uniform(xb, sv, mu, log_pi, h2, lab, yb, cols)
+                a, da = sv.alpha[0], sv.d_alpha[0]
             else:
-                cls_mass = 0.0
+                acc = self._block_rows(xb, sv, r0, r1, mu, log_pi, h2, lab, yb, cols)
+                a, da = sv.alpha[r0:r1, None], sv.d_alpha[r0:r1, None]
+            m, l_sum, s_mu, s_c, s_cmu, s_inv, s_invmu = acc
+            cls_mass = 0.0 if yb is None else self._class_log_mass(yb, log_pi, lab)
             logp[r0:r1] = (m + torch.log(l_sum)).squeeze(1) - 0.5 * d * math.log(2 * math.pi)
             logp[r0:r1] -= cls_mass
             inv_l = 1.0 / l_sum
@@ -227,6 +193,87 @@ class ExactMarginal:
             vel[r0:r1] = da * e_mu + e_c * xb - a * e_cmu
             score[r0:r1] = a * s_invmu * inv_l - xb * (s_inv * inv_l)
         return ExactFields(logp, vel, score)
+
+    @staticmethod
+    def _mask(logit, lab, yb, c0, c1):
+        if yb is None:
+            return logit
+        own = (lab[None, c0:c1] == yb[:, None]) | (yb[:, None] < 0)
+        return logit.masked_fill(~own, -math.inf)
+
+    def _block_uniform(self, xb, sv, mu, log_pi, h2, lab, yb, cols):
+        """All rows share one t: per-component terms are (C,) vectors, the squared distances
+        one matmul, and every weighted sum one (R, C) @ (C, 3 + 3D) matmul."""
+        a, b, da, db = sv.alpha[0], sv.beta[0], sv.d_alpha[0], sv.d_beta[0]
+        r, d = xb.shape
+        # logit = log pi - D/2 log s2 - |x - a mu|^2 / (2 s2), as ONE matmul:
+        # [x, |x|^2, 1] @ [a mu / s2, -1 / (2 s2), log pi - D/2 log s2 - |a mu|^2 / (2 s2)]^T
+        lhs = torch.cat([xb, xb.pow(2).sum(1, keepdim=True), torch.ones_like(xb[:, :1])], 1)
+        m = torch.full((r, 1), -math.inf, dtype=xb.dtype, device=xb.device)
+        sums = torch.zeros((r, 3 + 3 * d), dtype=xb.dtype, device=xb.device)
+        for c0 in range(0, mu.shape[0], cols):
+            c1 = min(mu.shape[0], c0 + cols)
+            mub, h2b = mu[c0:c1], h2[c0:c1]
+            s2 = (a * a * h2b + b * b).clamp_min(S2_MIN)
+            inv = 1.0 / s2
+            am = a * mub
+            const = log_pi[c0:c1] - 0.5 * d * torch.log(s2) - 0.5 * inv * am.pow(2).sum(1)
+            rhs = torch.cat([am * inv[:, None], -0.5 * inv[:, None], const[:, None]], 1)
+            logit = self._mask(lhs @ rhs.T, lab, yb, c0, c1)
+            m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)
+            m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
+            if logit.requires_grad:
+                p = torch.exp(logit - m_safe)
+            else:  # in place: one (R, C) buffer instead of two
+                p = logit.sub_(m_safe).exp_()
+            c = (a * da * h2b + b * db) * inv
+            cols_mat = torch.cat(
+                [torch.ones_like(c)[:, None], mub, c[:, None], c[:, None] * mub,
+                 inv[:, None], inv[:, None] * mub], dim=1,
+            )  # fmt: skip
+            sums = sums * torch.exp(m - m_safe) + p @ cols_mat
+            m = m_new
+        l_sum, s_mu = sums[:, :1], sums[:, 1 : 1 + d]
+        s_c, s_cmu = sums[:, 1 + d : 2 + d], sums[:, 2 + d : 2 + 2 * d]
+        s_inv, s_invmu = sums[:, 2 + 2 * d : 3 + 2 * d], sums[:, 3 + 2 * d :]
+        return m, l_sum, s_mu, s_c, s_cmu, s_inv, s_invmu
+
+    def _block_rows(self, xb, sv, r0, r1, mu, log_pi, h2, lab, yb, cols):
+        """Each row has its own t: (R, C) per-pair variances."""
+        a, b = sv.alpha[r0:r1, None], sv.beta[r0:r1, None]
+        da, db = sv.d_alpha[r0:r1, None], sv.d_beta[r0:r1, None]
+        r, d = xb.shape
+        z1 = torch.zeros((r, 1), dtype=xb.dtype, device=xb.device)
+        zd = torch.zeros((r, d), dtype=xb.dtype, device=xb.device)
+        m = torch.full((r, 1), -math.inf, dtype=xb.dtype, device=xb.device)
+        l_sum, s_mu, s_c, s_cmu, s_inv, s_invmu = z1, zd, z1, zd, z1, zd
+        for c0 in range(0, mu.shape[0], cols):
+            c1 = min(mu.shape[0], c0 + cols)
+            mub, h2b = mu[c0:c1], h2[c0:c1][None, :]
+            s2 = (a * a * h2b + b * b).clamp_min(S2_MIN)  # (R, C)
+            if d <= 4:
+                dist2 = (xb[:, None, :] - a[:, :, None] * mub[None, :, :]).pow(2).sum(-1)
+            else:
+                dist2 = (
+                    xb.pow(2).sum(-1, keepdim=True) - 2 * a * (xb @ mub.T)
+                    + (a * a) * mub.pow(2).sum(-1)[None, :]
+                ).clamp_min(0)  # fmt: skip
+            logit = log_pi[None, c0:c1] - 0.5 * dist2 / s2 - 0.5 * d * torch.log(s2)
+            logit = self._mask(logit, lab, yb, c0, c1)
+            m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)
+            m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
+            scale = torch.exp(m - m_safe)
+            p = torch.exp(logit - m_safe)
+            inv = 1.0 / s2
+            c = (a * da * h2b + b * db) * inv
+            l_sum = l_sum * scale + p.sum(1, keepdim=True)
+            s_mu = s_mu * scale + p @ mub
+            s_c = s_c * scale + (p * c).sum(1, keepdim=True)
+            s_cmu = s_cmu * scale + (p * c) @ mub
+            s_inv = s_inv * scale + (p * inv).sum(1, keepdim=True)
+            s_invmu = s_invmu * scale + (p * inv) @ mub
+            m = m_new
+        return m, l_sum, s_mu, s_c, s_cmu, s_inv, s_invmu
 
     def _class_log_mass(self, yy: torch.Tensor, log_pi: torch.Tensor, lab: torch.Tensor):
         out = torch.zeros(yy.shape[0], dtype=log_pi.dtype, device=yy.device)
@@ -239,6 +286,11 @@ class ExactMarginal:
     def velocity(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
         """Marginal vector field u_t(x) (or u_t(x | y)), shape (N, D)."""
         return self.evaluate(x, t, y).velocity
+
+    def velocity_and_score(self, x: torch.Tensor, t, y=None):
+        """(u_t(x), grad log p_t(x)) from one pass (what the SDE sampler needs)."""
+        f = self.evaluate(x, t, y)
+        return f.velocity, f.score
 
     def score(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
         """Marginal score grad_x log p_t(x) (or given y), shape (N, D)."""

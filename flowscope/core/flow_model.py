@@ -133,6 +133,15 @@ class FlowModel:
             val = val / scale
         return val.to(x.device, x.dtype if x.is_floating_point() else torch.float32)
 
+    def velocity_and_score(self, x: torch.Tensor, t, y=None):
+        """(velocity, score) from one network evaluation."""
+        out, xn, tt = self._raw(x, t, y)
+        p, sc = self.config.parameterization, self.normalization.scale
+        u = convert(self.schedule, out, xn, tt, p, "velocity") * sc
+        s = convert(self.schedule, out, xn, tt, p, "score") / sc
+        dt = x.dtype if x.is_floating_point() else torch.float32
+        return u.to(x.device, dt), s.to(x.device, dt)
+
     def velocity(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
         """Learned marginal vector field u_theta(x, t [| y]), shape (N, D)."""
         return self.predict(x, t, y, "velocity")
@@ -231,6 +240,15 @@ class _NormalizedField:
 
     def score(self, x, t, y=None):
         return self._get(x, t, y, "score")
+
+    def velocity_and_score(self, x, t, y=None):
+        m = self.m
+        tt = time_tensor(t, x.shape[0], x)
+        out = m.net(x, tt, m._labels(y, x.shape[0]))
+        p = m.config.parameterization
+        return convert(m.schedule, out, x, tt, p, "velocity"), convert(
+            m.schedule, out, x, tt, p, "score"
+        )
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> FlowModel:

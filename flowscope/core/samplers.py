@@ -60,6 +60,24 @@ class GuidedField:
     def score(self, x, t, y=None):
         return self._mix("score", x, t, y)
 
+    def velocity_and_score(self, x, t, y=None):
+        y = self.y if y is None else y
+        if self.w == 1.0:
+            return velocity_and_score(self.field, x, t, y)
+        u0, s0 = velocity_and_score(self.field, x, t, None)
+        if self.w == 0.0:
+            return u0, s0
+        u1, s1 = velocity_and_score(self.field, x, t, y)
+        return (1 - self.w) * u0 + self.w * u1, (1 - self.w) * s0 + self.w * s1
+
+
+def velocity_and_score(field, x: torch.Tensor, t: torch.Tensor, y=None):
+    """(u, s) from one evaluation when the field offers it (the oracle, a network)."""
+    both = getattr(field, "velocity_and_score", None)
+    if both is not None:
+        return both(x, t, y)
+    return field.velocity(x, t, y), field.score(x, t, y)
+
 
 def guided(field, y=None, w: float = 1.0):
     """``field`` itself when no label is given, else a :class:`GuidedField`."""
@@ -132,9 +150,11 @@ def _sde_chunk(field, x, y, steps, sig, drop_score_term, generator, frames):
     for k in range(steps):
         t = torch.full((n,), k * h, dtype=x.dtype, device=x.device)
         s_t = sig(t)[:, None]
-        drift = field.velocity(x, t, y)
         if not drop_score_term and bool((s_t > 0).any()):
-            drift = drift + 0.5 * s_t * s_t * field.score(x, t, y)
+            u, score = velocity_and_score(field, x, t, y)
+            drift = u + 0.5 * s_t * s_t * score
+        else:
+            drift = field.velocity(x, t, y)
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
         x = x + h * drift + s_t * sqrt_h * noise
         if k + 1 in fr:

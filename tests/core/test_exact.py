@@ -165,3 +165,18 @@ def test_bad_input_messages(em):
         em.velocity(torch.zeros(3, 2), 0.5, y=7)
     with pytest.raises(ValueError, match="no classes"):
         ExactMarginal(MEANS).velocity(torch.zeros(3, 2), 0.5, y=0)
+
+
+def test_shared_time_fast_path_equals_per_row_path(em):
+    """One t for all rows takes the matmul fast path; per-row times the general one."""
+    x = torch.randn(300, 2, dtype=torch.float64) * 2
+    shared = torch.full((300,), 0.6, dtype=torch.float64)
+    mixed = shared.clone()
+    mixed[0] = 0.3  # forces the per-row path for the whole call
+    for y in (None, 0):
+        a, b = em.evaluate(x, shared, y), em.evaluate(x, mixed, y)
+        for q in ("log_prob", "velocity", "score"):
+            torch.testing.assert_close(getattr(a, q)[1:], getattr(b, q)[1:])
+    u, s = em.velocity_and_score(x, 0.6)
+    torch.testing.assert_close(u, em.velocity(x, 0.6))
+    torch.testing.assert_close(s, em.score(x, 0.6))

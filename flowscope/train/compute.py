@@ -1,0 +1,248 @@
+"""The compute worker: turns (latest snapshot or exact field, frozen sampling parameters) into
+render results on its own thread, with its own inference model. Qt-free.
+
+Each request carries a generation number; only the newest pending request of each kind is kept
+(stale work is dropped, never queued), and readers drop results older than what they asked for.
+``compute_now()`` runs a request on the calling thread (tests, scripted mode).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..core.exact import ExactMarginal
+from ..core.flow_model import FlowModel
+from ..core.metrics import energy_distance
+from ..core.samplers import guided, sample_ode, sample_sde, sigma_schedule_fn
+from .trainer import Snapshot
+
+
+@dataclass(frozen=True)
+class TrajectoryRequest:
+    """Particles from the same seeds along the ODE and the SDE, all frames kept."""
+
+    generation: int
+    exact: ExactMarginal
+    snapshot: Snapshot | None  # None: follow the exact field
+    n: int = 4000
+    steps: int = 50
+    solver: str = "heun"
+    sigma: float = 0.8
+    sigma_schedule: str = "constant"
+    drop_score_term: bool = False
+    y: int | None = None
+    w: float = 1.0
+    seed: int = 0
+    score_quality: bool = False  # also measure energy distance to the target
+
+
+@dataclass(frozen=True)
+class TrajectoryResult:
+    generation: int
+    ts: np.ndarray  # (K,)
+    ode: np.ndarray  # (K, N, 2) float32
+    sde: np.ndarray  # (K, N, 2) float32
+    source: str  # 'learned' | 'exact'
+    step: int  # training step of the snapshot (0 for exact)
+    seconds: float
+    energy: float | None = None
+
+
+@dataclass(frozen=True)
+class FieldRequest:
+    """Arrows and the density at one time t, on a regular grid over ``bounds``."""
+
+    generation: int
+    exact: ExactMarginal
+    snapshot: Snapshot | None
+    t: float
+    bounds: tuple[float, float, float, float]
+    field_source: str = "learned"  # learned | exact | difference
+    grid: int = 21
+    density_grid: int = 96
+    sigma: float = 0.8
+    sigma_schedule: str = "constant"
+    drop_score_term: bool = False
+    y: int | None = None
+    w: float = 1.0
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    generation: int
+    t: float
+    origins: np.ndarray  # (M, 2)
+    ode_field: np.ndarray  # (M, 2): u_t (learned / exact / difference)
+    sde_field: np.ndarray  # (M, 2): the SDE drift u_t + sigma_t^2 / 2 s_t (same source)
+    score: np.ndarray  # (M, 2)
+    density: np.ndarray  # (G, G) exact p_t (row 0 = top)
+    bounds: tuple[float, float, float, float]
+
+
+def grid_points(bounds, n: int) -> torch.Tensor:
+    """(n*n, 2) points of an n x n grid over bounds, rows from the TOP (y decreasing)."""
+    x0, x1, y0, y1 = bounds
+    xs = torch.linspace(x0, x1, n)
+    ys = torch.linspace(y1, y0, n)
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+
+
+class ComputeWorker:
+    """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
+
+    KINDS = ("trajectory", "field")
+
+    def __init__(self, num_threads: int | None = 1):
+        self._cond = threading.Condition()
+        self._pending: dict[str, object] = {}
+        self._results: dict[str, object] = {}
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._num_threads = num_threads
+        self._model: FlowModel | None = None
+        self._model_key = None
+        self.busy = False
+        self.last_error: str | None = None
+
+    # ----------------------------------------------------------------- thread
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="flowscope-compute",
+                                            daemon=True)  # fmt: skip
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def submit(self, request) -> None:
+        """Queue ``request``, replacing any pending request of the same kind."""
+        kind = "trajectory" if isinstance(request, TrajectoryRequest) else "field"
+        with self._cond:
+            self._pending[kind] = request
+            self._cond.notify_all()
+
+    def take(self, kind: str):
+        """The newest finished result of ``kind`` (once), or None."""
+        with self._cond:
+            return self._results.pop(kind, None)
+
+    def _loop(self) -> None:
+        if self._num_threads:
+            torch.set_num_threads(self._num_threads)
+        while True:
+            with self._cond:
+                while not self._pending and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                # fields first: they answer slider moves and are cheap
+                kind = "field" if "field" in self._pending else "trajectory"
+                req = self._pending.pop(kind)
+                self.busy = True
+            try:
+                res = self.compute_now(req)
+                self.last_error = None
+            except Exception as e:  # keep the worker alive; the GUI shows the message
+                res, self.last_error = None, f"{type(e).__name__}: {e}"
+            with self._cond:
+                self.busy = False
+                if res is not None:
+                    self._results[kind] = res
+
+    # ----------------------------------------------------------------- work
+    def _field_for(self, exact: ExactMarginal, snapshot: Snapshot | None):
+        if snapshot is None:
+            return exact
+        key = (id(snapshot), snapshot.step)
+        if key != self._model_key:
+            cfg = snapshot.config
+            if self._model is None or self._model.config != cfg:
+                self._model = snapshot.to_model()
+            else:
+                self._model.net.load_state_dict(snapshot.state_dict)
+                self._model.schedule = _schedule(snapshot.schedule)
+            self._model_key = key
+        return self._model
+
+    def compute_now(self, req):
+        with torch.no_grad():
+            if isinstance(req, TrajectoryRequest):
+                return self._trajectories(req)
+            return self._fields(req)
+
+    def _trajectories(self, r: TrajectoryRequest) -> TrajectoryResult:
+        t0 = time.perf_counter()
+        model = self._field_for(r.exact, r.snapshot)
+        field = model if isinstance(model, ExactMarginal) else _Data(model)
+        y = None if r.y is None or r.y < 0 else int(r.y)
+        g = torch.Generator().manual_seed(int(r.seed))
+        x0 = torch.randn((int(r.n), 2), generator=g)
+        ode = sample_ode(field, x0, r.steps, r.solver, y=y, w=r.w, return_trajectory=True)
+        sde = sample_sde(field, x0, r.steps, r.sigma, r.sigma_schedule, r.drop_score_term,
+                         y=y, w=r.w, seed=r.seed + 1, return_trajectory=True)  # fmt: skip
+        energy = None
+        if r.score_quality:
+            ref = r.exact.sample(1500, seed=r.seed + 7, y=y)
+            energy = energy_distance(ode.x[:1500], ref, max_points=1500)
+        return TrajectoryResult(
+            r.generation, ode.t.numpy().astype(np.float32),
+            ode.xs.float().numpy(), sde.xs.float().numpy(),
+            "exact" if r.snapshot is None else "learned",
+            0 if r.snapshot is None else r.snapshot.step, time.perf_counter() - t0, energy,
+        )  # fmt: skip
+
+    def _fields(self, r: FieldRequest) -> FieldResult:
+        y = None if r.y is None or r.y < 0 else int(r.y)
+        pts = grid_points(r.bounds, r.grid).double()
+        tt = torch.full((pts.shape[0],), float(r.t), dtype=pts.dtype)
+        exact_g = guided(r.exact, y, r.w)
+        u_exact, s_exact = exact_g.velocity(pts, tt), exact_g.score(pts, tt)
+        if r.snapshot is not None and r.field_source != "exact":
+            learned = guided(_Data(self._field_for(r.exact, r.snapshot)), y, r.w)
+            u_l, s_l = learned.velocity(pts, tt).double(), learned.score(pts, tt).double()
+            if r.field_source == "difference":
+                u, s = u_l - u_exact, s_l - s_exact
+            else:
+                u, s = u_l, s_l
+        else:
+            u, s = u_exact, s_exact
+        sig = float(sigma_schedule_fn(r.sigma, r.sigma_schedule)(tt[:1])[0])
+        drift = u if r.drop_score_term else u + 0.5 * sig * sig * s
+        dpts = grid_points(r.bounds, r.density_grid).double()
+        dens = r.exact.log_prob(dpts, float(r.t), y).exp().reshape(r.density_grid, -1)
+        return FieldResult(
+            r.generation, float(r.t), pts.float().numpy(), u.float().numpy(),
+            drift.float().numpy(), s.float().numpy(), dens.float().numpy(), r.bounds,
+        )  # fmt: skip
+
+
+class _Data:
+    """A FlowModel seen as a field in data coordinates (what the views show)."""
+
+    def __init__(self, model: FlowModel):
+        self.m = model
+
+    def velocity(self, x, t, y=None):
+        return self.m.velocity(x.float(), t.float(), y)
+
+    def score(self, x, t, y=None):
+        return self.m.score(x.float(), t.float(), y)
+
+    def velocity_and_score(self, x, t, y=None):
+        return self.m.velocity_and_score(x.float(), t.float(), y)
+
+
+def _schedule(name: str):
+    from ..core.schedules import get_schedule
+
+    return get_schedule(name)

@@ -1,0 +1,99 @@
+"""A training run in a background thread, as the GUI (or a notebook) drives it. Qt-free.
+
+The session owns a :class:`Trainer` and a plain ``threading.Thread`` running ``trainer.run()``;
+Train / Pause / Step / Reset map to :meth:`start`, :meth:`pause`, :meth:`step_once` and
+:meth:`reset`. Readers take ``latest_snapshot`` (immutable) and ``history`` (append-only lists).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..core.models import ModelConfig
+from .trainer import TrainConfig, Trainer
+
+
+class TrainingSession:
+    def __init__(self, target, model_config: ModelConfig, config: TrainConfig):
+        self._target, self._mc, self._tc = target, model_config, config
+        self.trainer = Trainer(target, model_config, config)
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- state
+    @property
+    def running(self) -> bool:
+        """True while the thread trains (not paused, not finished)."""
+        return self._alive() and not self.trainer.paused
+
+    @property
+    def latest_snapshot(self):
+        return self.trainer.latest_snapshot
+
+    @property
+    def history(self):
+        return self.trainer.history
+
+    @property
+    def step_count(self) -> int:
+        return self.trainer.step_count
+
+    @property
+    def message(self) -> str:
+        return self.trainer.message or ""
+
+    def _alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ----------------------------------------------------------------- control
+    def start(self) -> None:
+        """Train in the background (or resume a paused run)."""
+        if self._alive():
+            self.trainer.resume()
+            return
+        if self.trainer.done:
+            return
+        self.trainer.resume()
+        self._thread = threading.Thread(target=self.trainer.run, name="flowscope-trainer",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def pause(self) -> None:
+        self.trainer.pause()
+
+    def toggle(self) -> bool:
+        """Start or pause; returns True when training is now running."""
+        if self.running:
+            self.pause()
+            return False
+        self.start()
+        return True
+
+    def step_once(self, n: int = 1) -> None:
+        """One optimizer step now, when the background run is paused or not started."""
+        if not self.running:
+            self.trainer.step(n)
+            self.trainer._maybe_publish(self.trainer.history.losses[-1], force=True) \
+                if self.trainer.history.losses else None  # fmt: skip
+
+    def set_target(self, target) -> None:
+        """New data without restarting (the trainer applies it at its next step)."""
+        self._target = target
+        self.trainer.set_target(target)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """End the background thread; True if it ended within ``timeout`` seconds."""
+        self.trainer.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def reset(self, target=None, model_config: ModelConfig | None = None,
+              config: TrainConfig | None = None) -> None:  # fmt: skip
+        """Stop and start over with fresh weights (optionally a new target or settings)."""
+        self.stop()
+        self._target = target if target is not None else self._target
+        self._mc = model_config or self._mc
+        self._tc = config or self._tc
+        self.trainer = Trainer(self._target, self._mc, self._tc)
+        self._thread = None

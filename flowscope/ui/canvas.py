@@ -1,0 +1,549 @@
+"""TargetCanvas: draw a 2D target with a brush, over the current target's density.
+
+Left-drag draws a stroke in plane coordinates (right/middle drag and the wheel still pan and zoom);
+a click makes a dot. Every finished stroke and every Clear is a QUndoCommand on the canvas's
+QUndoStack, so the main window can build Edit > Undo/Redo from :meth:`TargetCanvas.undo_stack`.
+The canvas only edits a :class:`~flowscope.core.data.Drawing`; turning it into a target is the
+caller's job (listen to ``drawingChanged``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QIcon,
+    QKeySequence,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QShortcut,
+    QTransform,
+    QUndoCommand,
+    QUndoStack,
+)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider
+
+from flowscope.core.data.drawing import MAX_LABELS, Drawing, Stroke
+
+Bounds = tuple[float, float, float, float]
+
+#: one colour per class 0..3 (matplotlib's tab10 blue, red, green, purple)
+CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+DEFAULT_BOUNDS: Bounds = (-3.5, 3.5, -3.5, 3.5)
+DEFAULT_BRUSH_WIDTH = 0.4
+BRUSH_WIDTH_RANGE = (0.1, 2.0)
+#: [ and ] divide / multiply the brush width by this factor
+BRUSH_WIDTH_FACTOR = 1.25
+BRUSH_WIDTH_DECIMALS = 2
+TOOLS = ("brush", "eraser")
+#: a new stroke point is kept once it is this many brush widths from the previous one
+POINT_SPACING = 0.1
+STROKE_ALPHA, LIVE_ALPHA, ERASE_ALPHA, LIVE_ERASE_ALPHA = 150, 200, 70, 140
+ERASE_COLOR = "#606060"
+#: eraser dash pattern, in pen widths (dash, gap)
+ERASE_DASHES = (1.0, 0.6)
+POINTS_COLOR = (90, 90, 90, 110)
+POINT_SIZE_PX = 3
+GRID_ALPHA = 0.15
+#: density colormap, white at 0 so strokes stay readable
+DENSITY_COLORS = ("#ffffff", "#e4ebf3", "#b9c9dc", "#8aa3c0")
+Z_DENSITY, Z_POINTS, Z_STROKES, Z_LIVE, Z_OUTLINE = -20, -10, 10, 20, 30
+ICON_PX = 20
+SLIDER_WIDTH_PX = 150
+WIDTH_TOOLTIP = "brush width: each stroke becomes Gaussians of std width/4 along its path"
+
+
+class _StrokeViewBox(pg.ViewBox):
+    """A ViewBox whose left button draws (plane coordinates) instead of panning."""
+
+    penPressed = Signal(QPointF)
+    penMoved = Signal(QPointF)
+    penReleased = Signal(QPointF)
+    penClicked = Signal(QPointF)
+    hoverMoved = Signal(object)  # QPointF in plane coordinates, or None when the mouse left
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        """Left drag -> pen signals; other buttons keep pyqtgraph's pan/zoom."""
+        if ev.button() != Qt.MouseButton.LeftButton or axis is not None:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        if ev.isStart():
+            self.penPressed.emit(self.mapSceneToView(ev.buttonDownScenePos()))
+        pos = self.mapSceneToView(ev.scenePos())
+        (self.penReleased if ev.isFinish() else self.penMoved).emit(pos)
+
+    def mouseClickEvent(self, ev) -> None:
+        """A left click (no drag) -> penClicked; the right-click menu is kept."""
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            if not ev.double():
+                self.penClicked.emit(self.mapSceneToView(ev.scenePos()))
+            return
+        super().mouseClickEvent(ev)
+
+    def hoverEvent(self, ev) -> None:
+        """Report the hovered plane point (for the brush outline)."""
+        self.hoverMoved.emit(None if ev.isExit() else self.mapToView(ev.pos()))
+
+
+class _AddStrokeCommand(QUndoCommand):
+    """Append one stroke to the drawing; undo removes it."""
+
+    def __init__(self, drawing: Drawing, stroke: Stroke, on_change: Callable[[], None]):
+        super().__init__("Erase" if stroke.erase else "Draw stroke")
+        self._drawing, self._stroke, self._on_change = drawing, stroke, on_change
+
+    def redo(self) -> None:
+        self._drawing.add(self._stroke)
+        self._on_change()
+
+    def undo(self) -> None:
+        self._drawing.undo()
+        self._on_change()
+
+
+class _ClearCommand(QUndoCommand):
+    """Remove every stroke; undo puts them back."""
+
+    def __init__(self, drawing: Drawing, on_change: Callable[[], None]):
+        super().__init__("Clear drawing")
+        self._drawing, self._on_change = drawing, on_change
+        self._saved = list(drawing.strokes)
+
+    def redo(self) -> None:
+        self._drawing.clear()
+        self._on_change()
+
+    def undo(self) -> None:
+        self._drawing.strokes[:] = self._saved
+        self._on_change()
+
+
+def _painted_icon(paint: Callable[[QPainter], None]) -> QIcon:
+    """An ICON_PX square icon drawn by ``paint`` on a transparent pixmap."""
+    pix = QPixmap(ICON_PX, ICON_PX)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    paint(painter)
+    painter.end()
+    return QIcon(pix)
+
+
+def _paint_brush(p: QPainter) -> None:
+    path = QPainterPath(QPointF(3, 16))
+    path.cubicTo(QPointF(7, 4), QPointF(12, 18), QPointF(17, 4))
+    pen = QPen(QColor("#333333"), 3.5, c=Qt.PenCapStyle.RoundCap)
+    p.strokePath(path, pen)
+
+
+def _paint_eraser(p: QPainter) -> None:
+    p.translate(10, 10)
+    p.rotate(-40)
+    p.setPen(QPen(QColor("#333333"), 1.5))
+    p.setBrush(QColor("#f4a6b4"))
+    p.drawRoundedRect(QRectF(-7, -4, 8, 8), 1.5, 1.5)
+    p.setBrush(QColor("#dddddd"))
+    p.drawRoundedRect(QRectF(1, -4, 6, 8), 1.5, 1.5)
+
+
+def _paint_undo(p: QPainter, mirror: bool = False) -> None:
+    if mirror:
+        p.setTransform(QTransform(-1, 0, 0, 1, ICON_PX, 0))
+    path = QPainterPath(QPointF(5, 8))
+    path.cubicTo(QPointF(10, 3), QPointF(18, 5), QPointF(16, 14))
+    p.strokePath(path, QPen(QColor("#333333"), 2, c=Qt.PenCapStyle.RoundCap))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#333333"))
+    p.drawPolygon([QPointF(2, 4), QPointF(9, 5), QPointF(4, 11)])
+
+
+def _paint_clear(p: QPainter) -> None:
+    p.setPen(QPen(QColor("#333333"), 2.2, c=Qt.PenCapStyle.RoundCap))
+    p.drawLine(QPointF(5, 5), QPointF(15, 15))
+    p.drawLine(QPointF(15, 5), QPointF(5, 15))
+
+
+def _swatch_painter(color: str) -> Callable[[QPainter], None]:
+    def paint(p: QPainter) -> None:
+        p.setPen(QPen(QColor("#333333"), 1))
+        p.setBrush(QColor(color))
+        p.drawEllipse(QRectF(3, 3, ICON_PX - 6, ICON_PX - 6))
+
+    return paint
+
+
+def _stroke_item(
+    points: np.ndarray, width: float, color: str, alpha: int, erase: bool
+) -> QGraphicsPathItem:
+    """A path item (plane units) for a stroke: a thick round line, or a disc for a dot."""
+    qcolor = QColor(color)
+    qcolor.setAlpha(alpha)
+    path = QPainterPath(QPointF(*points[0]))
+    item = QGraphicsPathItem()
+    if len(points) == 1 or not np.ptp(points, axis=0).any():
+        path.addEllipse(QPointF(*points[0]), width / 2, width / 2)
+        item.setPen(QPen(Qt.PenStyle.NoPen))
+        item.setBrush(QBrush(qcolor))
+    else:
+        for x, y in points[1:]:
+            path.lineTo(x, y)
+        pen = QPen(qcolor, width, c=Qt.PenCapStyle.RoundCap, j=Qt.PenJoinStyle.RoundJoin)
+        if erase:
+            pen.setDashPattern(list(ERASE_DASHES))
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+        item.setPen(pen)
+    item.setPath(path)
+    return item
+
+
+class TargetCanvas(QWidget):
+    """The Target panel's drawing canvas: a tool row above a pyqtgraph plot.
+
+    Shortcuts (active while the canvas has focus): B brush, E eraser, 1-4 class, [ ] brush width.
+    """
+
+    drawingChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._drawing = Drawing()
+        self._undo_stack = QUndoStack(self)
+        self._tool = "brush"
+        self._class = 0
+        self._brush_width = DEFAULT_BRUSH_WIDTH
+        self._live_points: list[tuple[float, float]] = []
+        self._live_item: QGraphicsPathItem | None = None
+        self._stroke_items: list[QGraphicsPathItem] = []
+        self._hover_pos: QPointF | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(self._build_tool_row())
+        layout.addWidget(self._build_plot(), 1)
+        self._build_shortcuts()
+        self._undo_stack.canUndoChanged.connect(self._undo_button.setEnabled)
+        self._undo_stack.canRedoChanged.connect(self._redo_button.setEnabled)
+        self._refresh_buttons()
+
+    # ----------------------------------------------------------------- construction
+    def _tool_button(self, icon: QIcon, tip: str, checkable: bool = True) -> QToolButton:
+        button = QToolButton(self)
+        button.setIcon(icon)
+        button.setToolTip(tip)
+        button.setCheckable(checkable)
+        button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return button
+
+    def _build_tool_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setContentsMargins(2, 2, 2, 0)
+        row.setSpacing(1)
+        self._tool_group = QButtonGroup(self)
+        self._brush_button = self._tool_button(_painted_icon(_paint_brush), "Brush (B)")
+        self._eraser_button = self._tool_button(
+            _painted_icon(_paint_eraser), "Eraser (E): removes what was drawn under it"
+        )
+        for i, button in enumerate((self._brush_button, self._eraser_button)):
+            self._tool_group.addButton(button, i)
+            row.addWidget(button)
+        self._brush_button.setChecked(True)
+        self._tool_group.idClicked.connect(self._on_tool_group_clicked)
+        row.addWidget(self._separator())
+
+        self._width_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal, self)
+        self._width_slider.setDecimals(BRUSH_WIDTH_DECIMALS)
+        self._width_slider.setRange(*BRUSH_WIDTH_RANGE)
+        self._width_slider.setValue(DEFAULT_BRUSH_WIDTH)
+        self._width_slider.setToolTip(f"{WIDTH_TOOLTIP} ([ smaller, ] larger)")
+        self._width_slider.setFixedWidth(SLIDER_WIDTH_PX)
+        self._width_slider.valueChanged.connect(self._on_width_slider_changed)
+        row.addWidget(self._width_slider)
+        row.addWidget(self._separator())
+
+        self._class_group = QButtonGroup(self)
+        for k, color in enumerate(CLASS_COLORS):
+            tip = f"draw class {k} (classes give a labelled target for guidance) ({k + 1})"
+            button = self._tool_button(_painted_icon(_swatch_painter(color)), tip)
+            self._class_group.addButton(button, k)
+            row.addWidget(button)
+        self._class_group.button(0).setChecked(True)
+        self._class_group.idClicked.connect(self._on_class_group_clicked)
+        row.addStretch(1)
+
+        self._undo_button = self._tool_button(
+            _painted_icon(_paint_undo), "Undo (Edit > Undo)", checkable=False
+        )
+        self._redo_button = self._tool_button(
+            _painted_icon(lambda p: _paint_undo(p, mirror=True)), "Redo (Edit > Redo)", False
+        )
+        self._clear_button = self._tool_button(
+            _painted_icon(_paint_clear), "Clear the drawing (undoable)", checkable=False
+        )
+        self._undo_button.clicked.connect(self._undo_stack.undo)
+        self._redo_button.clicked.connect(self._undo_stack.redo)
+        self._clear_button.clicked.connect(self._on_clear_button_clicked)
+        for button in (self._undo_button, self._redo_button, self._clear_button):
+            row.addWidget(button)
+        return row
+
+    def _separator(self) -> QFrame:
+        line = QFrame(self)
+        line.setFrameShape(QFrame.Shape.VLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        return line
+
+    def _build_plot(self) -> pg.PlotWidget:
+        self._view_box = _StrokeViewBox()
+        self._plot = pg.PlotWidget(self, background="w", viewBox=self._view_box)
+        item = self._plot.getPlotItem()
+        item.hideButtons()
+        item.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+        self._view_box.setAspectLocked(True)
+        self._view_box.disableAutoRange()
+        self._plot.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        self._plot.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # smooth density
+
+        self._density_item = pg.ImageItem(axisOrder="row-major")
+        self._density_item.setColorMap(
+            pg.ColorMap(np.linspace(0, 1, len(DENSITY_COLORS)), list(DENSITY_COLORS))
+        )
+        self._density_item.setZValue(Z_DENSITY)
+        self._density_item.hide()
+        self._view_box.addItem(self._density_item)
+        self._points_item = pg.ScatterPlotItem(
+            size=POINT_SIZE_PX, pen=None, brush=pg.mkBrush(POINTS_COLOR), pxMode=True
+        )
+        self._points_item.setZValue(Z_POINTS)
+        self._view_box.addItem(self._points_item)
+        self._outline_item = QGraphicsEllipseItem()
+        outline_pen = QPen(QColor("#444444"), 1)
+        outline_pen.setCosmetic(True)
+        self._outline_item.setPen(outline_pen)
+        self._outline_item.setZValue(Z_OUTLINE)
+        self._outline_item.hide()
+        self._view_box.addItem(self._outline_item, ignoreBounds=True)
+
+        self._view_box.penPressed.connect(self._on_view_pen_pressed)
+        self._view_box.penMoved.connect(self._on_view_pen_moved)
+        self._view_box.penReleased.connect(self._on_view_pen_released)
+        self._view_box.penClicked.connect(self._on_view_pen_clicked)
+        self._view_box.hoverMoved.connect(self._on_view_hover_moved)
+        self.set_bounds(DEFAULT_BOUNDS)
+        return self._plot
+
+    def _build_shortcuts(self) -> None:
+        keys: list[tuple[str, Callable[[], None]]] = [
+            ("B", lambda: self.set_tool("brush")),
+            ("E", lambda: self.set_tool("eraser")),
+            ("[", lambda: self.set_brush_width(self._brush_width / BRUSH_WIDTH_FACTOR)),
+            ("]", lambda: self.set_brush_width(self._brush_width * BRUSH_WIDTH_FACTOR)),
+        ]
+        keys += [(str(k + 1), lambda k=k: self.set_class(k)) for k in range(MAX_LABELS)]
+        self._shortcuts = []
+        for key, slot in keys:
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+            self._shortcuts.append(shortcut)
+
+    # ----------------------------------------------------------------- public API
+    def drawing(self) -> Drawing:
+        """A copy of the current drawing (its strokes, in drawing order)."""
+        return Drawing(list(self._drawing.strokes))
+
+    def set_drawing(self, drawing: Drawing) -> None:
+        """Replace the contents with ``drawing``'s strokes and clear the undo history."""
+        self._cancel_live_stroke()
+        self._undo_stack.clear()
+        self._drawing.strokes[:] = list(drawing.strokes)
+        self._on_drawing_modified()
+
+    def undo_stack(self) -> QUndoStack:
+        """The stack of drawing edits (for Edit > Undo/Redo actions)."""
+        return self._undo_stack
+
+    def tool(self) -> str:
+        """The active tool: 'brush' or 'eraser'."""
+        return self._tool
+
+    def set_tool(self, tool: str) -> None:
+        """Choose the tool: 'brush' or 'eraser'."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; use one of {', '.join(TOOLS)}")
+        self._tool = tool
+        self._tool_group.button(TOOLS.index(tool)).setChecked(True)
+
+    def brush_width(self) -> float:
+        """Brush diameter in plane units."""
+        return self._brush_width
+
+    def set_brush_width(self, width: float) -> None:
+        """Set the brush diameter (plane units), clamped to BRUSH_WIDTH_RANGE."""
+        width = float(np.clip(width, *BRUSH_WIDTH_RANGE))
+        self._width_slider.setValue(width)
+        self._brush_width = width
+        self._update_outline()
+
+    def current_class(self) -> int:
+        """The class (0..3) that new strokes get."""
+        return self._class
+
+    def set_class(self, k: int) -> None:
+        """Choose the class (0..3) of new strokes."""
+        if int(k) != k or not 0 <= int(k) < MAX_LABELS:
+            raise ValueError(f"class must be an int in 0..{MAX_LABELS - 1}, got {k}")
+        self._class = int(k)
+        self._class_group.button(self._class).setChecked(True)
+
+    def set_bounds(self, bounds: Sequence[float]) -> None:
+        """Show the plane box (xmin, xmax, ymin, ymax)."""
+        xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+        self._view_box.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+
+    def set_density(self, image: np.ndarray | None, bounds: Sequence[float] | None = None) -> None:
+        """Show a density (H, W) >= 0, row 0 at the TOP, filling ``bounds``; None hides it."""
+        if image is None:
+            self._density_item.hide()
+            return
+        image = np.asarray(image, dtype=np.float64)
+        if image.ndim != 2 or not np.isfinite(image).all() or (image < 0).any():
+            raise ValueError("the density must be a finite (H, W) array >= 0 (row 0 at the top)")
+        if bounds is None:
+            raise ValueError("give the density's bounds (xmin, xmax, ymin, ymax)")
+        xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+        top = float(image.max())
+        self._density_item.setImage(
+            np.ascontiguousarray(image[::-1]), autoLevels=False, levels=(0.0, top or 1.0)
+        )
+        self._density_item.setRect(QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
+        self._density_item.show()
+
+    def set_points(self, xy: np.ndarray | None) -> None:
+        """Show faint sample points (N, 2) of the target; None removes them."""
+        if xy is None:
+            self._points_item.clear()
+            return
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        self._points_item.setData(x=xy[:, 0], y=xy[:, 1])
+
+    def plot_widget(self) -> pg.PlotWidget:
+        """The pyqtgraph PlotWidget (to add overlays or read the view range)."""
+        return self._plot
+
+    # ----------------------------------------------------------------- handlers
+    def _on_tool_group_clicked(self, button_id: int) -> None:
+        self._tool = TOOLS[button_id]
+
+    def _on_class_group_clicked(self, button_id: int) -> None:
+        self._class = button_id
+
+    def _on_width_slider_changed(self, value: float) -> None:
+        self._brush_width = float(value)
+        self._update_outline()
+
+    def _on_clear_button_clicked(self) -> None:
+        if self._drawing.strokes:
+            self._undo_stack.push(_ClearCommand(self._drawing, self._on_drawing_modified))
+
+    def _on_view_pen_pressed(self, pos: QPointF) -> None:
+        self._cancel_live_stroke()
+        self._live_points = [(pos.x(), pos.y())]
+
+    def _on_view_pen_moved(self, pos: QPointF) -> None:
+        if not self._live_points:
+            return
+        last = np.asarray(self._live_points[-1])
+        if np.hypot(*(np.asarray((pos.x(), pos.y())) - last)) < POINT_SPACING * self._brush_width:
+            return
+        self._live_points.append((pos.x(), pos.y()))
+        self._show_live_stroke()
+
+    def _on_view_pen_released(self, pos: QPointF) -> None:
+        if not self._live_points:
+            return
+        self._live_points.append((pos.x(), pos.y()))
+        points = np.asarray(self._live_points)
+        self._cancel_live_stroke()
+        self._push_stroke(points)
+
+    def _on_view_pen_clicked(self, pos: QPointF) -> None:
+        self._push_stroke(np.array([[pos.x(), pos.y()]]))
+
+    def _on_view_hover_moved(self, pos: QPointF | None) -> None:
+        self._hover_pos = pos
+        self._update_outline()
+
+    def _on_drawing_modified(self) -> None:
+        """Re-render the strokes from the drawing and tell listeners."""
+        for item in self._stroke_items:
+            self._view_box.removeItem(item)
+        self._stroke_items = []
+        for stroke in self._drawing.strokes:
+            color = ERASE_COLOR if stroke.erase else CLASS_COLORS[stroke.label]
+            alpha = ERASE_ALPHA if stroke.erase else STROKE_ALPHA
+            item = _stroke_item(stroke.points, stroke.width, color, alpha, stroke.erase)
+            item.setZValue(Z_STROKES)
+            self._view_box.addItem(item, ignoreBounds=True)
+            self._stroke_items.append(item)
+        self._refresh_buttons()
+        self.drawingChanged.emit()
+
+    # ----------------------------------------------------------------- helpers
+    def _push_stroke(self, points: np.ndarray) -> None:
+        stroke = Stroke(points, self._brush_width, self._class, erase=self._tool == "eraser")
+        self._undo_stack.push(_AddStrokeCommand(self._drawing, stroke, self._on_drawing_modified))
+
+    def _show_live_stroke(self) -> None:
+        erase = self._tool == "eraser"
+        color = ERASE_COLOR if erase else CLASS_COLORS[self._class]
+        alpha = LIVE_ERASE_ALPHA if erase else LIVE_ALPHA
+        item = _stroke_item(np.asarray(self._live_points), self._brush_width, color, alpha, erase)
+        if self._live_item is None:
+            self._live_item = item
+            item.setZValue(Z_LIVE)
+            self._view_box.addItem(item, ignoreBounds=True)
+        else:
+            self._live_item.setPath(item.path())
+            self._live_item.setPen(item.pen())
+            self._live_item.setBrush(item.brush())
+
+    def _cancel_live_stroke(self) -> None:
+        self._live_points = []
+        if self._live_item is not None:
+            self._view_box.removeItem(self._live_item)
+            self._live_item = None
+
+    def _update_outline(self) -> None:
+        pos = self._hover_pos
+        if pos is None:
+            self._outline_item.hide()
+            return
+        r = self._brush_width / 2
+        self._outline_item.setRect(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r))
+        self._outline_item.show()
+
+    def _refresh_buttons(self) -> None:
+        self._undo_button.setEnabled(self._undo_stack.canUndo())
+        self._redo_button.setEnabled(self._undo_stack.canRedo())
+        self._clear_button.setEnabled(bool(self._drawing.strokes))

@@ -1,0 +1,344 @@
+"""ExplorerView: the ODE and SDE sampling views side by side, linked in x and y.
+
+Each plot stacks five layers, bottom to top: "density" (heatmap), "field" (u_t arrows),
+"score" (score arrows), "trails" (recent particle paths) and "particles" (GLPointsItem).
+Every setter takes precomputed numpy arrays and only hands them to the items: no math beyond
+O(N) reshaping runs here, and nothing here imports torch.
+
+OpenGL: the plots use QOpenGLWidget viewports when a GL context can be created (not on the
+"offscreen"/"minimal" platforms, and not when FLOWSCOPE_OPENGL=0); otherwise they stay raster
+and GLPointsItem falls back to QPainter (correct, but slow beyond ~10k particles).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments
+from flowscope.ui.gl_points import GLPointsItem
+
+__all__ = ["LAYERS", "ExplorerView", "gl_available"]
+
+LAYERS = ("density", "field", "score", "trails", "particles")
+SIDES = ("ode", "sde")
+DEFAULT_BOUNDS = (-3.5, 3.5, -3.5, 3.5)
+ODE_TITLE = "ODE: dX = u<sub>t</sub>(X) dt"
+SDE_TITLE = (
+    "SDE: dX = [u<sub>t</sub> + ½σ<sub>t</sub>²∇log p<sub>t</sub>] dt + σ<sub>t</sub> dW"
+)
+PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.75), "sde": (0.95, 0.45, 0.05, 0.75)}
+FIELD_COLOR = (45, 45, 45, 200)
+SCORE_COLOR = (20, 140, 70, 210)
+TRAIL_MAX_PARTICLES = 4000  # trails of more particles are subsampled (evenly, deterministic)
+
+_GL_OK: bool | None = None
+
+
+def gl_available() -> bool:
+    """True when QOpenGLWidget viewports will actually draw (a GL context can be created)."""
+    global _GL_OK
+    if os.environ.get("FLOWSCOPE_OPENGL", "").strip() == "0":
+        return False
+    if _GL_OK is None:
+        app = QtGui.QGuiApplication.instance()
+        if app is None:
+            return False
+        if QtGui.QGuiApplication.platformName() in ("offscreen", "minimal"):
+            _GL_OK = False  # GL widgets draw nothing there (PITFALLS.md item 5)
+        else:
+            try:
+                from PySide6 import QtOpenGLWidgets  # noqa: F401
+            except ImportError:
+                _GL_OK = False
+            else:
+                _GL_OK = bool(QtGui.QOpenGLContext().create())
+    return _GL_OK
+
+
+class _Side:
+    """One plot and its layer items."""
+
+    def __init__(self, name: str, title: str, use_gl: bool, point_size: float) -> None:
+        self.name = name
+        self.widget = pg.PlotWidget(background="w")
+        if use_gl:
+            # PlotWidget(useOpenGL=True) would be swallowed by PlotItem(**kwargs): call it
+            self.widget.useOpenGL(True)
+        self.widget.setMinimumSize(120, 120)
+        self.plot: pg.PlotItem = self.widget.getPlotItem()
+        self.plot.setTitle(title, color="#222222", size="11pt")
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        for name_ax in ("left", "bottom"):
+            axis = self.plot.getAxis(name_ax)
+            axis.setPen(pg.mkPen(120, 120, 120))
+            axis.setTextPen(pg.mkPen(70, 70, 70))
+        self.plot.showGrid(x=True, y=True, alpha=0.12)
+        vb = self.plot.getViewBox()
+        vb.disableAutoRange()
+        vb.setAspectLocked(True, ratio=1.0)
+
+        self.density = DensityImage()
+        self.field = ArrowField(FIELD_COLOR, width=1.3, z=10)
+        self.score = ArrowField(SCORE_COLOR, width=1.3, z=11)
+        r, g, b, _ = (int(255 * c) for c in PARTICLE_COLORS[name])
+        self.trails = pg.PlotCurveItem(
+            connect="pairs", antialias=True, skipFiniteCheck=True, pen=pg.mkPen(r, g, b, 70)
+        )
+        self.trails.setZValue(20)
+        self.particles = GLPointsItem(size=point_size, color=PARTICLE_COLORS[name])
+        self.particles.setZValue(30)
+        for item in (self.density, *self.field.items(), *self.score.items(), self.trails):
+            self.plot.addItem(item, ignoreBounds=True)
+        self.plot.addItem(self.particles, ignoreBounds=True)
+
+        # pinned to the ViewBox (not its child group), so it ignores pan and zoom
+        self.label = QtWidgets.QGraphicsSimpleTextItem("t = 0.00", vb)
+        font = QtGui.QFont()
+        font.setPointSizeF(10.5)
+        self.label.setFont(font)
+        self.label.setBrush(QtGui.QBrush(QtGui.QColor(30, 30, 30)))
+        self.label.setPos(6, 4)
+        self.label.setZValue(1000)
+
+    def layer_items(self, layer: str) -> list:
+        return {
+            "density": [self.density],
+            "field": list(self.field.items()),
+            "score": list(self.score.items()),
+            "trails": [self.trails],
+            "particles": [self.particles],
+        }[layer]
+
+
+class ExplorerView(QtWidgets.QWidget):
+    """Two linked plots: ODE sampling (left) and SDE sampling (right).
+
+    use_gl: None picks OpenGL viewports when ``gl_available()``; False forces raster.
+    point_size: particle diameter in logical pixels.
+    """
+
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        use_gl: bool | None = None,
+        point_size: float = 3.0,
+    ) -> None:
+        super().__init__(parent)
+        self._use_gl = gl_available() if use_gl is None else bool(use_gl)
+        self._sides = {
+            "ode": _Side("ode", ODE_TITLE, self._use_gl, point_size),
+            "sde": _Side("sde", SDE_TITLE, self._use_gl, point_size),
+        }
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        for side in self._sides.values():
+            layout.addWidget(side.widget)
+        pal = self.palette()
+        pal.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor("white"))
+        self.setPalette(pal)
+        self.setAutoFillBackground(True)
+
+        left, right = self.plots()
+        right.setXLink(left)
+        right.setYLink(left)
+        self._visible = dict.fromkeys(LAYERS, True)
+        self.set_bounds(DEFAULT_BOUNDS)
+        self.set_time(0.5)
+
+    # ----------------------------------------------------------------- access
+    def uses_gl(self) -> bool:
+        """Whether the plots draw through QOpenGLWidget viewports."""
+        return self._use_gl
+
+    def plots(self) -> tuple[pg.PlotItem, pg.PlotItem]:
+        """(ODE PlotItem, SDE PlotItem)."""
+        return self._sides["ode"].plot, self._sides["sde"].plot
+
+    def widgets(self) -> tuple[pg.PlotWidget, pg.PlotWidget]:
+        """(ODE PlotWidget, SDE PlotWidget)."""
+        return self._sides["ode"].widget, self._sides["sde"].widget
+
+    def particles_item(self, which: str) -> GLPointsItem:
+        return self._select(which, both=False)[0].particles
+
+    def _select(self, which: str, both: bool = True) -> list[_Side]:
+        if which in SIDES:
+            return [self._sides[which]]
+        if both and which == "both":
+            return list(self._sides.values())
+        allowed = "'ode', 'sde'" + (" or 'both'" if both else "")
+        raise ValueError(f"which must be {allowed}, got {which!r}")
+
+    # ---------------------------------------------------------------- setters
+    def set_particles(
+        self, which: str, xy: np.ndarray, colors: np.ndarray | None = None
+    ) -> None:
+        """xy: (N, 2) float32; colors: (N, 4) float32 RGBA in 0..1, or None for the side colour."""
+        for side in self._select(which):
+            side.particles.setData(xy, colors)
+
+    def set_point_size(self, size: float) -> None:
+        for side in self._sides.values():
+            side.particles.setPointSize(size)
+
+    def set_trails(self, which: str, positions: np.ndarray | None) -> None:
+        """positions: (L, N, 2) particle positions over the last L frames, oldest first.
+
+        Drawn as L-1 segments per particle (one pairs item); more than TRAIL_MAX_PARTICLES
+        particles are subsampled evenly. None or L < 2 clears the trails.
+        """
+        for side in self._select(which):
+            if positions is None or len(positions) < 2:
+                side.trails.clear()
+                continue
+            p = np.asarray(positions, dtype=np.float32)
+            if p.ndim != 3 or p.shape[2] != 2:
+                raise ValueError(f"trail positions must have shape (L, N, 2), got {p.shape}")
+            if p.shape[1] > TRAIL_MAX_PARTICLES:
+                p = p[:, :: -(-p.shape[1] // TRAIL_MAX_PARTICLES)]
+            pairs = np.empty((p.shape[0] - 1, p.shape[1], 2, 2), np.float32)
+            pairs[:, :, 0], pairs[:, :, 1] = p[:-1], p[1:]
+            pairs = pairs.reshape(-1, 2)
+            side.trails.setData(x=pairs[:, 0], y=pairs[:, 1], connect="pairs", skipFiniteCheck=True)
+
+    def set_field(
+        self,
+        which: str,
+        origins: np.ndarray | None,
+        vectors: np.ndarray | None,
+        layer: str = "field",
+        color=None,
+    ) -> None:
+        """Arrows origins (M, 2) -> origins + s * vectors (M, 2) on layer 'field' or 'score'.
+
+        s makes the longest arrow ~0.9 grid cell (spacing estimated from the origins); heads are
+        30% of an arrow, capped; zero vectors draw nothing. origins None clears the layer.
+        color: anything pg.mkColor takes, or None to keep the current one.
+        """
+        if layer not in ("field", "score"):
+            raise ValueError(f"layer must be 'field' or 'score', got {layer!r}")
+        if origins is None or vectors is None:
+            shafts = heads = np.zeros((0, 2))
+        else:
+            shafts, heads = arrow_segments(origins, vectors)
+        for side in self._select(which):
+            arrows = side.field if layer == "field" else side.score
+            if color is not None:
+                arrows.set_color(color)
+            arrows.set_segments(shafts, heads)
+
+    def set_density(
+        self,
+        which: str,
+        image: np.ndarray | None,
+        bounds: tuple[float, float, float, float] | None = None,
+        log: bool = False,
+    ) -> None:
+        """image: (H, W) >= 0 with row 0 = TOP; bounds (xmin, xmax, ymin, ymax); None clears."""
+        for side in self._select(which):
+            if image is None:
+                side.density.clear()
+                continue
+            if bounds is None:
+                raise ValueError("set_density needs bounds=(xmin, xmax, ymin, ymax)")
+            side.density.set_density(image, bounds, log=log)
+
+    def set_time(self, t: float) -> None:
+        for side in self._sides.values():
+            side.label.setText(f"t = {t:.2f}")
+
+    def set_bounds(self, bounds: tuple[float, float, float, float]) -> None:
+        """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""
+        xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+        self._sides["ode"].plot.getViewBox().setRange(
+            xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
+        )
+
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        if name not in LAYERS:
+            raise ValueError(f"layer must be one of {LAYERS}, got {name!r}")
+        self._visible[name] = bool(visible)
+        for side in self._sides.values():
+            for item in side.layer_items(name):
+                item.setVisible(bool(visible))
+
+    def layer_visible(self, name: str) -> bool:
+        return self._visible[name]
+
+    # ----------------------------------------------------------------- export
+    def render_image(self, source: str = "auto") -> QtGui.QImage:
+        """Both plots as one QImage (device pixels, devicePixelRatio set).
+
+        source "gl": QOpenGLWidget.grabFramebuffer() of each viewport (what is on screen;
+        needs a shown view with GL viewports). "raster": each scene painted by QPainter into
+        the image (GLPointsItem draws through its QPainter fallback; works hidden too).
+        "auto": "gl" when the view uses GL and is visible, else "raster".
+        """
+        if source not in ("auto", "gl", "raster"):
+            raise ValueError(f"source must be 'auto', 'gl' or 'raster', got {source!r}")
+        if source == "auto":
+            source = "gl" if self._use_gl and self.isVisible() else "raster"
+        if source == "gl" and not self._use_gl:
+            raise RuntimeError("render_image(source='gl') needs OpenGL viewports; use 'raster'")
+        self._ensure_laid_out()
+        dpr = self.devicePixelRatioF()
+        image = QtGui.QImage(
+            round(self.width() * dpr),
+            round(self.height() * dpr),
+            QtGui.QImage.Format.Format_ARGB32_Premultiplied,
+        )
+        image.setDevicePixelRatio(dpr)
+        image.fill(QtGui.QColor("white"))
+        painter = QtGui.QPainter(image)
+        try:
+            self._paint_plots(painter, use_framebuffer=(source == "gl"))
+        finally:
+            painter.end()
+        return image
+
+    def export_svg(self, path: str) -> None:
+        """Vector export via QSvgGenerator (pyqtgraph's SVGExporter fails on current Qt).
+
+        Particles become one SVG point each: large files for many particles.
+        """
+        from PySide6 import QtSvg  # ships with PySide6-Essentials
+
+        self._ensure_laid_out()
+        gen = QtSvg.QSvgGenerator()
+        gen.setFileName(str(path))
+        gen.setSize(self.size())
+        gen.setViewBox(QtCore.QRect(0, 0, self.width(), self.height()))
+        gen.setTitle("flowscope explorer")
+        painter = QtGui.QPainter(gen)
+        try:
+            painter.fillRect(QtCore.QRectF(0, 0, self.width(), self.height()), QtGui.QColor("white"))
+            self._paint_plots(painter, use_framebuffer=False)
+        finally:
+            painter.end()
+
+    def _ensure_laid_out(self) -> None:
+        """A never-shown view has pending resizes: apply them so scenes match widget sizes."""
+        if self.isVisible():
+            return
+        self.layout().activate()
+        for side in self._sides.values():
+            w = side.widget
+            QtWidgets.QApplication.sendEvent(w, QtGui.QResizeEvent(w.size(), w.size()))
+
+    def _paint_plots(self, painter: QtGui.QPainter, use_framebuffer: bool) -> None:
+        for side in self._sides.values():
+            view = side.widget
+            vp = view.viewport()
+            target = QtCore.QRectF(QtCore.QPointF(vp.mapTo(self, QtCore.QPoint(0, 0))), vp.size())
+            if use_framebuffer:
+                painter.drawImage(target, vp.grabFramebuffer())
+            else:
+                source = view.mapToScene(vp.rect()).boundingRect()
+                painter.fillRect(target, QtGui.QColor("white"))
+                view.scene().render(painter, target, source)

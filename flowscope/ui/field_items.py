@@ -1,0 +1,170 @@
+"""Vector-field arrows and density heatmap items for the explorer plots (numpy only).
+
+Arrows are two line items of segment pairs (``connect='pairs'``): one for the shafts and one for
+the heads (two short segments per arrow), so M arrows cost two draw calls, never M items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+__all__ = [
+    "ArrowField",
+    "DensityImage",
+    "arrow_segments",
+    "density_lut",
+    "grid_spacing",
+]
+
+HEAD_FRACTION = 0.3  # head length as a fraction of the arrow length
+HEAD_CAP = 0.35  # ... but at most this fraction of a grid cell
+HEAD_ANGLE = np.deg2rad(26.0)
+FILL = 0.9  # the longest arrow is this fraction of one grid cell
+
+
+def grid_spacing(origins: np.ndarray) -> float:
+    """Grid cell size estimated from arrow origins (M, 2).
+
+    A regular grid (M == #unique x * #unique y) gives the smaller median step; scattered
+    origins give sqrt(bounding-box area / M).
+    """
+    origins = np.asarray(origins, dtype=np.float64)
+    if len(origins) < 2:
+        return 1.0
+    ux, uy = np.unique(origins[:, 0]), np.unique(origins[:, 1])
+    if len(ux) > 1 and len(uy) > 1 and len(ux) * len(uy) == len(origins):
+        return float(min(np.median(np.diff(ux)), np.median(np.diff(uy))))
+    span = origins.max(axis=0) - origins.min(axis=0)
+    area = float(span[0] * span[1])
+    if area <= 0.0:
+        step = float(span.max()) / max(len(origins) - 1, 1)
+        return step if step > 0 else 1.0
+    return float(np.sqrt(area / len(origins)))
+
+
+def arrow_segments(
+    origins: np.ndarray, vectors: np.ndarray, cell: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shafts (2K, 2) and heads (4K, 2) as segment pairs for the K non-zero arrows.
+
+    origins, vectors: (M, 2). Arrows are scaled so the longest one is ``FILL`` of a grid cell
+    (``cell``, estimated from the origins when None); heads are ``HEAD_FRACTION`` of the arrow,
+    capped at ``HEAD_CAP`` of a cell. Zero and non-finite vectors draw nothing.
+    """
+    origins = np.asarray(origins, dtype=np.float64).reshape(-1, 2)
+    vectors = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+    if origins.shape != vectors.shape:
+        raise ValueError(
+            f"origins {origins.shape} and vectors {vectors.shape} must both have shape (M, 2)"
+        )
+    length = np.hypot(vectors[:, 0], vectors[:, 1])
+    keep = np.isfinite(length) & np.isfinite(origins).all(axis=1) & (length > 0)
+    if not keep.any():
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    cell = grid_spacing(origins) if cell is None else float(cell)
+    o, v, length = origins[keep], vectors[keep], length[keep]
+    scale = FILL * cell / length.max()
+    v = v * scale
+    length = length * scale
+    tip = o + v
+
+    shafts = np.empty((2 * len(o), 2))
+    shafts[0::2], shafts[1::2] = o, tip
+
+    head = np.minimum(HEAD_FRACTION * length, HEAD_CAP * cell)
+    back = -v / length[:, None] * head[:, None]  # from the tip towards the origin
+    c, s = np.cos(HEAD_ANGLE), np.sin(HEAD_ANGLE)
+    left = np.stack([c * back[:, 0] - s * back[:, 1], s * back[:, 0] + c * back[:, 1]], axis=1)
+    right = np.stack([c * back[:, 0] + s * back[:, 1], -s * back[:, 0] + c * back[:, 1]], axis=1)
+    heads = np.empty((4 * len(o), 2))
+    heads[0::4], heads[1::4] = tip, tip + left
+    heads[2::4], heads[3::4] = tip, tip + right
+    return shafts, heads
+
+
+class ArrowField:
+    """Two PlotCurveItems (shafts, heads) of segment pairs in one colour."""
+
+    def __init__(self, color: tuple[int, int, int, int], width: float = 1.3, z: float = 10.0):
+        self.shafts = pg.PlotCurveItem(connect="pairs", antialias=True, skipFiniteCheck=True)
+        self.heads = pg.PlotCurveItem(connect="pairs", antialias=True, skipFiniteCheck=True)
+        self._width = width
+        for item in self.items():
+            item.setZValue(z)
+        self.set_color(color)
+
+    def items(self) -> tuple[pg.PlotCurveItem, pg.PlotCurveItem]:
+        return self.shafts, self.heads
+
+    def set_color(self, color) -> None:
+        pen = pg.mkPen(color, width=self._width)
+        pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
+        for item in self.items():
+            item.setPen(pen)
+
+    def set_segments(self, shafts: np.ndarray, heads: np.ndarray) -> None:
+        for item, seg in ((self.shafts, shafts), (self.heads, heads)):
+            if len(seg) == 0:
+                item.clear()
+            else:
+                item.setData(x=seg[:, 0], y=seg[:, 1], connect="pairs", skipFiniteCheck=True)
+
+    def setVisible(self, visible: bool) -> None:
+        for item in self.items():
+            item.setVisible(visible)
+
+
+def density_lut(n: int = 256) -> np.ndarray:
+    """(n, 4) uint8 lookup table: white at 0, through lavender to deep purple at 1."""
+    stops = np.array([0.0, 0.15, 0.45, 0.75, 1.0])
+    colors = np.array(
+        [
+            [255, 255, 255, 255],
+            [239, 237, 245, 255],
+            [188, 189, 220, 255],
+            [128, 125, 186, 255],
+            [84, 39, 143, 255],
+        ],
+        dtype=np.float64,
+    )
+    cmap = pg.ColorMap(stops, colors.astype(np.uint8))
+    return cmap.getLookupTable(0.0, 1.0, n, alpha=True)
+
+
+class DensityImage(pg.ImageItem):
+    """Heatmap of a density grid: row 0 = TOP, shown y-up inside ``bounds``, white at 0."""
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+        self.setLookupTable(density_lut())
+        self.setZValue(-100)
+
+    def set_density(
+        self,
+        image: np.ndarray,
+        bounds: tuple[float, float, float, float],
+        log: bool = False,
+    ) -> None:
+        """image: (H, W) >= 0, row 0 = top (largest y); bounds: (xmin, xmax, ymin, ymax).
+
+        Displayed as image / max, or with ``log=True`` as log1p(100 * image / max) / log1p(100)
+        (scale-free, so faint tails show).
+        """
+        img = np.asarray(image, dtype=np.float32)
+        if img.ndim != 2:
+            raise ValueError(f"density image must have shape (H, W), got {img.shape}")
+        xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+        if not (xmax > xmin and ymax > ymin):
+            raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max, got {bounds}")
+        img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
+        peak = float(img.max()) if img.size else 0.0
+        if peak > 0.0:
+            img = img / peak
+            if log:
+                img = np.log1p(100.0 * img) / np.log1p(100.0)
+        # ImageItem puts row 0 at the smallest y; flip so row 0 lands at the top of a y-up view
+        self.setImage(img[::-1], levels=(0.0, 1.0), autoLevels=False)
+        self.setRect(QtCore.QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
+

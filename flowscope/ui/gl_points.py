@@ -1,0 +1,351 @@
+"""GLPointsItem: a pyqtgraph item drawing many 2D particles in one OpenGL draw call.
+
+When the view's viewport is a QOpenGLWidget (``PlotWidget.useOpenGL(True)``) the item draws
+``GL_POINTS`` from a VBO inside ``QPainter.beginNativePainting()``, with a tiny shader that
+makes round anti-aliased sprites. On any other paint device (raster ``QImage``, ``QWidget.grab()``,
+SVG, PNG export) it falls back to ``QPainter.drawPoints`` with a round cosmetic pen, so
+exports still show the particles (slower: use it for exports, not for 50k-particle animation).
+
+Numpy only; ``setData`` stores references and schedules a repaint, the upload happens in paint.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+try:  # QtOpenGL ships with PySide6-Essentials; stay importable without it
+    from PySide6 import QtOpenGL
+except ImportError:  # pragma: no cover - depends on the Qt build
+    QtOpenGL = None
+
+__all__ = ["GLPointsItem"]
+
+# GL enums (avoid a PyOpenGL dependency for a handful of constants)
+_GL_POINTS = 0x0000
+_GL_FLOAT = 0x1406
+_GL_BLEND = 0x0BE2
+_GL_SCISSOR_TEST = 0x0C11
+_GL_SRC_ALPHA = 0x0302
+_GL_ONE_MINUS_SRC_ALPHA = 0x0303
+_GL_ONE = 1
+_GL_PROGRAM_POINT_SIZE = 0x8642
+_GL_POINT_SPRITE = 0x8861  # compatibility profile only: makes gl_PointCoord defined
+
+_VERT_BODY = """
+uniform mat4 u_mvp;
+uniform float u_size;
+void main() {
+    gl_Position = u_mvp * vec4(a_position, 0.0, 1.0);
+    gl_PointSize = u_size + 1.0;
+    v_color = a_color;
+}
+"""
+# Coverage of a disc of diameter u_size (device px) inside a sprite one pixel wider:
+# a one-pixel linear ramp at the rim gives round, anti-aliased points at any size.
+_FRAG_BODY = """
+uniform float u_size;
+void main() {
+    float d = length(gl_PointCoord - vec2(0.5)) * (u_size + 1.0);
+    float cover = clamp(0.5 * u_size + 0.5 - d, 0.0, 1.0);
+    if (cover <= 0.0) discard;
+    FRAG_OUT = vec4(v_color.rgb, v_color.a * cover);
+}
+"""
+
+
+def _shader_sources(ctx: QtGui.QOpenGLContext) -> tuple[str, str]:
+    """GLSL for the context: ES 2 (#version 100), core (330) or compatibility (120)."""
+    if ctx.isOpenGLES():
+        head_v = "#version 100\nattribute vec2 a_position;\nattribute vec4 a_color;\n"
+        head_v += "varying vec4 v_color;\n"
+        head_f = "#version 100\nprecision mediump float;\nvarying vec4 v_color;\n"
+        out = "gl_FragColor"
+    elif ctx.format().profile() == QtGui.QSurfaceFormat.OpenGLContextProfile.CoreProfile:
+        head_v = "#version 330 core\nin vec2 a_position;\nin vec4 a_color;\nout vec4 v_color;\n"
+        head_f = "#version 330 core\nin vec4 v_color;\nout vec4 frag_color;\n"
+        out = "frag_color"
+    else:
+        head_v = "#version 120\nattribute vec2 a_position;\nattribute vec4 a_color;\n"
+        head_v += "varying vec4 v_color;\n"
+        head_f = "#version 120\nvarying vec4 v_color;\n"
+        out = "gl_FragColor"
+    return head_v + _VERT_BODY, head_f + _FRAG_BODY.replace("FRAG_OUT", out)
+
+
+class _GLResources:
+    """Program, VAO and VBO living in one GL context."""
+
+    def __init__(self, ctx: QtGui.QOpenGLContext) -> None:
+        self.ctx = ctx
+        self.program = QtOpenGL.QOpenGLShaderProgram()
+        vert, frag = _shader_sources(ctx)
+        stage = QtOpenGL.QOpenGLShader.ShaderTypeBit
+        if not self.program.addShaderFromSourceCode(stage.Vertex, vert):
+            raise RuntimeError(f"GLPointsItem vertex shader: {self.program.log()}")
+        if not self.program.addShaderFromSourceCode(stage.Fragment, frag):
+            raise RuntimeError(f"GLPointsItem fragment shader: {self.program.log()}")
+        self.program.bindAttributeLocation("a_position", 0)
+        self.program.bindAttributeLocation("a_color", 1)
+        if not self.program.link():
+            raise RuntimeError(f"GLPointsItem link: {self.program.log()}")
+        self.vao = QtOpenGL.QOpenGLVertexArrayObject()
+        self.vao.create()
+        self.vbo = QtOpenGL.QOpenGLBuffer(QtOpenGL.QOpenGLBuffer.Type.VertexBuffer)
+        self.vbo.create()
+        self.vbo.setUsagePattern(QtOpenGL.QOpenGLBuffer.UsagePattern.StreamDraw)
+        self.count = 0
+        self.has_colors = False
+
+    def destroy(self) -> None:
+        self.vao.destroy()
+        self.vbo.destroy()
+        self.program.removeAllShaders()
+
+
+class GLPointsItem(pg.GraphicsObject):
+    """N particles as round points of a fixed pixel size; one GL draw call when possible.
+
+    xy: (N, 2) float32 positions in data coordinates; colors: (N, 4) float32 RGBA in 0..1
+    (or None: every point gets ``color``); size: point diameter in logical pixels.
+    Arrays are kept by reference (not copied): pass a fresh array each frame.
+    """
+
+    def __init__(
+        self,
+        xy: np.ndarray | None = None,
+        colors: np.ndarray | None = None,
+        size: float = 4.0,
+        color: tuple[float, float, float, float] = (0.12, 0.47, 0.71, 0.8),
+    ) -> None:
+        super().__init__()
+        self._xy = np.zeros((0, 2), np.float32)
+        self._colors: np.ndarray | None = None
+        self._color = tuple(float(c) for c in color)
+        self._size = float(size)
+        self._rect = QtCore.QRectF()
+        self._dirty = True
+        self._gl: _GLResources | None = None
+        self._pad_px: tuple[float, float] | None = None
+        if xy is not None:
+            self.setData(xy, colors, size)
+
+    # ------------------------------------------------------------------ data
+    def setData(
+        self, xy: np.ndarray, colors: np.ndarray | None = None, size: float | None = None
+    ) -> None:
+        """Store positions (N, 2) and optional colours (N, 4); cheap, the upload is in paint."""
+        xy = np.ascontiguousarray(xy, dtype=np.float32)
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise ValueError(f"GLPointsItem.setData: xy must have shape (N, 2), got {xy.shape}")
+        if colors is not None:
+            colors = np.ascontiguousarray(colors, dtype=np.float32)
+            if colors.shape != (len(xy), 4):
+                raise ValueError(
+                    f"GLPointsItem.setData: colors must have shape ({len(xy)}, 4), "
+                    f"got {colors.shape}; pass None to use one colour"
+                )
+        if size is not None:
+            self._size = float(size)
+        self._xy, self._colors, self._dirty = xy, colors, True
+        self.prepareGeometryChange()
+        self._rect = self._data_rect(xy)
+        self.informViewBoundsChanged()
+        self.update()
+
+    def setColor(self, color: tuple[float, float, float, float]) -> None:
+        """The RGBA (0..1) used when no per-point colours are given."""
+        self._color = tuple(float(c) for c in color)
+        self.update()
+
+    def setPointSize(self, size: float) -> None:
+        self._size = float(size)
+        self.prepareGeometryChange()
+        self.update()
+
+    def pointSize(self) -> float:
+        return self._size
+
+    def data(self) -> tuple[np.ndarray, np.ndarray | None]:  # type: ignore[override]
+        return self._xy, self._colors
+
+    @staticmethod
+    def _data_rect(xy: np.ndarray) -> QtCore.QRectF:
+        if len(xy) == 0:
+            return QtCore.QRectF()
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            finite = xy[np.isfinite(xy).all(axis=1)]
+            if len(finite) == 0:
+                return QtCore.QRectF()
+            lo, hi = finite.min(axis=0), finite.max(axis=0)
+        return QtCore.QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+    # ------------------------------------------------------- pyqtgraph bounds
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None) -> tuple:
+        if self._rect.isNull():
+            return (None, None)
+        r = self._rect
+        return (r.left(), r.right()) if ax == 0 else (r.top(), r.bottom())
+
+    def pixelPadding(self) -> float:
+        return 0.5 * self._size + 1.0
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+        self._pad_px = None
+        super().viewTransformChanged()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        if self._rect.isNull() and len(self._xy) == 0:
+            return QtCore.QRectF()
+        if self._pad_px is None:
+            px, py = self.pixelVectors()
+            self._pad_px = (
+                0.0 if px is None else px.length(),
+                0.0 if py is None else py.length(),
+            )
+        pad = self.pixelPadding()
+        dx, dy = self._pad_px[0] * pad, self._pad_px[1] * pad
+        return self._rect.adjusted(-dx, -dy, dx, dy)
+
+    # ----------------------------------------------------------------- paint
+    def paint(self, painter: QtGui.QPainter, option, widget=None) -> None:
+        if len(self._xy) == 0:
+            return
+        engine = painter.paintEngine()
+        ctx = QtGui.QOpenGLContext.currentContext()
+        if (
+            QtOpenGL is not None
+            and ctx is not None
+            and engine is not None
+            and engine.type() == QtGui.QPaintEngine.Type.OpenGL2
+        ):
+            painter.beginNativePainting()
+            try:
+                self._paint_gl(painter, ctx)
+            finally:
+                painter.endNativePainting()
+        else:
+            self._paint_raster(painter)
+
+    def _resources(self, ctx: QtGui.QOpenGLContext) -> _GLResources:
+        if self._gl is None or self._gl.ctx is not ctx:
+            if self._gl is not None:
+                self._gl.destroy()
+            self._gl = _GLResources(ctx)
+            ctx.aboutToBeDestroyed.connect(self._on_context_destroyed)
+            self._dirty = True
+        return self._gl
+
+    def _on_context_destroyed(self) -> None:
+        if self._gl is not None:
+            self._gl.destroy()
+            self._gl = None
+
+    def _upload(self, gl: _GLResources) -> None:
+        xy, colors = self._xy, self._colors
+        n = len(xy)
+        nbytes = xy.nbytes + (colors.nbytes if colors is not None else 0)
+        gl.vbo.bind()
+        gl.vbo.allocate(nbytes)  # orphan the old storage: no stall on the previous draw
+        gl.vbo.write(0, xy, xy.nbytes)
+        if colors is not None:
+            gl.vbo.write(xy.nbytes, colors, colors.nbytes)
+        gl.vao.bind()
+        gl.program.enableAttributeArray(0)
+        gl.program.setAttributeBuffer(0, _GL_FLOAT, 0, 2)
+        if colors is not None:
+            gl.program.enableAttributeArray(1)
+            gl.program.setAttributeBuffer(1, _GL_FLOAT, xy.nbytes, 4)
+        else:
+            gl.program.disableAttributeArray(1)
+        gl.vao.release()
+        gl.vbo.release()
+        gl.count, gl.has_colors, self._dirty = n, colors is not None, False
+
+    def _paint_gl(self, painter: QtGui.QPainter, ctx: QtGui.QOpenGLContext) -> None:
+        gl = self._resources(ctx)
+        if self._dirty:
+            self._upload(gl)
+        f = ctx.functions()
+        device = painter.device()
+        dpr = device.devicePixelRatioF()
+        w, h = device.width(), device.height()  # logical pixels
+
+        proj = QtGui.QMatrix4x4()
+        proj.ortho(0.0, float(w), float(h), 0.0, -1.0, 1.0)  # y down, like QPainter
+        mvp = proj * QtGui.QMatrix4x4(painter.combinedTransform())
+
+        f.glViewport(0, 0, round(w * dpr), round(h * dpr))
+        if painter.hasClipping():  # the ViewBox clips its children: honour it with a scissor
+            clip = painter.combinedTransform().mapRect(painter.clipBoundingRect())
+            x0, y0 = round(clip.left() * dpr), round((h - clip.bottom()) * dpr)
+            f.glScissor(x0, y0, round(clip.width() * dpr), round(clip.height() * dpr))
+            f.glEnable(_GL_SCISSOR_TEST)
+        f.glEnable(_GL_BLEND)
+        f.glBlendFuncSeparate(_GL_SRC_ALPHA, _GL_ONE_MINUS_SRC_ALPHA, _GL_ONE, _GL_ONE_MINUS_SRC_ALPHA)
+        desktop = not ctx.isOpenGLES()
+        compat = desktop and (
+            ctx.format().profile() != QtGui.QSurfaceFormat.OpenGLContextProfile.CoreProfile
+        )
+        if desktop:
+            f.glEnable(_GL_PROGRAM_POINT_SIZE)
+        if compat:
+            f.glEnable(_GL_POINT_SPRITE)
+
+        gl.program.bind()
+        with warnings.catch_warnings():  # PySide may warn about array overloads it skips
+            warnings.simplefilter("ignore")
+            gl.program.setUniformValue("u_mvp", mvp)
+            gl.program.setUniformValue1f("u_size", float(self._size * dpr))
+            if not gl.has_colors:
+                gl.program.setAttributeValue(1, *self._color)
+        gl.vao.bind()
+        f.glDrawArrays(_GL_POINTS, 0, gl.count)
+        gl.vao.release()
+        gl.program.release()
+
+        # leave the shared context as beginNativePainting() handed it to us
+        if compat:
+            f.glDisable(_GL_POINT_SPRITE)
+        if desktop:
+            f.glDisable(_GL_PROGRAM_POINT_SIZE)
+        f.glDisable(_GL_BLEND)
+        f.glDisable(_GL_SCISSOR_TEST)
+
+    def _paint_raster(self, painter: QtGui.QPainter) -> None:
+        """QPainter fallback: round cosmetic pen, one drawPoints call per distinct colour."""
+        xy = self._xy
+        finite = np.isfinite(xy).all(axis=1)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        if self._colors is None:
+            groups = [(self._color, xy[finite])]
+        else:
+            rgba = np.clip(self._colors[finite] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            pts = xy[finite]
+            keys = rgba.view(np.uint32).ravel()
+            if len(np.unique(keys)) > 256:  # quantize gradients to at most 16^4 groups
+                rgba = (rgba & 0xF0) | 0x08
+                keys = rgba.view(np.uint32).ravel()
+            uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            order = np.argsort(inverse, kind="stable")
+            splits = np.cumsum(np.bincount(inverse.ravel(), minlength=len(uniq)))[:-1]
+            groups = [
+                (tuple(rgba[i] / 255.0), pts[idx])
+                for i, idx in zip(first, np.split(order, splits))
+            ]
+        for rgba, pts in groups:
+            if len(pts) == 0:
+                continue
+            pen = QtGui.QPen(QtGui.QColor.fromRgbF(*rgba))
+            pen.setWidthF(self._size)
+            pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            poly = pg.functions.create_qpolygonf(len(pts))
+            pg.functions.ndarray_from_qpolygonf(poly)[:] = pts
+            painter.drawPoints(poly)
