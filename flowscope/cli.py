@@ -77,7 +77,7 @@ def _cmd_train(a) -> int:
     from tqdm import tqdm
 
     from .core.data import load_target
-    from .core.metrics import energy_distance, loss_floor
+    from .core.metrics import conditional_loss_floor, energy_distance, loss_floor
     from .core.models import ModelConfig
     from .train.trainer import TrainConfig, Trainer
 
@@ -123,7 +123,11 @@ def _cmd_train(a) -> int:
     bar.close()
     model = trainer.model()
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
-    floor = loss_floor(exact.with_schedule(trainer.schedule), a.objective, n=20000, seed=a.seed)
+    exact = exact.with_schedule(trainer.schedule)
+    if n_cls:
+        floor = conditional_loss_floor(exact, a.objective, a.label_dropout, n=20000, seed=a.seed)
+    else:
+        floor = loss_floor(exact, a.objective, n=20000, seed=a.seed)
     final = trainer.summary()["final_loss"]
     with torch.no_grad():
         gen = model.sample(4000, seed=a.seed + 1)
@@ -230,9 +234,11 @@ def _cmd_gui(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = ("gui", "train", "sample", "export", "-h", "--help", "--version")
+    if not argv or argv[0] not in commands:
+        argv = ["gui", *argv]  # `flowscope` and `flowscope --demo ...` open the GUI
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
     handlers = {"train": _cmd_train, "sample": _cmd_sample, "export": _cmd_export, "gui": _cmd_gui}
     try:
         return handlers[args.command](args)

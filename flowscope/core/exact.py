@@ -228,9 +228,16 @@ class ExactMarginal:
                 p = logit.sub_(m_safe).exp_()
             c = (a * da * h2b + b * db) * inv
             cols_mat = torch.cat(
-                [torch.ones_like(c)[:, None], mub, c[:, None], c[:, None] * mub,
-                 inv[:, None], inv[:, None] * mub], dim=1,
-            )  # fmt: skip
+                [
+                    torch.ones_like(c)[:, None],
+                    mub,
+                    c[:, None],
+                    c[:, None] * mub,
+                    inv[:, None],
+                    inv[:, None] * mub,
+                ],
+                dim=1,
+            )
             sums = sums * torch.exp(m - m_safe) + p @ cols_mat
             m = m_new
         l_sum, s_mu = sums[:, :1], sums[:, 1 : 1 + d]
@@ -255,9 +262,10 @@ class ExactMarginal:
                 dist2 = (xb[:, None, :] - a[:, :, None] * mub[None, :, :]).pow(2).sum(-1)
             else:
                 dist2 = (
-                    xb.pow(2).sum(-1, keepdim=True) - 2 * a * (xb @ mub.T)
+                    xb.pow(2).sum(-1, keepdim=True)
+                    - 2 * a * (xb @ mub.T)
                     + (a * a) * mub.pow(2).sum(-1)[None, :]
-                ).clamp_min(0)  # fmt: skip
+                ).clamp_min(0)
             logit = log_pi[None, c0:c1] - 0.5 * dist2 / s2 - 0.5 * d * torch.log(s2)
             logit = self._mask(logit, lab, yb, c0, c1)
             m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)

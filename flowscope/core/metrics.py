@@ -297,6 +297,31 @@ def loss_floor(
     return float(_floor_samples(exact, objective, n, seed, y, chunk_size)[1].mean())
 
 
+def conditional_loss_floor(
+    exact,
+    objective: str = "velocity",
+    label_dropout: float = 0.1,
+    n: int = 20000,
+    seed: int = 0,
+) -> float:
+    """L_min of a class-conditional model trained with label dropout eta:
+    eta * L_min(unconditional) + (1 - eta) * sum_y P(y) L_min(y), since a labelled sample's
+    best prediction is E[target | x_t, y] (the class-restricted oracle) and a dropped label's is
+    E[target | x_t]. Equals :func:`loss_floor` for unlabelled targets."""
+    if exact.labels is None:
+        return loss_floor(exact, objective, n, seed)
+    eta = float(label_dropout)
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError("label_dropout must be in [0, 1]")
+    total = eta * loss_floor(exact, objective, n, seed) if eta > 0 else 0.0
+    if eta < 1.0:
+        for c in exact.classes:
+            p_c = float(exact.weights[exact.labels == c].sum())
+            per = max(1000, int(n * p_c))
+            total += (1.0 - eta) * p_c * loss_floor(exact, objective, per, seed + 1 + c, y=c)
+    return total
+
+
 def loss_floor_by_t(
     exact,
     objective: str = "velocity",

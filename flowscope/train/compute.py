@@ -113,8 +113,9 @@ class ComputeWorker:
     # ----------------------------------------------------------------- thread
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="flowscope-compute",
-                                            daemon=True)  # fmt: skip
+            self._thread = threading.Thread(
+                target=self._loop, name="flowscope-compute", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -188,18 +189,32 @@ class ComputeWorker:
         g = torch.Generator().manual_seed(int(r.seed))
         x0 = torch.randn((int(r.n), 2), generator=g)
         ode = sample_ode(field, x0, r.steps, r.solver, y=y, w=r.w, return_trajectory=True)
-        sde = sample_sde(field, x0, r.steps, r.sigma, r.sigma_schedule, r.drop_score_term,
-                         y=y, w=r.w, seed=r.seed + 1, return_trajectory=True)  # fmt: skip
+        sde = sample_sde(
+            field,
+            x0,
+            r.steps,
+            r.sigma,
+            r.sigma_schedule,
+            r.drop_score_term,
+            y=y,
+            w=r.w,
+            seed=r.seed + 1,
+            return_trajectory=True,
+        )
         energy = None
         if r.score_quality:
             ref = r.exact.sample(1500, seed=r.seed + 7, y=y)
             energy = energy_distance(ode.x[:1500], ref, max_points=1500)
         return TrajectoryResult(
-            r.generation, ode.t.numpy().astype(np.float32),
-            ode.xs.float().numpy(), sde.xs.float().numpy(),
+            r.generation,
+            ode.t.numpy().astype(np.float32),
+            ode.xs.float().numpy(),
+            sde.xs.float().numpy(),
             "exact" if r.snapshot is None else "learned",
-            0 if r.snapshot is None else r.snapshot.step, time.perf_counter() - t0, energy,
-        )  # fmt: skip
+            0 if r.snapshot is None else r.snapshot.step,
+            time.perf_counter() - t0,
+            energy,
+        )
 
     def _fields(self, r: FieldRequest) -> FieldResult:
         y = None if r.y is None or r.y < 0 else int(r.y)
@@ -221,9 +236,15 @@ class ComputeWorker:
         dpts = grid_points(r.bounds, r.density_grid).double()
         dens = r.exact.log_prob(dpts, float(r.t), y).exp().reshape(r.density_grid, -1)
         return FieldResult(
-            r.generation, float(r.t), pts.float().numpy(), u.float().numpy(),
-            drift.float().numpy(), s.float().numpy(), dens.float().numpy(), r.bounds,
-        )  # fmt: skip
+            r.generation,
+            float(r.t),
+            pts.float().numpy(),
+            u.float().numpy(),
+            drift.float().numpy(),
+            s.float().numpy(),
+            dens.float().numpy(),
+            r.bounds,
+        )
 
 
 class _Data:

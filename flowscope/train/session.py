@@ -53,8 +53,9 @@ class TrainingSession:
         if self.trainer.done:
             return
         self.trainer.resume()
-        self._thread = threading.Thread(target=self.trainer.run, name="flowscope-trainer",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self.trainer.run, name="flowscope-trainer", daemon=True
+        )
         self._thread.start()
 
     def pause(self) -> None:
@@ -72,8 +73,9 @@ class TrainingSession:
         """One optimizer step now, when the background run is paused or not started."""
         if not self.running:
             self.trainer.step(n)
-            self.trainer._maybe_publish(self.trainer.history.losses[-1], force=True) \
-                if self.trainer.history.losses else None  # fmt: skip
+            self.trainer._maybe_publish(
+                self.trainer.history.losses[-1], force=True
+            ) if self.trainer.history.losses else None
 
     def set_target(self, target) -> None:
         """New data without restarting (the trainer applies it at its next step)."""
@@ -88,8 +90,12 @@ class TrainingSession:
             return not self._thread.is_alive()
         return True
 
-    def reset(self, target=None, model_config: ModelConfig | None = None,
-              config: TrainConfig | None = None) -> None:  # fmt: skip
+    def reset(
+        self,
+        target=None,
+        model_config: ModelConfig | None = None,
+        config: TrainConfig | None = None,
+    ) -> None:
         """Stop and start over with fresh weights (optionally a new target or settings)."""
         self.stop()
         self._target = target if target is not None else self._target

@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments
-from flowscope.ui.gl_points import GLPointsItem
+from flowscope.ui.gl_points import GLPointsItem, GLViewport
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available"]
 
@@ -27,9 +27,7 @@ LAYERS = ("density", "field", "score", "trails", "particles")
 SIDES = ("ode", "sde")
 DEFAULT_BOUNDS = (-3.5, 3.5, -3.5, 3.5)
 ODE_TITLE = "ODE: dX = u<sub>t</sub>(X) dt"
-SDE_TITLE = (
-    "SDE: dX = [u<sub>t</sub> + ½σ<sub>t</sub>²∇log p<sub>t</sub>] dt + σ<sub>t</sub> dW"
-)
+SDE_TITLE = "SDE: dX = [u<sub>t</sub> + ½σ<sub>t</sub>²∇log p<sub>t</sub>] dt + σ<sub>t</sub> dW"
 PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.75), "sde": (0.95, 0.45, 0.05, 0.75)}
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)
@@ -50,9 +48,7 @@ def gl_available() -> bool:
         if QtGui.QGuiApplication.platformName() in ("offscreen", "minimal"):
             _GL_OK = False  # GL widgets draw nothing there (PITFALLS.md item 5)
         else:
-            try:
-                from PySide6 import QtOpenGLWidgets  # noqa: F401
-            except ImportError:
+            if GLViewport is None:
                 _GL_OK = False
             else:
                 _GL_OK = bool(QtGui.QOpenGLContext().create())
@@ -66,8 +62,13 @@ class _Side:
         self.name = name
         self.widget = pg.PlotWidget(background="w")
         if use_gl:
-            # PlotWidget(useOpenGL=True) would be swallowed by PlotItem(**kwargs): call it
-            self.widget.useOpenGL(True)
+            # (PlotWidget(useOpenGL=True) would be swallowed by PlotItem(**kwargs).)
+            # GLViewport: pyqtgraph's GL viewport whose grabFramebuffer() shows the scene
+            self.widget.setViewport(GLViewport())
+            # redraw the whole FBO each frame: partial updates of a GL viewport are unreliable
+            self.widget.setViewportUpdateMode(
+                QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate
+            )
         self.widget.setMinimumSize(120, 120)
         self.plot: pg.PlotItem = self.widget.getPlotItem()
         self.plot.setTitle(title, color="#222222", size="11pt")
@@ -176,9 +177,7 @@ class ExplorerView(QtWidgets.QWidget):
         raise ValueError(f"which must be {allowed}, got {which!r}")
 
     # ---------------------------------------------------------------- setters
-    def set_particles(
-        self, which: str, xy: np.ndarray, colors: np.ndarray | None = None
-    ) -> None:
+    def set_particles(self, which: str, xy: np.ndarray, colors: np.ndarray | None = None) -> None:
         """xy: (N, 2) float32; colors: (N, 4) float32 RGBA in 0..1, or None for the side colour."""
         for side in self._select(which):
             side.particles.setData(xy, colors)
@@ -217,7 +216,7 @@ class ExplorerView(QtWidgets.QWidget):
     ) -> None:
         """Arrows origins (M, 2) -> origins + s * vectors (M, 2) on layer 'field' or 'score'.
 
-        s makes the longest arrow ~0.9 grid cell (spacing estimated from the origins); heads are
+        s makes the longest arrow ~0.8 grid cell (spacing estimated from the origins); heads are
         30% of an arrow, capped; zero vectors draw nothing. origins None clears the layer.
         color: anything pg.mkColor takes, or None to keep the current one.
         """
@@ -317,7 +316,9 @@ class ExplorerView(QtWidgets.QWidget):
         gen.setTitle("flowscope explorer")
         painter = QtGui.QPainter(gen)
         try:
-            painter.fillRect(QtCore.QRectF(0, 0, self.width(), self.height()), QtGui.QColor("white"))
+            painter.fillRect(
+                QtCore.QRectF(0, 0, self.width(), self.height()), QtGui.QColor("white")
+            )
             self._paint_plots(painter, use_framebuffer=False)
         finally:
             painter.end()

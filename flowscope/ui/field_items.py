@@ -21,7 +21,7 @@ __all__ = [
 HEAD_FRACTION = 0.3  # head length as a fraction of the arrow length
 HEAD_CAP = 0.35  # ... but at most this fraction of a grid cell
 HEAD_ANGLE = np.deg2rad(26.0)
-FILL = 0.9  # the longest arrow is this fraction of one grid cell
+FILL = 0.8  # the longest arrow is this fraction of one grid cell
 
 
 def grid_spacing(origins: np.ndarray) -> float:
@@ -157,7 +157,9 @@ class DensityImage(pg.ImageItem):
             raise ValueError(f"density image must have shape (H, W), got {img.shape}")
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
         if not (xmax > xmin and ymax > ymin):
-            raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max, got {bounds}")
+            raise ValueError(
+                f"bounds must be (xmin, xmax, ymin, ymax) with min < max, got {bounds}"
+            )
         img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
         peak = float(img.max()) if img.size else 0.0
         if peak > 0.0:
@@ -167,4 +169,3 @@ class DensityImage(pg.ImageItem):
         # ImageItem puts row 0 at the smallest y; flip so row 0 lands at the top of a y-up view
         self.setImage(img[::-1], levels=(0.0, 1.0), autoLevels=False)
         self.setRect(QtCore.QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
-

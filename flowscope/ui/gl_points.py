@@ -11,18 +11,21 @@ Numpy only; ``setData`` stores references and schedules a repaint, the upload ha
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 try:  # QtOpenGL ships with PySide6-Essentials; stay importable without it
     from PySide6 import QtOpenGL
 except ImportError:  # pragma: no cover - depends on the Qt build
     QtOpenGL = None
 
-__all__ = ["GLPointsItem"]
+__all__ = ["GLPointsItem", "GLViewport"]
+
+_log = logging.getLogger(__name__)
 
 # GL enums (avoid a PyOpenGL dependency for a handful of constants)
 _GL_POINTS = 0x0000
@@ -130,6 +133,7 @@ class GLPointsItem(pg.GraphicsObject):
         self._dirty = True
         self._gl: _GLResources | None = None
         self._pad_px: tuple[float, float] | None = None
+        self._gl_failed = False
         if xy is not None:
             self.setData(xy, colors, size)
 
@@ -219,7 +223,8 @@ class GLPointsItem(pg.GraphicsObject):
         engine = painter.paintEngine()
         ctx = QtGui.QOpenGLContext.currentContext()
         if (
-            QtOpenGL is not None
+            not self._gl_failed
+            and QtOpenGL is not None
             and ctx is not None
             and engine is not None
             and engine.type() == QtGui.QPaintEngine.Type.OpenGL2
@@ -227,10 +232,13 @@ class GLPointsItem(pg.GraphicsObject):
             painter.beginNativePainting()
             try:
                 self._paint_gl(painter, ctx)
+                return
+            except Exception:  # a broken driver must not take the app down: draw raster
+                _log.exception("GLPointsItem: OpenGL drawing failed; using QPainter from now on")
+                self._gl_failed = True
             finally:
                 painter.endNativePainting()
-        else:
-            self._paint_raster(painter)
+        self._paint_raster(painter)
 
     def _resources(self, ctx: QtGui.QOpenGLContext) -> _GLResources:
         if self._gl is None or self._gl.ctx is not ctx:
@@ -287,7 +295,9 @@ class GLPointsItem(pg.GraphicsObject):
             f.glScissor(x0, y0, round(clip.width() * dpr), round(clip.height() * dpr))
             f.glEnable(_GL_SCISSOR_TEST)
         f.glEnable(_GL_BLEND)
-        f.glBlendFuncSeparate(_GL_SRC_ALPHA, _GL_ONE_MINUS_SRC_ALPHA, _GL_ONE, _GL_ONE_MINUS_SRC_ALPHA)
+        f.glBlendFuncSeparate(
+            _GL_SRC_ALPHA, _GL_ONE_MINUS_SRC_ALPHA, _GL_ONE, _GL_ONE_MINUS_SRC_ALPHA
+        )
         desktop = not ctx.isOpenGLES()
         compat = desktop and (
             ctx.format().profile() != QtGui.QSurfaceFormat.OpenGLContextProfile.CoreProfile
@@ -302,8 +312,8 @@ class GLPointsItem(pg.GraphicsObject):
             warnings.simplefilter("ignore")
             gl.program.setUniformValue("u_mvp", mvp)
             gl.program.setUniformValue1f("u_size", float(self._size * dpr))
-            if not gl.has_colors:
-                gl.program.setAttributeValue(1, *self._color)
+        if not gl.has_colors:  # constant generic attribute for a disabled array
+            f.glVertexAttrib4f(1, *self._color)
         gl.vao.bind()
         f.glDrawArrays(_GL_POINTS, 0, gl.count)
         gl.vao.release()
@@ -335,8 +345,7 @@ class GLPointsItem(pg.GraphicsObject):
             order = np.argsort(inverse, kind="stable")
             splits = np.cumsum(np.bincount(inverse.ravel(), minlength=len(uniq)))[:-1]
             groups = [
-                (tuple(rgba[i] / 255.0), pts[idx])
-                for i, idx in zip(first, np.split(order, splits))
+                (tuple(rgba[i] / 255.0), pts[idx]) for i, idx in zip(first, np.split(order, splits))
             ]
         for rgba, pts in groups:
             if len(pts) == 0:
@@ -349,3 +358,26 @@ class GLPointsItem(pg.GraphicsObject):
             poly = pg.functions.create_qpolygonf(len(pts))
             pg.functions.ndarray_from_qpolygonf(poly)[:] = pts
             painter.drawPoints(poly)
+
+
+def _make_viewport_class():
+    from pyqtgraph.Qt.OpenGLHelpers import GraphicsViewGLWidget
+
+    class GLViewport(GraphicsViewGLWidget):
+        """pyqtgraph's QOpenGLWidget viewport whose grabFramebuffer() returns the scene.
+
+        QGraphicsView paints its viewport from paintEvent, so a plain QOpenGLWidget viewport
+        has an empty paintGL() and grabFramebuffer() returns a blank image; here paintGL()
+        runs the view's paintEvent into the widget's FBO. Install with
+        ``view.setViewport(GLViewport())`` (instead of ``view.useOpenGL(True)``).
+        """
+
+        def paintGL(self) -> None:
+            view = self.parentWidget()
+            if isinstance(view, QtWidgets.QGraphicsView):
+                view.paintEvent(QtGui.QPaintEvent(self.rect()))
+
+    return GLViewport
+
+
+GLViewport = _make_viewport_class() if QtOpenGL is not None else None

@@ -262,3 +262,18 @@ def test_log_likelihood_validation():
         log_likelihood(GaussianCondOT(MU, H), torch.zeros(3, 2), steps=0)
     with pytest.raises(ValueError, match="velocity"):
         log_likelihood(object(), torch.zeros(3, 2))
+
+
+def test_conditional_loss_floor_interpolates_between_conditional_and_unconditional():
+    from flowscope.core.exact import ExactMarginal
+    from flowscope.core.metrics import conditional_loss_floor, loss_floor
+
+    em = ExactMarginal(torch.tensor([[-2.0, 0.0], [2.0, 0.0]]), widths=0.3, labels=[0, 1])
+    uncond = loss_floor(em, "velocity", n=20000, seed=0)
+    cond = conditional_loss_floor(em, "velocity", 0.0, n=20000)
+    half = conditional_loss_floor(em, "velocity", 0.5, n=20000)
+    assert cond < 0.8 * uncond  # knowing the class removes the which-blob ambiguity
+    assert abs(conditional_loss_floor(em, "velocity", 1.0, n=20000) - uncond) < 1e-9
+    assert abs(half - 0.5 * (cond + uncond)) < 0.05 * uncond
+    plain = ExactMarginal(torch.tensor([[0.0, 0.0]]), widths=0.3)
+    assert conditional_loss_floor(plain, "velocity", 0.1) == loss_floor(plain, "velocity")

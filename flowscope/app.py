@@ -1,0 +1,67 @@
+"""Composition root: QApplication, state, window, scripted demo mode, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _configure_threads() -> None:
+    """One intra-op torch thread per torch-running thread on small machines (PITFALLS.md 4)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def make_app(argv: list[str] | None = None):
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("flowscope")
+    app.setOrganizationName("flowscope")
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    return app
+
+
+def run_app(args) -> int:
+    """`flowscope [gui] [--demo PRESET --train-steps N --t T --screenshot PNG]`."""
+    _configure_threads()
+    app = make_app()
+    from .state import AppState
+    from .ui.main_window import MainWindow, last_session_path
+
+    state = AppState()
+    scripted = bool(getattr(args, "screenshot", None))
+    if getattr(args, "demo", None):
+        state.target_source = args.demo
+    if args.t is not None:
+        if not 0.0 <= args.t <= 1.0:
+            print("flowscope: error: --t must be in [0, 1]", file=sys.stderr)
+            return 2
+        state.t, state.playing = float(args.t), False
+    win = MainWindow(state, ask_to_save=not scripted)
+    if win.target is None:  # the demo preset could not be loaded
+        print(
+            f"flowscope: error: {getattr(win, 'last_error', 'cannot load the target')}",
+            file=sys.stderr,
+        )
+        win.shutdown()
+        return 2
+    if not scripted and not getattr(args, "demo", None):
+        last = last_session_path()
+        if last is not None and last.exists():
+            win.ask_to_save, keep = False, win.ask_to_save
+            if not win.open_project(last):
+                win.set_target_source("two_moons")
+            win.project_path = None
+            win.ask_to_save = keep
+    win.show()
+    if scripted:
+        from .ui.scripted import run_scripted
+
+        return run_scripted(app, win, args)
+    code = app.exec()
+    win.shutdown()
+    return code

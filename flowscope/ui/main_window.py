@@ -1,0 +1,942 @@
+"""The flowscope main window: target canvas | ODE/SDE explorer | training, sampling, curves.
+
+Threads (ARCHITECTURE.md): the TrainingSession trains on its thread and publishes snapshots; the
+ComputeWorker turns (snapshot or exact field, frozen parameters) into trajectories and field grids
+on its own thread; this GUI thread runs no torch math: a 60 Hz timer polls for results and hands
+numpy arrays to the view items. Moving a slider only picks another precomputed frame or submits
+a request that replaces any pending one (stale work is dropped, never queued).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider
+
+from ..core.data import PRESETS, DataError, Drawing, load_target
+from ..core.device import available_devices
+from ..state import AppState
+from ..train.compute import ComputeWorker, FieldRequest, TrajectoryRequest
+from .canvas import TargetCanvas
+from .explorer import ExplorerView
+from .panels import CurvesPanel, SamplingPanel, TrainingPanel
+
+PLAY_PERIOD_S = 4.0  # one sweep t = 0 -> 1
+TICK_MS = 16
+TRAIL_FRAMES = 5
+PREVIEW_PARTICLES = 800
+REFRESH_WHILE_TRAINING_S = 0.6
+DRAWING_DEBOUNCE_MS = 300
+MAX_DRAWING_CLASSES = 4
+TRAINING_KEYS = (
+    "objective",
+    "schedule",
+    "width",
+    "depth",
+    "batch_size",
+    "lr",
+    "device",
+    "label_dropout",
+)
+TRAJECTORY_KEYS = (
+    "steps",
+    "solver",
+    "sigma",
+    "sigma_schedule",
+    "drop_score_term",
+    "n_particles",
+    "w",
+    "label",
+    "seed",
+    "particles_follow",
+)
+LAYER_KEYS = {
+    "show_density": "density",
+    "show_field": "field",
+    "show_score": "score",
+    "show_trails": "trails",
+    "show_particles": "particles",
+}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState | None = None, ask_to_save: bool = True):
+        super().__init__()
+        self.state = state or AppState()
+        self.ask_to_save = ask_to_save
+        self.setWindowTitle("flowscope: flow matching, live")
+        self.worker = ComputeWorker(num_threads=1)
+        self.worker.start()
+        self.session = None
+        self.target = None
+        self.floor: float | None = None
+        self.quality: tuple[list[int], list[float]] = ([], [])
+        self.traj = None
+        self.field = None
+        self.project_path: Path | None = None
+        self.dirty = False
+        self._gen = {"trajectory": 0, "field": 0}
+        self._shown = {"trajectory": -1, "field": -1}
+        self._traj_pending_full = False
+        self._last_refresh = 0.0
+        self._last_curves = 0.0
+        self._last_tick = time.perf_counter()
+        self._snapshot_step_submitted = -1
+        self._settings_changed = False
+        self.frame_times: list[float] = []  # for the soak benchmark
+
+        self._build_widgets()
+        self._build_menus()
+        self.state.subscribe(self._on_state_changed)
+        self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
+        self._drawing_timer.timeout.connect(self._on_drawing_settled)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._on_timer_tick)
+        self.set_target_source(self.state.target_source)
+        for key, layer in LAYER_KEYS.items():
+            self.explorer.set_layer_visible(layer, bool(getattr(self.state, key)))
+        self.timer.start()
+        self.resize(1560, 940)
+
+    # ================================================================== construction
+    def _build_widgets(self) -> None:
+        # ---- left: the target
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(6, 6, 6, 6)
+        title = QLabel("<b>Target p<sub>data</sub></b> (t = 1)")
+        lv.addWidget(title)
+        row = QHBoxLayout()
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems([p.replace("_", " ") for p in PRESETS] + ["my drawing"])
+        self.preset_combo.setToolTip("a preset target, or your own drawing (draw below)")
+        self.preset_combo.activated.connect(self._on_preset_combo_activated)
+        row.addWidget(self.preset_combo, 1)
+        imp = QPushButton("Import…")
+        imp.setToolTip("an image (density ∝ darkness) or a point file (csv/npy, optional label)")
+        imp.clicked.connect(self._on_import_clicked)
+        row.addWidget(imp)
+        lv.addLayout(row)
+        self.canvas = TargetCanvas()
+        self.canvas.setMinimumSize(340, 360)
+        self.canvas.drawingChanged.connect(self._on_canvas_drawing_changed)
+        lv.addWidget(self.canvas, 1)
+        hint = QLabel(
+            "Draw with the left mouse button: your drawing becomes the target, even "
+            "while training. Colours are classes (for guidance)."
+        )
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color:#555;")
+        lv.addWidget(hint)
+        source = QLabel("Source p<sub>init</sub> (t = 0): standard Gaussian N(0, I)")
+        source.setToolTip("X_0 ~ N(0, I); the path is x_t = alpha_t z + beta_t eps")
+        lv.addWidget(source)
+
+        # ---- centre: explorer + time bar
+        centre = QWidget()
+        cv = QVBoxLayout(centre)
+        cv.setContentsMargins(0, 6, 0, 0)
+        self.explorer = ExplorerView()
+        cv.addWidget(self.explorer, 1)
+        bar = QHBoxLayout()
+        self.play_button = QPushButton()
+        self.play_button.setFixedWidth(40)
+        self._set_play_icon(self.state.playing)
+        self.play_button.setToolTip("play / pause the time sweep t = 0 → 1 (Space)")
+        self.play_button.clicked.connect(lambda: self.state.set(playing=not self.state.playing))
+        bar.addWidget(self.play_button)
+        bar.addWidget(QLabel("time t"))
+        self.t_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.t_slider.setRange(0.0, 1.0)
+        self.t_slider.setDecimals(2)
+        self.t_slider.setToolTip(
+            "t = 0: noise X_0 ~ N(0, I);  t = 1: data X_1 ~ p_data.\nx_t = alpha_t z + beta_t eps"
+        )
+        self.t_slider.setValue(float(self.state.t))
+        self.t_slider.valueChanged.connect(self._on_t_slider_moved)
+        bar.addWidget(self.t_slider, 1)
+        self.status_label = QLabel("")
+        self.status_label.setStyleSheet("color:#555;")
+        bar.addWidget(self.status_label)
+        cv.addLayout(bar)
+
+        # ---- right: panels
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(6, 6, 6, 6)
+        self.training_panel = TrainingPanel(self.state, available_devices())
+        self.training_panel.trainClicked.connect(self.toggle_training)
+        self.training_panel.stepClicked.connect(self._on_step_clicked)
+        self.training_panel.resetClicked.connect(self.reset_training)
+        self.sampling_panel = SamplingPanel(self.state)
+        self.curves = CurvesPanel()
+        rv.addWidget(self.training_panel)
+        rv.addWidget(self.sampling_panel)
+        rv.addWidget(self.curves, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(centre)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setSizes([380, 840, 340])
+        self.setCentralWidget(split)
+        self.statusBar().showMessage("Press Train (T) to learn this target; Space plays time.")
+
+    def _action(self, menu, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.setCheckable(checkable)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "&New project", self.new_project, "Ctrl+N")
+        self._action(f, "&Open project…", self.open_project_dialog, "Ctrl+O")
+        self._action(f, "&Save project", self.save_project, "Ctrl+S")
+        self._action(f, "Save project &as…", self.save_project_as, "Ctrl+Shift+S")
+        f.addSeparator()
+        self._action(
+            f,
+            "&Import data…",
+            self._on_import_clicked,
+            "Ctrl+I",
+            "an image or a point file as the target",
+        )
+        ex = f.addMenu("&Export")
+        self._action(ex, "Model (safetensors + json)…", lambda: self.export_model("dir"))
+        self._action(ex, "Model as torch.export (.pt2)…", lambda: self.export_model("pt2"))
+        self._action(ex, "Model as ONNX…", lambda: self.export_model("onnx"))
+        self._action(ex, "Samples (npy / csv)…", self.export_samples)
+        self._action(ex, "View as PNG…", lambda: self.export_view("png"), "Ctrl+E")
+        self._action(ex, "View as SVG…", lambda: self.export_view("svg"))
+        self._action(ex, "Animation t = 0 → 1 (GIF)…", self.export_animation)
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, "Ctrl+Q")
+
+        e = mb.addMenu("&Edit")
+        stack = self.canvas.undo_stack()
+        undo = stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        redo = stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        e.addAction(undo)
+        e.addAction(redo)
+
+        v = mb.addMenu("&View")
+        self._layer_actions = {}
+        names = {
+            "show_density": "Density heatmap p_t",
+            "show_field": "Vector field arrows",
+            "show_score": "Score arrows ∇log p_t",
+            "show_trails": "Trails",
+            "show_particles": "Particles",
+        }
+        for key, text in names.items():
+            a = self._action(v, text, lambda on, k=key: self.state.set(**{k: on}), checkable=True)
+            a.setChecked(bool(getattr(self.state, key)))
+            self._layer_actions[key] = a
+
+        r = mb.addMenu("&Run")
+        self._action(r, "Train / pause", self.toggle_training, "T")
+        self._action(
+            r, "Play / pause time", lambda: self.state.set(playing=not self.state.playing), "Space"
+        )
+        self._action(r, "Reset weights", self.reset_training, "Ctrl+R")
+
+        h = mb.addMenu("&Help")
+        self._action(h, "Formula cheat-sheet", self.show_cheatsheet, "F1")
+        self._action(h, "About flowscope", self.show_about)
+
+    # ================================================================== target
+    def set_target_source(self, source: str) -> bool:
+        """Load a preset, a file, or "drawing"; on failure keep the current target."""
+        try:
+            if source == "drawing":
+                target = self.canvas.drawing().to_target()
+            else:
+                target = load_target(source)
+        except (DataError, ValueError, OSError) as e:
+            self._error("Cannot use this target", str(e))
+            return False
+        self._apply_target(target, source)
+        return True
+
+    def _apply_target(self, target, source: str) -> None:
+        self.target = target
+        self.state.set(target_source=source)
+        name = target.name if source != "drawing" else "my drawing"
+        idx = self.preset_combo.findText(name.replace("_", " "))
+        if idx < 0 and source == "drawing":
+            idx = self.preset_combo.count() - 1
+        if idx >= 0:
+            self.preset_combo.setCurrentIndex(idx)
+        self.canvas.set_bounds(target.bounds)
+        self.explorer.set_bounds(target.bounds)
+        self._show_target_density()
+        self.sampling_panel.set_classes(target.class_names)
+        if self.state.label >= (target.num_classes or 0):
+            self.state.set(label=-1)
+        self.quality = ([], [])
+        self._compute_floor()
+        if self.session is not None:
+            if self._needed_classes() != self.session.trainer.model_config.num_classes:
+                self.reset_training(quiet=True)
+                self.statusBar().showMessage("new classes: training starts over", 4000)
+            else:
+                self.session.set_target(target)
+        self.dirty = True
+        self._request_trajectories(preview=True)
+        self._request_field()
+
+    def _show_target_density(self) -> None:
+        from ..train.compute import grid_points
+
+        pts = grid_points(self.target.bounds, 128).double()
+        dens = self.target.exact.log_prob(pts, 1.0).exp().reshape(128, 128).numpy()
+        self.canvas.set_density(dens, self.target.bounds)
+
+    def _needed_classes(self) -> int:
+        if self.state.target_source == "drawing":
+            return MAX_DRAWING_CLASSES if self.target.num_classes else 0
+        return int(self.target.num_classes or 0)
+
+    def _compute_floor(self) -> None:
+        from ..core.metrics import conditional_loss_floor, loss_floor
+
+        try:
+            exact = self.target.exact.with_schedule(self.state.schedule)
+            if self._needed_classes() and exact.labels is not None:
+                eta = self.state.label_dropout
+                self.floor = conditional_loss_floor(exact, self.state.objective, eta, n=6000)
+            else:
+                self.floor = loss_floor(exact, self.state.objective, n=6000, seed=0)
+        except ValueError:
+            self.floor = None
+
+    def _on_preset_combo_activated(self, index: int) -> None:
+        if index == self.preset_combo.count() - 1:
+            if self.canvas.drawing().is_empty:
+                self.statusBar().showMessage("draw on the canvas to make your own target", 5000)
+                return
+            self.set_target_source("drawing")
+        else:
+            self.set_target_source(PRESETS[index])
+
+    def _on_canvas_drawing_changed(self) -> None:
+        self._drawing_timer.start()
+
+    def _on_drawing_settled(self) -> None:
+        if self.canvas.drawing().is_empty:
+            return
+        self.set_target_source("drawing")
+
+    def _on_import_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import data",
+            "",
+            "Data (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.csv *.txt *.npy);;All files (*)",
+        )
+        if path:
+            self.set_target_source(path)
+
+    # ================================================================== training
+    def _make_session(self):
+        from ..core.models import ModelConfig
+        from ..train.session import TrainingSession
+        from ..train.trainer import TrainConfig
+
+        s = self.state
+        mc = ModelConfig(
+            width=s.width,
+            depth=s.depth,
+            parameterization=s.objective,
+            num_classes=self._needed_classes(),
+        )
+        tc = TrainConfig(
+            steps=None,
+            batch_size=s.batch_size,
+            lr=s.lr,
+            schedule=s.schedule,
+            device=s.device,
+            label_dropout=s.label_dropout,
+            num_threads=1,
+            snapshot_hz=10.0,
+            normalize="none",
+        )
+        return TrainingSession(self.target, mc, tc)
+
+    def toggle_training(self) -> None:
+        if self.session is None:
+            try:
+                self.session = self._make_session()
+            except ValueError as e:
+                self._error("Cannot start training", str(e))
+                return
+            self._settings_changed = False
+        running = self.session.toggle()
+        self.training_panel.set_running(running)
+        self.dirty = True
+        if self.session.trainer.device_message:
+            self.statusBar().showMessage(self.session.trainer.device_message, 6000)
+
+    def _on_step_clicked(self) -> None:
+        if self.session is None:
+            self.session = self._make_session()
+        self.session.step_once(1)
+        self._refresh_from_training(force=True)
+
+    def reset_training(self, quiet: bool = False) -> None:
+        was_running = self.session is not None and self.session.running
+        if self.session is not None:
+            self.session.stop()
+        self.session = None
+        self.quality = ([], [])
+        self._snapshot_step_submitted = -1
+        self._compute_floor()
+        self.curves.set_loss(np.zeros(0), np.zeros(0), self.floor)
+        self.curves.set_quality([], [])
+        self.training_panel.set_running(False)
+        self._settings_changed = False
+        if was_running:
+            self.toggle_training()
+        self._request_trajectories(preview=True)
+        self._request_field()
+        if not quiet:
+            self.statusBar().showMessage("weights reset", 3000)
+
+    def _refresh_from_training(self, force: bool = False) -> None:
+        """Ask for new trajectories / fields when a newer snapshot exists (throttled)."""
+        snap = self._snapshot()
+        if snap is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last_refresh < REFRESH_WHILE_TRAINING_S:
+            return
+        if snap.step == self._snapshot_step_submitted or (self.worker.busy and not force):
+            return
+        self._last_refresh = now
+        self._snapshot_step_submitted = snap.step
+        self._request_trajectories(quality=True)
+        self._request_field()
+
+    def _snapshot(self):
+        if self.session is None:
+            return None
+        return self.session.latest_snapshot
+
+    # ================================================================== requests
+    def _follow_learned(self) -> bool:
+        mode = self.state.particles_follow
+        return mode == "learned" or (mode == "auto" and self._snapshot() is not None)
+
+    def _request_trajectories(self, preview: bool = False, quality: bool = False) -> None:
+        s = self.state
+        snap = self._snapshot() if self._follow_learned() else None
+        n = min(PREVIEW_PARTICLES, s.n_particles) if preview else s.n_particles
+        self._traj_pending_full = preview and n < s.n_particles
+        self._gen["trajectory"] += 1
+        self.worker.submit(
+            TrajectoryRequest(
+                self._gen["trajectory"],
+                self.target.exact,
+                snap,
+                n,
+                s.steps,
+                s.solver,
+                s.sigma,
+                s.sigma_schedule,
+                s.drop_score_term,
+                None if s.label < 0 else s.label,
+                s.w,
+                s.seed,
+                score_quality=quality and snap is not None,
+            )
+        )
+
+    def _request_field(self) -> None:
+        s = self.state
+        self._gen["field"] += 1
+        snap = self._snapshot()
+        self.worker.submit(
+            FieldRequest(
+                self._gen["field"],
+                self.target.exact,
+                snap,
+                float(s.t),
+                self.target.bounds,
+                s.field_source,
+                sigma=s.sigma,
+                sigma_schedule=s.sigma_schedule,
+                drop_score_term=s.drop_score_term,
+                y=None if s.label < 0 else s.label,
+                w=s.w,
+            )
+        )
+
+    # ================================================================== state
+    def _on_state_changed(self, name: str, value) -> None:
+        if name == "t":
+            if abs(self.t_slider.value() - value) > 1e-9:
+                self.t_slider.blockSignals(True)
+                self.t_slider.setValue(float(value))
+                self.t_slider.blockSignals(False)
+            self._show_frame()
+            self._request_field()
+        elif name == "playing":
+            self._set_play_icon(bool(value))
+        elif name in TRAJECTORY_KEYS:
+            self._request_trajectories(preview=name == "n_particles")
+            if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
+                self._request_field()
+        elif name in ("field_source",):
+            self._request_field()
+        elif name == "density_source":
+            self._show_frame()
+            self._show_field()
+        elif name in LAYER_KEYS:
+            self.explorer.set_layer_visible(LAYER_KEYS[name], bool(value))
+            act = self._layer_actions.get(name)
+            if act is not None and act.isChecked() != bool(value):
+                act.setChecked(bool(value))
+        elif name in TRAINING_KEYS:
+            if name in ("objective", "schedule", "label_dropout"):
+                self._compute_floor()
+            if self.session is None:
+                return
+            self._settings_changed = True
+            self.statusBar().showMessage(f"{name} changed: press Reset to train with it", 5000)
+        if name != "t":
+            self.dirty = True
+
+    def _set_play_icon(self, playing: bool) -> None:
+        sp = QStyle.StandardPixmap
+        icon = sp.SP_MediaPause if playing else sp.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
+
+    def _on_t_slider_moved(self, value: float) -> None:
+        self.state.set(t=float(value), playing=False)
+
+    # ================================================================== frame loop
+    def _on_timer_tick(self) -> None:
+        now = time.perf_counter()
+        dt = now - self._last_tick
+        self._last_tick = now
+        self.frame_times.append(now)
+        if len(self.frame_times) > 2000:
+            del self.frame_times[:1000]
+        if self.state.playing:
+            t = self.state.t + dt / PLAY_PERIOD_S
+            if t >= 1.0:
+                t = 0.0 if self.state.loop else 1.0
+                if not self.state.loop:
+                    self.state.set(playing=False)
+            self.state.set(t=round(t, 4))
+        self._poll_results()
+        if self.session is not None:
+            self._refresh_from_training()
+            if now - self._last_curves > 0.25:
+                self._last_curves = now
+                self._update_training_status()
+
+    def _poll_results(self) -> None:
+        res = self.worker.take("trajectory")
+        if res is not None and res.generation >= self._shown["trajectory"]:
+            self._shown["trajectory"] = res.generation
+            self.traj = res
+            if res.energy is not None:
+                self.quality[0].append(res.step)
+                self.quality[1].append(res.energy)
+                self.curves.set_quality(*self.quality)
+            if self._traj_pending_full and res.generation == self._gen["trajectory"]:
+                self._request_trajectories()
+            self._show_frame()
+        res = self.worker.take("field")
+        if res is not None and res.generation >= self._shown["field"]:
+            self._shown["field"] = res.generation
+            self.field = res
+            self._show_field()
+        if self.worker.last_error:
+            self.statusBar().showMessage(f"render error: {self.worker.last_error}", 8000)
+            self.worker.last_error = None
+
+    def current_positions(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(ODE, SDE) particle positions at the current t, interpolated between frames."""
+        tr = self.traj
+        if tr is None:
+            return None
+        k = len(tr.ts) - 1
+        f = min(max(self.state.t, 0.0), 1.0) * k
+        i = min(int(f), k - 1) if k > 0 else 0
+        a = f - i if k > 0 else 0.0
+        j = min(i + 1, k)
+        ode = (1 - a) * tr.ode[i] + a * tr.ode[j]
+        sde = (1 - a) * tr.sde[i] + a * tr.sde[j]
+        return ode.astype(np.float32), sde.astype(np.float32)
+
+    def _show_frame(self) -> None:
+        self.explorer.set_time(self.state.t)
+        pos = self.current_positions()
+        if pos is None:
+            return
+        ode, sde = pos
+        self.explorer.set_particles("ode", ode)
+        self.explorer.set_particles("sde", sde)
+        tr = self.traj
+        k = len(tr.ts) - 1
+        i = int(round(self.state.t * k))
+        lo = max(0, i - TRAIL_FRAMES)
+        if self.state.show_trails and i - lo >= 1:
+            self.explorer.set_trails("ode", np.concatenate([tr.ode[lo:i], ode[None]]))
+            self.explorer.set_trails("sde", np.concatenate([tr.sde[lo:i], sde[None]]))
+        else:
+            self.explorer.set_trails("both", None)
+        if self.state.density_source == "histogram":
+            b = self.target.bounds
+            for side, pts in (("ode", ode), ("sde", sde)):
+                h, _, _ = np.histogram2d(
+                    pts[:, 0], pts[:, 1], bins=64, range=[[b[0], b[1]], [b[2], b[3]]]
+                )
+                self.explorer.set_density(side, h.T[::-1], b, log=True)
+
+    def _show_field(self) -> None:
+        fr = self.field
+        if fr is None:
+            return
+        self.explorer.set_field("ode", fr.origins, fr.ode_field, "field")
+        self.explorer.set_field("sde", fr.origins, fr.sde_field, "field")
+        self.explorer.set_field("both", fr.origins, fr.score, "score")
+        if self.state.density_source == "exact":
+            self.explorer.set_density("both", fr.density, fr.bounds)
+
+    def _update_training_status(self) -> None:
+        s = self.session
+        h = s.history
+        n = len(h.losses)
+        steps = np.fromiter(h.steps[:n], dtype=float, count=n)
+        losses = np.fromiter(h.losses[:n], dtype=float, count=n)
+        self.curves.set_loss(steps, losses, self.floor)
+        tr = s.trainer
+        msg = f"step {tr.step_count:,} · {tr.steps_per_sec:,.0f} steps/s · {tr.device.type}"
+        if tr.error:
+            msg = tr.error
+            self.training_panel.set_running(False)
+        elif self._settings_changed:
+            msg += " · settings changed: Reset applies them"
+        self.training_panel.status.setText(msg)
+        src = "learned" if self.traj is not None and self.traj.source == "learned" else "exact"
+        self.status_label.setText(f"particles follow the {src} field")
+
+    # ================================================================== project files
+    def _settings(self) -> dict:
+        d = self.state.to_dict()
+        d["playing"] = False
+        return d
+
+    def save_project(self) -> bool:
+        if self.project_path is None:
+            return self.save_project_as()
+        return self._save_to(self.project_path)
+
+    def save_project_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project", "untitled.flowscope", "flowscope project (*.flowscope)"
+        )
+        if not path:
+            return False
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        from ..state.project import save_project
+
+        model = self.current_model()
+        hist = None
+        if self.session is not None:
+            h = self.session.history
+            hist = {"steps": list(h.steps), "losses": list(h.losses)}
+        try:
+            self.project_path = save_project(
+                path, self._settings(), self.canvas.drawing().to_dict(), model, hist
+            )
+        except OSError as e:
+            self._error("Could not save the project", str(e))
+            return False
+        self.dirty = False
+        self.statusBar().showMessage(f"saved {self.project_path}", 4000)
+        return True
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", "", "flowscope project (*.flowscope);;All files (*)"
+        )
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        from ..state.project import ProjectError, load_project
+
+        try:
+            proj = load_project(path)
+            drawing = Drawing.from_dict(proj.drawing) if proj.drawing else Drawing()
+        except (ProjectError, ValueError, KeyError, TypeError) as e:
+            self._error("Cannot open the project", str(e))
+            return False
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
+        self.canvas.set_drawing(drawing)
+        settings = dict(proj.settings)
+        source = settings.pop("target_source", "two_moons")
+        try:
+            self.state.update_from_dict(settings)
+        except (ValueError, AttributeError) as e:
+            self._error("Some settings could not be restored", str(e))
+        if not self.set_target_source(source):
+            self.set_target_source("two_moons")
+        if proj.model is not None:
+            self._adopt_model(proj.model, proj.history)
+        self.project_path = Path(path)
+        self.dirty = False
+        self.statusBar().showMessage(f"opened {path}", 4000)
+        return True
+
+    def _adopt_model(self, model, history) -> None:
+        """Continue from saved weights: a session whose network starts from them."""
+        self.state.set(
+            objective=model.config.parameterization,
+            width=model.config.width,
+            depth=model.config.depth,
+            schedule=model.schedule.name
+            if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
+            else self.state.schedule,
+        )
+        try:
+            self.session = self._make_session()
+            self.session.trainer.net.load_state_dict(model.net.state_dict())
+        except (ValueError, RuntimeError) as e:
+            self.session = None
+            self._error("The saved model does not fit this target", str(e))
+            return
+        if history:
+            self.session.trainer.history.steps.extend(history.get("steps", []))
+            self.session.trainer.history.losses.extend(history.get("losses", []))
+            self.session.trainer.step_count = len(self.session.trainer.history.steps)
+        self.session.trainer._maybe_publish(math.nan, force=True)
+        self._update_training_status()
+        self._refresh_from_training(force=True)
+
+    def new_project(self) -> None:
+        if not self._maybe_save():
+            return
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
+        self.canvas.set_drawing(Drawing())
+        self.project_path = None
+        self.set_target_source("two_moons")
+        self.reset_training(quiet=True)
+        self.dirty = False
+
+    def current_model(self):
+        snap = self._snapshot()
+        if snap is None:
+            return None
+        model = snap.to_model()
+        model.metadata["training"] = self.session.trainer.summary()
+        model.metadata["data"] = {
+            "source": self.state.target_source,
+            "bounds": list(self.target.bounds),
+        }
+        return model
+
+    # ================================================================== exports
+    def export_model(self, fmt: str) -> None:
+        model = self.current_model()
+        if model is None:
+            self._error("Nothing to export yet", "Train first (press T): there are no weights.")
+            return
+        try:
+            if fmt == "dir":
+                path = QFileDialog.getExistingDirectory(self, "Export model into folder")
+                if path:
+                    model.save(path)
+            else:
+                suffix = {"pt2": "torch.export (*.pt2)", "onnx": "ONNX (*.onnx)"}[fmt]
+                path, _ = QFileDialog.getSaveFileName(self, "Export model", f"model.{fmt}", suffix)
+                if path:
+                    from ..core.export import export_velocity
+
+                    export_velocity(model, path, fmt)
+        except (ValueError, OSError, RuntimeError) as e:
+            self._error("Export failed", str(e))
+            return
+        if path:
+            self.statusBar().showMessage(f"exported {path}", 4000)
+
+    def export_samples(self) -> None:
+        pos = self.current_positions()
+        if pos is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export samples", "samples.npy", "NumPy (*.npy);;CSV (*.csv)"
+        )
+        if not path:
+            return
+        ode, _ = pos
+        try:
+            if path.endswith(".csv"):
+                np.savetxt(path, ode, delimiter=",", header="x,y", comments="", fmt="%.6f")
+            else:
+                np.save(path, ode)
+        except OSError as e:
+            self._error("Could not write the samples", str(e))
+            return
+        self.statusBar().showMessage(f"wrote {len(ode)} samples (ODE, t = {self.state.t:.2f})")
+
+    def export_view(self, fmt: str, path: str | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export view", f"flowscope.{fmt}", f"{fmt.upper()} (*.{fmt})"
+            )
+            if not path:
+                return False
+        try:
+            if fmt == "svg":
+                self.explorer.export_svg(path)
+            elif not self.explorer.render_image().save(path):
+                raise OSError(f"could not write {path}")
+        except (OSError, RuntimeError) as e:
+            self._error("Export failed", str(e))
+            return False
+        self.statusBar().showMessage(f"exported {path}", 4000)
+        return True
+
+    def export_animation(self, path: str | None = None, frames: int = 40) -> bool:
+        from .animation import export_gif
+
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export animation", "flowscope.gif", "GIF (*.gif)"
+            )
+            if not path:
+                return False
+        try:
+            export_gif(self, path, frames)
+        except (OSError, RuntimeError, ValueError) as e:
+            self._error("Animation export failed", str(e))
+            return False
+        self.statusBar().showMessage(f"exported {path}", 4000)
+        return True
+
+    # ================================================================== help
+    def show_cheatsheet(self) -> None:
+        from .help import CHEATSHEET_HTML
+
+        box = QMessageBox(self)
+        box.setWindowTitle("flowscope formula cheat-sheet")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(CHEATSHEET_HTML)
+        box.exec()
+
+    def show_about(self) -> None:
+        from .. import __version__
+
+        QMessageBox.about(
+            self,
+            "About flowscope",
+            f"flowscope {__version__}: see and train flow matching and diffusion "
+            "models, with the exact answer beside them.",
+        )
+
+    # ================================================================== errors, closing
+    def _error(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(f"{title}: {text}", 8000)
+        if self.ask_to_save:  # interactive: also a dialog
+            QMessageBox.warning(self, title, text)
+        self.last_error = f"{title}: {text}"
+
+    def _maybe_save(self) -> bool:
+        """True when it is fine to discard the current work."""
+        if not self.dirty or not self.ask_to_save:
+            return True
+        ans = QMessageBox.question(
+            self,
+            "Save your work?",
+            "Save the drawing, settings and weights first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+        )
+        if ans == QMessageBox.StandardButton.Cancel:
+            return False
+        if ans == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return True
+
+    def shutdown(self) -> None:
+        """Stop the timers and both worker threads (bounded: a few seconds at most)."""
+        self.timer.stop()
+        if self.session is not None:
+            self.session.stop(timeout=4.0)
+        self.worker.stop(timeout=4.0)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not self._maybe_save():
+            event.ignore()
+            return
+        self._autosave()
+        self.shutdown()
+        event.accept()
+
+    def _autosave(self) -> None:
+        """Keep the last session's project so the next launch restores it."""
+        path = last_session_path()
+        if path is None:
+            return
+        try:
+            keep, dirty = self.project_path, self.dirty
+            self._save_to(path)
+            self.project_path, self.dirty = keep, dirty
+            QSettings("flowscope", "flowscope").setValue("last_session", str(path))
+        except Exception:  # never block closing on the autosave
+            pass
+
+
+def last_session_path() -> Path | None:
+    """Where the last session is kept (FLOWSCOPE_HOME overrides; empty disables)."""
+    import os
+
+    home = os.environ.get("FLOWSCOPE_HOME")
+    if home == "":
+        return None
+    base = Path(home) if home else Path.home() / ".local" / "share" / "flowscope"
+    return base / "last-session.flowscope"

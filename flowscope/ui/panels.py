@@ -1,0 +1,338 @@
+"""The right-hand panels: training, sampling and the curves. Each control has a tooltip with the
+formula behind it (MATH.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from ..state import AppState
+from .binding import Binder
+
+OBJECTIVES = ["velocity", "score", "noise"]
+OBJECTIVE_TIPS = (
+    "What the network predicts (MATH.md):\n"
+    "velocity (flow matching): u_theta(x_t, t) ~ d_alpha_t z + d_beta_t eps\n"
+    "score (denoising score matching): s_theta ~ -eps / beta_t (unstable as beta_t -> 0)\n"
+    "noise (DDPM): eps_theta ~ eps, score = -eps_theta / beta_t"
+)
+SCHEDULES = ["condot", "cosine", "vp", "sqrt", "poly2"]
+SCHEDULE_LABELS = [
+    "CondOT: α=t, β=1-t",
+    "cosine: α=sin(πt/2)",
+    "VP: β=√(1-t²)",
+    "sqrt: β=√(1-t)",
+    "poly2: α=t²",
+]
+SOLVERS = ["euler", "heun", "rk4"]
+SIGMA_SCHEDULES = ["constant", "linear", "sqrt"]
+SIGMA_LABELS = ["σ_t = σ", "σ_t = σ(1-t)", "σ_t = σ√(1-t)"]
+FIELD_SOURCES = ["learned", "exact", "difference"]
+DENSITY_SOURCES = ["exact", "histogram"]
+FOLLOW = ["auto", "learned", "exact"]
+
+
+def _form_group(title: str) -> tuple[QGroupBox, QFormLayout]:
+    box = QGroupBox(title)
+    form = QFormLayout(box)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+    form.setContentsMargins(8, 6, 8, 6)
+    form.setVerticalSpacing(4)
+    return box, form
+
+
+def _combo(labels: list[str], tip: str) -> QComboBox:
+    c = QComboBox()
+    c.addItems(labels)
+    c.setToolTip(tip)
+    return c
+
+
+class TrainingPanel(QGroupBox):
+    """Objective, schedule, network size, optimizer, device; Train / Pause / Step / Reset."""
+
+    trainClicked = Signal()
+    stepClicked = Signal()
+    resetClicked = Signal()
+
+    def __init__(self, state: AppState, devices: list[str], parent=None):
+        super().__init__("Training", parent)
+        self.state = state
+        b = Binder(state)
+        self._binder = b
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setVerticalSpacing(4)
+        self.objective = _combo(OBJECTIVES, OBJECTIVE_TIPS)
+        b.combo("objective", self.objective, OBJECTIVES)
+        form.addRow("objective", self.objective)
+        self.schedule = _combo(
+            SCHEDULE_LABELS, "Gaussian path x_t = alpha_t z + beta_t eps\n(t = 0 noise, t = 1 data)"
+        )
+        b.combo("schedule", self.schedule, SCHEDULES)
+        form.addRow("schedule", self.schedule)
+        size = QHBoxLayout()
+        self.width_spin = QSpinBox(minimum=16, maximum=1024, singleStep=16)
+        self.width_spin.setToolTip("hidden units per layer of the MLP u_theta(x, t)")
+        self.depth_spin = QSpinBox(minimum=1, maximum=8)
+        self.depth_spin.setToolTip("number of hidden layers")
+        b.spin("width", self.width_spin)
+        b.spin("depth", self.depth_spin)
+        size.addWidget(self.width_spin)
+        size.addWidget(QLabel("×"))
+        size.addWidget(self.depth_spin)
+        form.addRow("width × depth", size)
+        opt = QHBoxLayout()
+        self.batch_spin = QSpinBox(minimum=16, maximum=8192, singleStep=128)
+        self.batch_spin.setToolTip("samples (z, eps, t) per optimizer step")
+        self.lr_spin = QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=0.05, singleStep=5e-4)
+        self.lr_spin.setToolTip("Adam learning rate")
+        b.spin("batch_size", self.batch_spin)
+        b.spin("lr", self.lr_spin)
+        opt.addWidget(self.batch_spin)
+        opt.addWidget(QLabel("lr"))
+        opt.addWidget(self.lr_spin)
+        form.addRow("batch", opt)
+        self.device_combo = _combo(
+            ["auto"] + devices,
+            "where training runs; auto prefers CUDA, then Apple MPS, then the CPU",
+        )
+        b.combo("device", self.device_combo, ["auto"] + devices)
+        form.addRow("device", self.device_combo)
+        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.dropout.setToolTip(
+            "label dropout eta: a label is replaced by the null label with "
+            "probability eta,\nso one network learns u(x | y) and "
+            "u(x | empty) for guidance"
+        )
+        b.spin("label_dropout", self.dropout)
+        form.addRow("label dropout η", self.dropout)
+
+        buttons = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("start / pause training (T)")
+        self.train_button.setMinimumHeight(34)
+        self.train_button.setStyleSheet(
+            "QPushButton{background:#2e7d32;color:white;font-weight:bold;border-radius:4px;}"
+            "QPushButton:hover{background:#388e3c;}"
+        )
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("one optimizer step while paused")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("fresh weights (applies the settings above)")
+        self.train_button.clicked.connect(self.trainClicked)
+        self.step_button.clicked.connect(self.stepClicked)
+        self.reset_button.clicked.connect(self.resetClicked)
+        buttons.addWidget(self.train_button, 2)
+        buttons.addWidget(self.step_button, 1)
+        buttons.addWidget(self.reset_button, 1)
+        self.status = QLabel("not trained yet: the views show the exact field")
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color:#555;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.status)
+
+    def set_running(self, running: bool) -> None:
+        self.train_button.setText("Pause" if running else "Train")
+        self.step_button.setEnabled(not running)
+
+
+class SamplingPanel(QGroupBox):
+    """Steps, solver, sigma_t, particles, guidance, layers."""
+
+    def __init__(self, state: AppState, parent=None):
+        super().__init__("Sampling", parent)
+        self.state = state
+        b = Binder(state)
+        self._binder = b
+        form = QFormLayout(self)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setVerticalSpacing(4)
+        form.setContentsMargins(8, 6, 8, 6)
+        self.steps = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.steps.setRange(2, 200)
+        self.steps.setToolTip("n integration steps from t = 0 to 1, h = 1/n")
+        b.slider("steps", self.steps, int)
+        form.addRow("steps n", self.steps)
+        self.solver = _combo(
+            SOLVERS,
+            "ODE solver for dX_t = u_t(X_t) dt:\n"
+            "euler: x += h u;  heun: 2nd order;  rk4: 4th order",
+        )
+        b.combo("solver", self.solver, SOLVERS)
+        form.addRow("ODE solver", self.solver)
+        self.sigma = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.sigma.setRange(0.0, 3.0)
+        self.sigma.setDecimals(2)
+        self.sigma.setToolTip(
+            "diffusion coefficient of the SDE (Euler-Maruyama):\n"
+            "X_{t+h} = X_t + h (u_t + sigma_t^2/2 s_t) + sigma_t sqrt(h) eps\n"
+            "same marginals p_t as the ODE for every sigma_t >= 0"
+        )
+        b.slider("sigma", self.sigma)
+        form.addRow("SDE σ", self.sigma)
+        self.sigma_schedule = _combo(SIGMA_LABELS, "how sigma_t varies with t")
+        b.combo("sigma_schedule", self.sigma_schedule, SIGMA_SCHEDULES)
+        form.addRow("σ_t schedule", self.sigma_schedule)
+        self.drop_score = QCheckBox("drop the σ²/2 score term (bug demo)")
+        self.drop_score.setToolTip(
+            "dX = u_t dt + sigma_t dW without + sigma_t^2/2 grad log p_t:\n"
+            "the marginals are then wrong; watch the SDE samples blur"
+        )
+        b.check("drop_score_term", self.drop_score)
+        form.addRow("", self.drop_score)
+        self.particles = QSpinBox(minimum=100, maximum=50000, singleStep=1000)
+        self.particles.setToolTip("particles X_0 ~ N(0, I), the same seeds for ODE and SDE")
+        b.spin("n_particles", self.particles)
+        form.addRow("particles", self.particles)
+        self.w = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.w.setRange(0.0, 8.0)
+        self.w.setDecimals(2)
+        self.w.setToolTip(
+            "classifier-free guidance: u~ = (1 - w) u(x | empty) + w u(x | y)\n"
+            "w = 0 unconditional, 1 conditional, > 1 amplified"
+        )
+        b.slider("w", self.w)
+        form.addRow("guidance w", self.w)
+        self.label_combo = _combo(["none (unconditional)"], "the class y to guide towards")
+        self.label_combo.currentIndexChanged.connect(
+            lambda i: self.state.set(label=i - 1 if i >= 0 else -1)
+        )
+        form.addRow("class y", self.label_combo)
+        self.follow = _combo(
+            ["auto", "learned field", "exact field"],
+            "which field moves the particles (auto: the learned one once training has started)",
+        )
+        b.combo("particles_follow", self.follow, FOLLOW)
+        form.addRow("particles follow", self.follow)
+        self.field_source = _combo(
+            ["learned u_θ", "exact u_t", "learned − exact"],
+            "arrows: the learned field, the exact marginal field\n"
+            "u_t(x) = sum_i w_i(x,t) [d_alpha mu_i + (d_s_i/s_i)(x - "
+            "alpha mu_i)],\nor their difference",
+        )
+        b.combo("field_source", self.field_source, FIELD_SOURCES)
+        form.addRow("arrows", self.field_source)
+        self.density_source = _combo(
+            ["exact p_t", "particle histogram"],
+            "heatmap: the exact marginal density p_t(x) or a histogram of the particles",
+        )
+        b.combo("density_source", self.density_source, DENSITY_SOURCES)
+        form.addRow("heatmap", self.density_source)
+        state.subscribe(self._on_state_changed)
+
+    def set_classes(self, names: list[str] | None) -> None:
+        """Fill the class selector (disabled when the target has no classes)."""
+        blocker = QSignalBlockerCompat(self.label_combo)
+        self.label_combo.clear()
+        self.label_combo.addItem("none (unconditional)")
+        for n in names or []:
+            self.label_combo.addItem(f"class {n}")
+        has = bool(names)
+        self.label_combo.setEnabled(has)
+        self.w.setEnabled(has)
+        lab = self.state.label
+        self.label_combo.setCurrentIndex(lab + 1 if has and lab < len(names) else 0)
+        del blocker
+
+    def _on_state_changed(self, name, value):
+        if name == "label" and self.label_combo.currentIndex() != value + 1:
+            if 0 <= value + 1 < self.label_combo.count():
+                blocker = QSignalBlockerCompat(self.label_combo)
+                self.label_combo.setCurrentIndex(value + 1)
+                del blocker
+
+
+def QSignalBlockerCompat(w):  # noqa: N802 - mirrors Qt's class name
+    from PySide6.QtCore import QSignalBlocker
+
+    return QSignalBlocker(w)
+
+
+class CurvesPanel(QWidget):
+    """Loss (log scale) with the floor L_min, and the energy distance of samples to the target."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = pg.PlotWidget(background="w")
+        self.loss_plot.setLogMode(x=False, y=True)
+        self.loss_plot.setLabel("left", "loss")
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.setTitle("training loss (dashed: floor L_min)", size="9pt")
+        self.loss_plot.setToolTip(
+            "CFM loss E||u_theta(x_t, t) - (d_alpha z + d_beta eps)||^2 never reaches 0:\n"
+            "its floor L_min = E||u_t(x|z) - u_t(x)||^2 comes from the exact marginal.\n"
+            "Excess loss = loss - L_min is what converges to 0."
+        )
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
+        self.loss_smooth = self.loss_plot.plot(pen=pg.mkPen("#0d3c61", width=2))
+        dash = pg.mkPen("#d62728", width=1.5, style=Qt.PenStyle.DashLine)
+        self.floor_line = pg.InfiniteLine(angle=0, pen=dash)
+        self.floor_line.setVisible(False)
+        self.loss_plot.addItem(self.floor_line)
+        self.quality_plot = pg.PlotWidget(background="w")
+        self.quality_plot.setLabel("left", "energy dist.")
+        self.quality_plot.setLabel("bottom", "step")
+        self.quality_plot.setTitle("sample quality (ODE samples vs target)", size="9pt")
+        self.quality_plot.setToolTip(
+            "energy distance 2E|X-Y| - E|X-X'| - E|Y-Y'| between "
+            "generated and target samples (lower is better)"
+        )
+        self.quality_curve = self.quality_plot.plot(
+            pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=4
+        )
+        for p in (self.loss_plot, self.quality_plot):
+            p.showGrid(x=True, y=True, alpha=0.2)
+            p.setMinimumHeight(120)
+        lay.addWidget(self.loss_plot)
+        lay.addWidget(self.quality_plot)
+        self.excess_label = QLabel("")
+        self.excess_label.setStyleSheet("color:#555;")
+        lay.addWidget(self.excess_label)
+
+    def set_loss(self, steps: np.ndarray, losses: np.ndarray, floor: float | None) -> None:
+        if len(steps) == 0:
+            self.loss_curve.setData([], [])
+            self.loss_smooth.setData([], [])
+            self.excess_label.setText("")
+        else:
+            stride = max(1, len(steps) // 2000)
+            self.loss_curve.setData(steps[::stride], losses[::stride])
+            k = max(1, min(len(losses) // 10, 100))
+            smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
+            self.loss_smooth.setData(steps[k - 1 :][::stride], smooth[::stride])
+            if floor is not None and math.isfinite(floor):
+                self.excess_label.setText(
+                    f"loss {smooth[-1]:.4f}  ·  floor L_min {floor:.4f}  ·  "
+                    f"excess {smooth[-1] - floor:.4f}"
+                )
+        if floor is not None and math.isfinite(floor) and floor > 0:
+            self.floor_line.setValue(math.log10(floor))
+            self.floor_line.setVisible(True)
+        else:
+            self.floor_line.setVisible(False)
+
+    def set_quality(self, steps: list[int], values: list[float]) -> None:
+        self.quality_curve.setData(np.asarray(steps, float), np.asarray(values, float))

@@ -1,0 +1,110 @@
+"""Scripted mode: open the window, train N steps, render at time t, save a screenshot, exit."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from PySide6.QtCore import QEventLoop, QTimer
+
+
+def _wait(app, seconds: float) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def run_scripted(app, win, args) -> int:
+    from ..train.compute import FieldRequest, TrajectoryRequest
+
+    steps = max(0, int(args.train_steps or 0))
+    _wait(app, 0.3)
+    if steps:
+        win.toggle_training()
+        deadline = time.time() + 600
+        while win.session.step_count < steps and time.time() < deadline:
+            if win.session.trainer.error:
+                break
+            _wait(app, 0.05)
+        win.session.pause()
+        win.training_panel.set_running(False)
+        win.session.trainer._maybe_publish(win.session.history.losses[-1], force=True)
+        win._update_training_status()
+    s, snap = win.state, win._snapshot()
+    y = None if s.label < 0 else s.label
+    learned = snap if win._follow_learned() else None
+    win.traj = win.worker.compute_now(
+        TrajectoryRequest(
+            10**9,
+            win.target.exact,
+            learned,
+            s.n_particles,
+            s.steps,
+            s.solver,
+            s.sigma,
+            s.sigma_schedule,
+            s.drop_score_term,
+            y,
+            s.w,
+            s.seed,
+            score_quality=learned is not None,
+        )
+    )
+    win._shown["trajectory"] = 10**9
+    if win.traj.energy is not None:
+        win.quality[0].append(win.traj.step)
+        win.quality[1].append(win.traj.energy)
+        win.curves.set_quality(*win.quality)
+    win.field = win.worker.compute_now(
+        FieldRequest(
+            10**9,
+            win.target.exact,
+            snap,
+            float(s.t),
+            win.target.bounds,
+            s.field_source,
+            sigma=s.sigma,
+            sigma_schedule=s.sigma_schedule,
+            drop_score_term=s.drop_score_term,
+            y=y,
+            w=s.w,
+        )
+    )
+    win._shown["field"] = 10**9
+    win._show_field()
+    win._show_frame()
+    _wait(app, 0.5)
+    img = grab_window(win)
+    ok = img.save(args.screenshot)
+    win.shutdown()
+    win.ask_to_save = False
+    win.close()
+    if not ok or img.isNull():
+        print(
+            f"flowscope: error: could not save the screenshot to {args.screenshot}", file=sys.stderr
+        )
+        return 2
+    print(f"saved screenshot {args.screenshot}")
+    return 0
+
+
+def grab_window(win):
+    """The window as shown, GL content included: the screen's pixels under X11 (Xvfb), else
+    the widget grab with the explorer rendered into it."""
+    from PySide6.QtGui import QPainter
+
+    screen = win.screen()
+    img = screen.grabWindow(win.winId()).toImage() if screen is not None else None
+    if img is None or img.isNull() or _blank(img):
+        img = win.grab().toImage()
+        painter = QPainter(img)
+        ex = win.explorer
+        painter.drawImage(ex.mapTo(win, ex.rect().topLeft()), ex.render_image())
+        painter.end()
+    return img
+
+
+def _blank(img) -> bool:
+    small = img.scaled(32, 32)
+    colors = {small.pixel(x, y) for x in range(32) for y in range(32)}
+    return len(colors) < 3
