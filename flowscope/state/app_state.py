@@ -8,7 +8,7 @@ one emits nothing, so a widget that writes back what it was just told cannot sta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 Listener = Callable[[str, object], None]
 
@@ -51,7 +51,7 @@ class Evented:
         return changed
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
     def update_from_dict(self, d: dict) -> list[str]:
         """Apply the known keys of ``d`` (unknown keys are ignored: files from newer versions)."""

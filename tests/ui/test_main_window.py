@@ -1,0 +1,194 @@
+"""The main window: model -> widget -> assert (napari's style), with real threads."""
+
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QObject, Signal  # noqa: E402
+
+from flowscope.core.data import Drawing, Stroke  # noqa: E402
+from flowscope.state import AppState  # noqa: E402
+from flowscope.ui.main_window import MainWindow  # noqa: E402
+
+
+class _Emitter(QObject):
+    fired = Signal(bool)
+
+
+def test_pyside_signal_canary(qapp):
+    """PySide6 6.12.0 on Python 3.11 corrupted the refcount of True on every emit (PITFALLS 1)."""
+    e = _Emitter()
+    count = [0]
+
+    def receive(value):
+        count[0] += value is True
+
+    e.fired.connect(receive)
+    before = sys.getrefcount(True)
+    for _ in range(10_000):
+        e.fired.emit(True)
+    assert count[0] == 10_000
+    assert abs(sys.getrefcount(True) - before) < 100  # the bug drops it by ~10,000
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path / "home"))
+    state = AppState(
+        target_source="gaussian", n_particles=600, steps=20, width=32, depth=2, batch_size=128
+    )
+    w = MainWindow(state, ask_to_save=False)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def _wait(qtbot, fn, timeout=20000):
+    qtbot.waitUntil(lambda: bool(fn()), timeout=timeout)
+
+
+def test_first_launch_flows_along_the_exact_field(win, qtbot):
+    _wait(qtbot, lambda: win.traj is not None and win.traj.ode.shape[1] == 600)
+    assert win.traj.source == "exact"
+    assert win.explorer.particles_item("ode") is not None
+    _wait(qtbot, lambda: win.field is not None)
+    assert np.isfinite(win.field.density).all() and win.field.density.max() > 0
+
+
+def test_state_and_controls_follow_each_other_without_echo(win, qtbot):
+    events = []
+    win.state.subscribe(lambda n, v: events.append(n))
+    win.state.set(t=0.3, playing=False)
+    assert abs(win.t_slider.value() - 0.3) < 1e-6
+    win.sampling_panel.solver.setCurrentIndex(2)  # rk4
+    assert win.state.solver == "rk4"
+    assert events.count("solver") == 1
+    win.sampling_panel.steps.setValue(30)
+    assert win.state.steps == 30 and events.count("steps") == 1
+    win.state.set(sigma=1.5)
+    assert abs(win.sampling_panel.sigma.value() - 1.5) < 1e-6
+    assert events.count("sigma") == 1
+    win._layer_actions["show_field"].trigger()
+    assert not win.state.show_field and not win.explorer.layer_visible("field")
+
+
+def test_training_updates_curves_and_particles_follow_the_learned_field(win, qtbot):
+    win.toggle_training()
+    assert win.session.running
+    _wait(qtbot, lambda: win.session.step_count > 40)
+    _wait(qtbot, lambda: win.traj is not None and win.traj.source == "learned")
+    _wait(qtbot, lambda: len(win.quality[0]) > 0)
+    assert "steps/s" in win.training_panel.status.text()
+    win.toggle_training()
+    assert not win.session.running
+
+
+def test_drawing_while_training_swaps_the_target_without_restarting(win, qtbot):
+    win.toggle_training()
+    _wait(qtbot, lambda: win.session.step_count > 5)
+    trainer = win.session.trainer
+    d = Drawing()
+    d.add(Stroke(np.array([[-1.0, 1.0], [1.0, 1.0]]), 0.4, 0))
+    win.canvas.set_drawing(d)
+    _wait(qtbot, lambda: win.state.target_source == "drawing")
+    assert win.session.trainer is trainer  # same run, new data
+    _wait(qtbot, lambda: trainer.target_version >= 1)
+
+
+def test_project_round_trip(win, qtbot, tmp_path):
+    d = Drawing()
+    d.add(Stroke(np.array([[0.0, 0.0], [1.0, 1.0]]), 0.5, 0))
+    win.canvas.set_drawing(d)
+    _wait(qtbot, lambda: win.state.target_source == "drawing")
+    win.state.set(sigma=1.7, solver="euler", steps=25)
+    win._on_step_clicked()
+    win._on_step_clicked()
+    path = tmp_path / "p.flowscope"
+    assert win._save_to(path)
+    assert zipfile.is_zipfile(path)
+    model = win.current_model()
+
+    other = MainWindow(AppState(target_source="gaussian", n_particles=300), ask_to_save=False)
+    qtbot.addWidget(other)
+    try:
+        assert other.open_project(path)
+        assert other.state.sigma == 1.7 and other.state.solver == "euler"
+        assert other.state.target_source == "drawing"
+        assert len(other.canvas.drawing().strokes) == 1
+        back = other.current_model()
+        import torch
+
+        x = torch.randn(10, 2)
+        torch.testing.assert_close(back.velocity(x, 0.5), model.velocity(x, 0.5))
+    finally:
+        other.shutdown()
+
+
+def test_bad_files_give_a_message_not_a_crash(win, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG not really")
+    before = win.target
+    assert not win.set_target_source(str(bad))
+    assert "Cannot use this target" in win.last_error and win.target is before
+    notzip = tmp_path / "x.flowscope"
+    notzip.write_text("hello")
+    assert not win.open_project(notzip)
+    assert "not a flowscope project" in win.last_error
+
+
+def test_closing_during_training_ends_threads_quickly(win, qtbot):
+    win.toggle_training()
+    _wait(qtbot, lambda: win.session.step_count > 3)
+    thread = win.session._thread
+    t0 = time.perf_counter()
+    win.close()
+    assert time.perf_counter() - t0 < 5.0
+    assert not thread.is_alive()
+    assert (win.worker._thread is None) or not win.worker._thread.is_alive()
+
+
+def test_export_view_png_has_content(win, qtbot, tmp_path):
+    _wait(qtbot, lambda: win.traj is not None)
+    out = tmp_path / "view.png"
+    assert win.export_view("png", str(out))
+    from PIL import Image
+
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert img.shape[0] > 100 and len(np.unique(img.reshape(-1, 3), axis=0)) > 20
+
+
+def test_scripted_demo_writes_a_screenshot(tmp_path):
+    out = tmp_path / "shot.png"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowscope",
+            "--demo",
+            "eight_gaussians",
+            "--train-steps",
+            "30",
+            "--t",
+            "0.8",
+            "--screenshot",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "FLOWSCOPE_HOME": ""},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    from PIL import Image
+
+    img = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert img.shape[0] > 300 and img.shape[1] > 600
+    blue = (img[..., 2] > 150) & (img[..., 0] < 120)  # ODE particles are blue
+    assert blue.sum() > 200
