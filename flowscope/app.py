@@ -21,7 +21,7 @@ def make_app(argv: list[str] | None = None):
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("flowscope")
     app.setOrganizationName("flowscope")
-    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    pg.setConfigOptions(antialias=False, background="w", foreground="k")
     return app
 
 

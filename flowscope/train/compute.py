@@ -84,6 +84,20 @@ class FieldResult:
     bounds: tuple[float, float, float, float]
 
 
+def lower_thread_priority(nice: int) -> None:
+    """Raise this thread's nice value (Linux schedules threads separately); no-op elsewhere."""
+    import os
+    import threading
+
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (OSError, AttributeError):
+        pass
+
+
 def grid_points(bounds, n: int) -> torch.Tensor:
     """(n*n, 2) points of an n x n grid over bounds, rows from the TOP (y decreasing)."""
     x0, x1, y0, y1 = bounds
@@ -98,13 +112,14 @@ class ComputeWorker:
 
     KINDS = ("trajectory", "field")
 
-    def __init__(self, num_threads: int | None = 1):
+    def __init__(self, num_threads: int | None = 1, nice: int = 10):
         self._cond = threading.Condition()
         self._pending: dict[str, object] = {}
         self._results: dict[str, object] = {}
         self._stop = False
         self._thread: threading.Thread | None = None
         self._num_threads = num_threads
+        self.nice = nice  # on 2 cores the trainer and the GUI come first
         self._model: FlowModel | None = None
         self._model_key = None
         self.busy = False
@@ -140,6 +155,7 @@ class ComputeWorker:
     def _loop(self) -> None:
         if self._num_threads:
             torch.set_num_threads(self._num_threads)
+        lower_thread_priority(self.nice)
         while True:
             with self._cond:
                 while not self._pending and not self._stop:

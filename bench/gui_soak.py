@@ -1,0 +1,141 @@
+"""Drive the real window: a preset, training on, animation playing, the t slider moving every
+0.5 s. Prints one JSON object: frames per second of the explorer, p95 frame time, GUI-thread CPU
+per frame, slider-move -> first new frame latency (p95), and the trainer's steps/s as a ratio to a
+trainer-only run in the same process. Run under a display (xvfb-run on headless machines):
+
+    xvfb-run -a -s "-screen 0 1600x1000x24 +extension GLX +render -noreset" \
+        .venv/bin/python bench/gui_soak.py --seconds 30 --particles 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, os.path.dirname(__file__))
+
+import numpy as np  # noqa: E402
+from _common import emit  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
+
+
+class PaintCounter(QObject):
+    """Timestamps of paint events on a widget (the GL viewport of the left plot)."""
+
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.times.append(time.perf_counter())
+        return False
+
+
+def trainer_solo(target_name: str, seconds: float, state) -> float:
+    """Steps/s of the same training session with no window (same process, same threads)."""
+    from flowscope.core.data import load_target
+    from flowscope.core.models import ModelConfig
+    from flowscope.train.session import TrainingSession
+    from flowscope.train.trainer import TrainConfig
+
+    target = load_target(target_name)
+    mc = ModelConfig(width=state.width, depth=state.depth, num_classes=target.num_classes)
+    tc = TrainConfig(steps=None, batch_size=state.batch_size, lr=state.lr, num_threads=1,
+                     normalize="none")  # fmt: skip
+    s = TrainingSession(target, mc, tc)
+    s.start()
+    time.sleep(1.0)
+    n0, t0 = s.step_count, time.perf_counter()
+    time.sleep(seconds)
+    rate = (s.step_count - n0) / (time.perf_counter() - t0)
+    s.stop()
+    return rate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--solo-seconds", type=float, default=10.0)
+    ap.add_argument("--particles", type=int, default=10000)
+    ap.add_argument("--preset", default="two_moons")
+    ap.add_argument("--quick", action="store_true", help="8 s soak, 4 s solo")
+    ap.add_argument("--save", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.seconds, a.solo_seconds = 8.0, 4.0
+
+    from flowscope.app import _configure_threads, make_app
+    from flowscope.state import AppState
+    from flowscope.ui.main_window import MainWindow
+
+    _configure_threads()
+    app = make_app()
+    state = AppState(target_source=a.preset, n_particles=a.particles)
+    solo = trainer_solo(a.preset, a.solo_seconds, state)
+
+    os.environ["FLOWSCOPE_HOME"] = ""
+    win = MainWindow(state, ask_to_save=False)
+    win.show()
+    viewport = win.explorer.widgets()[0].viewport()
+    counter = PaintCounter()
+    viewport.installEventFilter(counter)
+    t_end = time.perf_counter() + 3.0
+    while time.perf_counter() < t_end:  # let the first trajectories arrive
+        app.processEvents()
+    win.toggle_training()
+    moves: list[float] = []
+
+    def move_slider():
+        win.state.set(t=float(np.random.default_rng(len(moves)).uniform(0, 1)))
+        moves.append(time.perf_counter())
+
+    # animation keeps playing: the slider move sets t, then play resumes
+    slider_timer = QTimer()
+    slider_timer.timeout.connect(lambda: (move_slider(), win.state.set(playing=True)))
+    slider_timer.start(500)
+    counter.times.clear()
+    n0 = win.session.step_count
+    cpu0, t0 = time.thread_time(), time.perf_counter()
+    while time.perf_counter() - t0 < a.seconds:
+        app.processEvents()
+        time.sleep(0.001)
+    wall = time.perf_counter() - t0
+    cpu = time.thread_time() - cpu0
+    steps = win.session.step_count - n0
+    slider_timer.stop()
+    win.shutdown()
+
+    paints = np.array(counter.times)
+    frames = len(paints)
+    dts = np.diff(paints) * 1000 if frames > 1 else np.array([np.nan])
+    lat = []
+    for m in moves:
+        after = paints[paints > m]
+        if len(after):
+            lat.append((after[0] - m) * 1000)
+    result = {
+        "preset": a.preset,
+        "particles": a.particles,
+        "seconds": round(wall, 2),
+        "fps": round(frames / wall, 1),
+        "frame_ms_median": round(float(np.median(dts)), 2),
+        "frame_ms_p95": round(float(np.percentile(dts, 95)), 2),
+        "gui_cpu_ms_per_frame": round(cpu * 1000 / max(frames, 1), 2),
+        "slider_to_frame_ms_median": round(float(np.median(lat)), 1) if lat else None,
+        "slider_to_frame_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
+        "slider_moves": len(moves),
+        "trainer_steps_per_s_gui": round(steps / wall, 1),
+        "trainer_steps_per_s_solo": round(solo, 1),
+        "trainer_ratio": round(steps / wall / solo, 3) if solo else None,
+        "uses_gl": bool(win.explorer.uses_gl()),
+    }
+    emit("gui_soak", result, a)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
