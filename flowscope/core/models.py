@@ -1,4 +1,5 @@
-"""Networks: an MLP with Fourier time embedding and an optional label embedding (CFG null label).
+"""Networks: an MLP with Fourier time embedding and an optional label embedding (CFG null label),
+and (``arch='unet'``, :mod:`flowscope.core.images.unet`) a small U-Net for images.
 
 The network predicts one of the three parameterizations (MATH.md): velocity u_theta, score
 s_theta or noise eps_theta; :mod:`flowscope.core.paths` converts between them.
@@ -15,6 +16,7 @@ from torch import nn
 from .paths import PARAMETERIZATIONS
 
 ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh}
+ARCHS = ("mlp", "unet")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class ModelConfig:
     silu, gelu, relu, tanh; parameterization: 'velocity' | 'score' | 'noise';
     num_classes: 0 for an unconditional model, else C (label C is the null label of CFG);
     time_features: number of Fourier features of t (sin and cos pairs).
+    arch: 'mlp' (points, or flattened images) or 'unet' (images; needs image_shape);
+    image_shape: (C, H, W) for an image model, else None; dim is then always C * H * W;
+    channels: base channels of the U-Net (2 * channels at the lower resolution).
     """
 
     dim: int = 2
@@ -36,8 +41,19 @@ class ModelConfig:
     time_features: int = 16
     label_features: int = 16
     arch: str = "mlp"
+    image_shape: tuple[int, int, int] | None = None
+    channels: int = 32
 
     def __post_init__(self):
+        if self.image_shape is not None:
+            shape = tuple(int(v) for v in self.image_shape)
+            if len(shape) != 3 or min(shape) < 1:
+                raise ValueError(
+                    f"ModelConfig.image_shape must be (C, H, W) of positive ints, got "
+                    f"{self.image_shape!r}"
+                )
+            object.__setattr__(self, "image_shape", shape)
+            object.__setattr__(self, "dim", shape[0] * shape[1] * shape[2])
         if self.parameterization not in PARAMETERIZATIONS:
             raise ValueError(
                 f"unknown parameterization {self.parameterization!r}; "
@@ -54,12 +70,22 @@ class ModelConfig:
             raise ValueError("ModelConfig.num_classes must be >= 0")
         if self.time_features % 2:
             raise ValueError("ModelConfig.time_features must be even (sin/cos pairs)")
-        if self.arch != "mlp":
-            raise ValueError(f"unknown architecture {self.arch!r}; this version knows 'mlp'")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown architecture {self.arch!r}; use one of {', '.join(ARCHS)}")
+        if self.arch == "unet":
+            if self.image_shape is None:
+                raise ValueError("a U-Net needs image_shape=(C, H, W); use arch='mlp' for points")
+            if int(self.channels) < 4:
+                raise ValueError(f"ModelConfig.channels must be >= 4, got {self.channels}")
 
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the model works on images (N, C, H, W) rather than points (N, D)."""
+        return self.image_shape is not None
 
     @property
     def null_label(self) -> int:
@@ -75,7 +101,7 @@ class ModelConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"model config has unknown fields {sorted(unknown)}")
-        return cls(**d)
+        return cls(**d)  # image_shape may be a JSON list: __post_init__ makes it a tuple
 
 
 class FourierTime(nn.Module):
@@ -92,7 +118,9 @@ class FourierTime(nn.Module):
 
 
 class FlowMLP(nn.Module):
-    """(x (N, D), t (N,), y (N,) long or None) -> (N, D) prediction of the parameterization."""
+    """(x (N, D), t (N,), y (N,) long or None) -> (N, D) prediction of the parameterization.
+
+    Image models with arch='mlp' take x (N, C, H, W): it is flattened and the output reshaped."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -112,6 +140,8 @@ class FlowMLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None):
+        if x.ndim != 2:
+            return self.forward(x.flatten(1), t, y).reshape(x.shape)
         feats = [x, t[:, None], self.time(t)]
         if self.label is not None:
             if y is None:
@@ -121,5 +151,9 @@ class FlowMLP(nn.Module):
 
 
 def build_model(config: ModelConfig) -> nn.Module:
-    """A fresh network for ``config`` (weights from torch's current RNG)."""
+    """A fresh network for ``config`` (weights from torch's current RNG): FlowMLP or UNet."""
+    if config.arch == "unet":
+        from .images.unet import UNet
+
+        return UNet(config)
     return FlowMLP(config)

@@ -18,7 +18,8 @@ CHOICES = {
     "objective": ("velocity", "score", "noise"),
     "schedule": ("condot", "cosine", "vp", "sqrt", "poly2"),
     "field_source": ("learned", "exact", "difference"),
-    "density_source": ("exact", "histogram"),
+    "density_source": ("exact", "histogram", "guided"),
+    "guide_part": ("guided", "conditional", "unconditional"),
     "particles_follow": ("auto", "learned", "exact"),
 }
 
@@ -80,6 +81,7 @@ class AppState(Evented):
     seed: int = 0
     particles_follow: str = "auto"  # auto: the learned model once there is one, else exact
     field_source: str = "learned"
+    guide_part: str = "guided"  # which CFG field the arrows show when a class is chosen
     density_source: str = "exact"
     show_density: bool = True
     show_field: bool = True

@@ -70,6 +70,8 @@ class FieldRequest:
     drop_score_term: bool = False
     y: int | None = None
     w: float = 1.0
+    guide_part: str = "guided"  # guided | conditional | unconditional (with a class y)
+    density_kind: str = "marginal"  # marginal p_t(x [| y]) | guided p_t(x|y)^w p_t(x)^(1-w)
 
 
 @dataclass(frozen=True)
@@ -234,12 +236,13 @@ class ComputeWorker:
 
     def _fields(self, r: FieldRequest) -> FieldResult:
         y = None if r.y is None or r.y < 0 else int(r.y)
+        w = {"guided": r.w, "conditional": 1.0, "unconditional": 0.0}[r.guide_part]
         pts = grid_points(r.bounds, r.grid).double()
         tt = torch.full((pts.shape[0],), float(r.t), dtype=pts.dtype)
-        exact_g = guided(r.exact, y, r.w)
+        exact_g = guided(r.exact, y, w)
         u_exact, s_exact = exact_g.velocity(pts, tt), exact_g.score(pts, tt)
         if r.snapshot is not None and r.field_source != "exact":
-            learned = guided(_Data(self._field_for(r.exact, r.snapshot)), y, r.w)
+            learned = guided(_Data(self._field_for(r.exact, r.snapshot)), y, w)
             u_l, s_l = learned.velocity(pts, tt).double(), learned.score(pts, tt).double()
             if r.field_source == "difference":
                 u, s = u_l - u_exact, s_l - s_exact
@@ -250,17 +253,22 @@ class ComputeWorker:
         sig = float(sigma_schedule_fn(r.sigma, r.sigma_schedule)(tt[:1])[0])
         drift = u if r.drop_score_term else u + 0.5 * sig * sig * s
         dpts = grid_points(r.bounds, r.density_grid).double()
-        dens = r.exact.log_prob(dpts, float(r.t), y).exp().reshape(r.density_grid, -1)
+        dens = density_grid(r.exact, dpts, float(r.t), y, r.w, r.density_kind)
         return FieldResult(
-            r.generation,
-            float(r.t),
-            pts.float().numpy(),
-            u.float().numpy(),
-            drift.float().numpy(),
-            s.float().numpy(),
-            dens.float().numpy(),
-            r.bounds,
-        )
+            r.generation, float(r.t), pts.float().numpy(), u.float().numpy(),
+            drift.float().numpy(), s.float().numpy(),
+            dens.reshape(r.density_grid, -1).float().numpy(), r.bounds,
+        )  # fmt: skip
+
+
+def density_grid(exact: ExactMarginal, pts: torch.Tensor, t: float, y, w: float, kind: str):
+    """p_t(x [| y]) at pts, or the guided target p_t(x | y)^w p_t(x)^(1 - w) normalized to sum
+    to 1 over pts (it has no closed-form normalizer)."""
+    if kind == "guided" and y is not None:
+        logp = w * exact.log_prob(pts, t, y) + (1.0 - w) * exact.log_prob(pts, t)
+        p = torch.exp(logp - logp.max())
+        return p / p.sum()
+    return exact.log_prob(pts, t, y).exp()
 
 
 class _Data:

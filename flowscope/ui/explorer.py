@@ -98,13 +98,22 @@ class _Side:
         self.plot.addItem(self.particles, ignoreBounds=True)
 
         # pinned to the ViewBox (not its child group), so it ignores pan and zoom
-        self.label = QtWidgets.QGraphicsSimpleTextItem("t = 0.00", vb)
+        self.label_box = QtWidgets.QGraphicsRectItem(vb)
+        self.label_box.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.label_box.setBrush(QtGui.QBrush(QtGui.QColor(255, 255, 255, 210)))
+        self.label_box.setPos(4, 4)
+        self.label_box.setZValue(1000)
+        self.label = QtWidgets.QGraphicsSimpleTextItem("", self.label_box)
         font = QtGui.QFont()
         font.setPointSizeF(10.5)
         self.label.setFont(font)
         self.label.setBrush(QtGui.QBrush(QtGui.QColor(30, 30, 30)))
-        self.label.setPos(6, 4)
-        self.label.setZValue(1000)
+        self.label.setPos(4, 1)
+
+    def set_label(self, text: str) -> None:
+        self.label.setText(text)
+        r = self.label.boundingRect()
+        self.label_box.setRect(0, 0, r.width() + 8, r.height() + 2)
 
     def layer_items(self, layer: str) -> list:
         return {
@@ -250,11 +259,12 @@ class ExplorerView(QtWidgets.QWidget):
 
     def set_time(self, t: float) -> None:
         for side in self._sides.values():
-            side.label.setText(f"t = {t:.2f}")
+            side.set_label(f"t = {t:.2f}")
 
     def set_bounds(self, bounds: tuple[float, float, float, float]) -> None:
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+        self._bounds = (xmin, xmax, ymin, ymax)
         self._sides["ode"].plot.getViewBox().setRange(
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )
@@ -324,13 +334,25 @@ class ExplorerView(QtWidgets.QWidget):
             painter.end()
 
     def _ensure_laid_out(self) -> None:
-        """A never-shown view has pending resizes: apply them so scenes match widget sizes."""
-        if self.isVisible():
+        """Lay out a never-shown top-level view (shown off-screen once) so scenes fit sizes.
+
+        A view embedded in a hidden parent must have been shown before it can be exported.
+        """
+        if (
+            self.isVisible()
+            or not self.isWindow()
+            or self.testAttribute(QtCore.Qt.WidgetAttribute.WA_WState_ExplicitShowHide)
+        ):
             return
-        self.layout().activate()
-        for side in self._sides.values():
-            w = side.widget
-            QtWidgets.QApplication.sendEvent(w, QtGui.QResizeEvent(w.size(), w.size()))
+        attr = QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen
+        self.setAttribute(attr, True)
+        self.show()
+        for _ in range(3):  # graphics layouts and the aspect lock settle through posted events
+            QtWidgets.QApplication.sendPostedEvents()
+        self.set_bounds(self._bounds)
+        QtWidgets.QApplication.sendPostedEvents()
+        self.hide()
+        self.setAttribute(attr, False)
 
     def _paint_plots(self, painter: QtGui.QPainter, use_framebuffer: bool) -> None:
         for side in self._sides.values():

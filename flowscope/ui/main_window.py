@@ -518,11 +518,11 @@ class MainWindow(QMainWindow):
             self._request_trajectories(preview=name == "n_particles")
             if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
                 self._request_field()
-        elif name in ("field_source",):
+        elif name in ("field_source", "guide_part"):
             self._request_field()
         elif name == "density_source":
             self._show_frame()
-            self._show_field()
+            self._request_field()
         elif name in LAYER_KEYS:
             self.explorer.set_layer_visible(LAYER_KEYS[name], bool(value))
             act = self._layer_actions.get(name)
@@ -635,7 +635,7 @@ class MainWindow(QMainWindow):
         self.explorer.set_field("ode", fr.origins, fr.ode_field, "field")
         self.explorer.set_field("sde", fr.origins, fr.sde_field, "field")
         self.explorer.set_field("both", fr.origins, fr.score, "score")
-        if self.state.density_source == "exact":
+        if self.state.density_source != "histogram":
             self.explorer.set_density("both", fr.density, fr.bounds)
 
     def _update_training_status(self) -> None:

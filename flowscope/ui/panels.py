@@ -45,7 +45,8 @@ SOLVERS = ["euler", "heun", "rk4"]
 SIGMA_SCHEDULES = ["constant", "linear", "sqrt"]
 SIGMA_LABELS = ["σ_t = σ", "σ_t = σ(1-t)", "σ_t = σ√(1-t)"]
 FIELD_SOURCES = ["learned", "exact", "difference"]
-DENSITY_SOURCES = ["exact", "histogram"]
+DENSITY_SOURCES = ["exact", "histogram", "guided"]
+GUIDE_PARTS = ["guided", "conditional", "unconditional"]
 FOLLOW = ["auto", "learned", "exact"]
 
 
@@ -251,6 +252,7 @@ class SamplingPanel(QGroupBox):
         has = bool(names)
         self.label_combo.setEnabled(has)
         self.w.setEnabled(has)
+        self.guide_part.setEnabled(has)
         lab = self.state.label
         self.label_combo.setCurrentIndex(lab + 1 if has and lab < len(names) else 0)
         del blocker

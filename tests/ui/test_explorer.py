@@ -93,6 +93,21 @@ def test_gl_particles_land_where_the_viewbox_maps_them(gl_view):
     assert item._gl is not None and not item._gl_failed  # drawn by OpenGL, not the fallback
 
 
+def test_gl_particles_are_clipped_to_the_viewbox(gl_view):
+    xy = np.random.default_rng(2).uniform(-9, 9, size=(20000, 2)).astype(np.float32)
+    gl_view.set_particles("ode", xy, np.tile(RED, (len(xy), 1)))
+    img = _grab_left(gl_view)
+    widget = gl_view.widgets()[0]
+    vb_rect = widget.mapFromScene(
+        gl_view.plots()[0].getViewBox().sceneBoundingRect()
+    ).boundingRect()
+    dpr = widget.devicePixelRatioF()
+    left, bottom = int(vb_rect.left() * dpr), int(vb_rect.bottom() * dpr)
+    assert _red(img[: bottom - 2, left + 2 :]).mean() > 0.05  # inside: plenty
+    assert _red(img[:, : left - 2]).sum() <= 3  # over the left axis: none
+    assert _red(img[bottom + 2 :, :]).sum() <= 3  # over the bottom axis: none
+
+
 def test_gl_particles_reach_the_screen(gl_view, qtbot):
     """What the window shows (X server framebuffer), not just the widget's FBO."""
     gl_view.set_particles("ode", _red_particles(), np.tile(RED, (2000, 1)))
@@ -183,6 +198,17 @@ def test_raster_fallback_draws_particles(view):
     assert _red(img).sum() < 1.6 * _red(img[right_box(0.9, 2.1, 0.9, 2.1)]).sum()
     left_rows, left_cols = _pixel_box(view, 1.1, 1.9, 1.1, 1.9, plot=0)
     assert _ink(img[left_rows, left_cols]).mean() > 0.5  # the ODE side's default blue
+
+
+def test_render_image_of_a_never_shown_view(qtbot):
+    view = ExplorerView()
+    qtbot.addWidget(view)
+    view.resize(800, 400)
+    view.set_particles("ode", _red_particles(), np.tile(RED, (2000, 1)))
+    img = _to_rgb(view.render_image())
+    assert img.shape[:2] == (400, 800)
+    assert _red(img[_pixel_box(view, 1.1, 1.9, 1.1, 1.9)]).mean() > 0.5
+    assert _red(img[_pixel_box(view, -2.0, -1.0, -2.0, -1.0)]).sum() <= 3
 
 
 def test_raster_fallback_with_many_colours(view):

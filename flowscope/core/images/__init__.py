@@ -1,0 +1,73 @@
+"""Image mode: image datasets (no download, no Qt) and a small U-Net for class-conditional flow
+matching with classifier-free guidance.
+
+>>> from flowscope.core.images import load_image_dataset
+>>> ds = load_image_dataset("digits")          # or a folder, FILE.npz, train-images-idx3-ubyte
+>>> x, y = ds.sample_batch(128)                # (128, 1, 8, 8) in [-1, 1], (128,) int64
+>>> ds.to_original(x)                          # back to 0..16
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .arrays import dataset_from_array
+from .dataset import ImageDataError, ImageDataset, to_unit
+from .files import load_digits_dataset, load_idx_dataset, load_npz_dataset, read_idx
+from .folder import load_folder_dataset
+
+__all__ = [
+    "BUILTIN",
+    "ImageDataError",
+    "ImageDataset",
+    "dataset_from_array",
+    "is_image_source",
+    "load_image_dataset",
+    "read_idx",
+    "to_unit",
+]
+
+#: datasets that ship with flowscope's dependencies (loaded offline)
+BUILTIN = ("digits",)
+
+
+def is_image_source(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names an image dataset: 'digits', a folder, an .npz file or an
+    IDX file (``*-idx3-ubyte[.gz]``). Single image files are 2D targets, not datasets."""
+    from .files import is_idx_path
+
+    text = str(name_or_path)
+    if text.strip().lower() in BUILTIN:
+        return True
+    path = Path(text).expanduser()
+    return path.is_dir() or path.suffix.lower() == ".npz" or is_idx_path(path)
+
+
+def load_image_dataset(
+    name_or_path: str | Path = "digits",
+    size: int | tuple[int, int] | None = None,
+    grayscale: bool | None = None,
+) -> ImageDataset:
+    """'digits' (sklearn's 1797 8x8 digits, the default), a folder of images (class = subfolder),
+    an NPZ file (x_train / y_train or images / labels) or an IDX file with its labels file beside
+    it. ``size`` (int or (H, W)) resizes; ``grayscale`` True / False forces 1 / 3 channels.
+    Raises ImageDataError (a ValueError) with what to do when the data cannot be used."""
+    from .files import is_idx_path
+
+    text = str(name_or_path)
+    if text.strip().lower() == "digits":
+        return load_digits_dataset(size, grayscale)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return load_folder_dataset(path, size, grayscale)
+    if not path.exists():
+        hint = "" if ("/" in text or path.suffix) else f" (built-in datasets: {', '.join(BUILTIN)})"
+        raise ImageDataError(f"image dataset not found: {path}{hint}")
+    if path.suffix.lower() == ".npz":
+        return load_npz_dataset(path, size, grayscale)
+    if is_idx_path(path):
+        return load_idx_dataset(path, size, grayscale)
+    raise ImageDataError(
+        f"{path.name} is not an image dataset: give 'digits', a folder of images (one subfolder "
+        "per class), an .npz file or an IDX file such as train-images-idx3-ubyte.gz"
+    )

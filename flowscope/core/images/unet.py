@@ -1,0 +1,116 @@
+"""A small U-Net for image flow matching: (x (N, C, H, W), t (N,), y (N,) or None) -> (N, C, H, W).
+
+Two resolution levels (c channels at H x W, 2c at H/2 x W/2), GroupNorm + SiLU residual blocks,
+a time embedding (sinusoidal features of t + an MLP) and, for class-conditional models, a label
+embedding with K + 1 rows: row K is the null label of classifier-free guidance. Odd sizes are
+padded to even internally and cropped back, so 8x8 digits, 28x28 MNIST and RGB images all work.
+Sized for CPUs: with c = 32 a training step on a batch of 128 8x8 digits takes a few tens of ms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import ModelConfig
+
+
+def _groups(channels: int) -> int:
+    """GroupNorm groups: 8 when they divide the channels, else the largest divisor <= 8."""
+    return max(g for g in range(1, 9) if channels % g == 0)
+
+
+class SinusoidalTime(nn.Module):
+    """t (N,) -> (N, F): [t, sin(f_k t), cos(f_k t)] with F/2 - ... geometric frequencies f_k
+    from 1 to 500 rad per unit of t (fixed, not learned); F = ``features`` + 1."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        half = max(1, features // 2)
+        freqs = torch.exp(torch.linspace(0.0, math.log(500.0), half))
+        self.register_buffer("freqs", freqs, persistent=False)
+        self.out_features = 2 * half + 1
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        a = t[:, None] * self.freqs[None, :]
+        return torch.cat([t[:, None], torch.sin(a), torch.cos(a)], dim=1)
+
+
+class ResBlock(nn.Module):
+    """GN -> SiLU -> conv3x3 -> GN, FiLM from the embedding -> SiLU -> conv3x3 (zero init), plus a
+    (1x1 conv) skip. x (N, c_in, H, W), emb (N, E) -> (N, c_out, H, W)."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(_groups(c_in), c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, 2 * c_out)
+        self.norm2 = nn.GroupNorm(_groups(c_out), c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1.0 + scale) + shift
+        return self.skip(x) + self.conv2(F.silu(h))
+
+
+class UNet(nn.Module):
+    """The network of ``ModelConfig(arch='unet', image_shape=(C, H, W), channels=c)``.
+
+    forward(x (N, C, H, W), t (N,), y (N,) long or None) -> (N, C, H, W) prediction of the
+    parameterization; y None means the null label (unconditional) for a conditional model.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.image_shape is None:
+            raise ValueError("a U-Net needs ModelConfig.image_shape = (C, H, W)")
+        self.config = config
+        c_img = config.image_shape[0]
+        c = config.channels
+        emb = 4 * c
+        self.time = SinusoidalTime(config.time_features)
+        self.time_mlp = nn.Sequential(
+            nn.Linear(self.time.out_features, emb), nn.SiLU(), nn.Linear(emb, emb)
+        )
+        self.label = nn.Embedding(config.num_classes + 1, emb) if config.conditional else None
+        self.inp = nn.Conv2d(c_img, c, 3, padding=1)
+        self.enc = ResBlock(c, c, emb)
+        self.down = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)
+        self.mid1 = ResBlock(2 * c, 2 * c, emb)
+        self.mid2 = ResBlock(2 * c, 2 * c, emb)
+        self.up = nn.Conv2d(2 * c, c, 3, padding=1)
+        self.dec = ResBlock(2 * c, c, emb)
+        self.out_norm = nn.GroupNorm(_groups(c), c)
+        self.out = nn.Conv2d(c, c_img, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def embedding(self, t: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """(N, 4c): SiLU(time MLP(t) + label embedding(y)), y None -> the null label."""
+        e = self.time_mlp(self.time(t))
+        if self.label is not None:
+            if y is None:
+                y = torch.full((t.shape[0],), self.config.null_label, device=t.device)
+            e = e + self.label(y.long())
+        return F.silu(e)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None):
+        h_in, w_in = x.shape[-2:]
+        ph, pw = h_in % 2, w_in % 2
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph))
+        e = self.embedding(t.to(x.dtype), y)
+        h0 = self.enc(self.inp(x), e)
+        h = self.mid2(self.mid1(self.down(h0), e), e)
+        h = self.up(F.interpolate(h, size=h0.shape[-2:], mode="nearest"))
+        h = self.dec(torch.cat([h, h0], dim=1), e)
+        out = self.out(F.silu(self.out_norm(h)))
+        return out[..., :h_in, :w_in] if (ph or pw) else out
