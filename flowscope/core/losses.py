@@ -45,7 +45,7 @@ def sample_training_times(
 
 
 def regression_target(path: PathSample, parameterization: str) -> torch.Tensor:
-    """The conditional target the network regresses onto, shape (N, D)."""
+    """The conditional target the network regresses onto, shaped like path.z: (N, ...)."""
     check_parameterization(parameterization)
     if parameterization == "velocity":
         return path.velocity

@@ -1,6 +1,7 @@
 """Sampling the Gaussian path, conditional targets, and velocity <-> score <-> noise (MATH.md).
 
-Shapes: x, z, eps are (N, D); t is a float or an (N,) tensor. Functions broadcast t over D.
+Shapes: x, z, eps are (N, D) points or (N, C, H, W) images (any (N, ...)); t is a float or an
+(N,) tensor. Functions broadcast t over the non-batch dimensions.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _col(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class PathSample:
     """A draw from the conditional path: x_t = alpha_t z + beta_t eps.
 
-    z: (N, D) data points, eps: (N, D) noise, t: (N,), x_t: (N, D);
+    z: (N, ...) data (points (N, D) or images (N, C, H, W)), eps and x_t: shaped like z, t: (N,);
     velocity = d_alpha_t z + d_beta_t eps (the CFM target u_t(x_t | z)),
     score = -eps / beta_t (the DSM target; inf where beta_t = 0).
     """

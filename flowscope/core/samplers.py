@@ -8,8 +8,9 @@
 - CFG  u~_t(x | y) = (1 - w) u_t(x | empty) + w u_t(x | y); the score is guided the same way.
 
 A *field* is any object with ``velocity(x, t, y=None)`` and ``score(x, t, y=None)`` taking an
-(N, D) tensor x and an (N,) tensor t (ExactMarginal and FlowModel both are). Particles are
-integrated in chunks of ``chunk_size`` rows so 50k particles never need more than a bounded batch.
+(N, ...) tensor x (points (N, D) or images (N, C, H, W)) and an (N,) tensor t (ExactMarginal and
+FlowModel both are). Particles are integrated in chunks of ``chunk_size`` rows so 50k particles
+never need more than a bounded batch.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ DEFAULT_CHUNK = 16384
 
 @dataclass(frozen=True)
 class Trajectory:
-    """x: final positions (N, D) at t = 1; t: (K,) times of the saved frames;
-    xs: (K, N, D) positions at those times, or None unless ``return_trajectory``."""
+    """x: final positions (N, ...) at t = 1 (points (N, D) or images (N, C, H, W)); t: (K,) times
+    of the saved frames; xs: (K, N, ...) positions at those times, or None unless
+    ``return_trajectory``."""
 
     x: torch.Tensor
     t: torch.Tensor
@@ -147,9 +149,10 @@ def _sde_chunk(field, x, y, steps, sig, drop_score_term, generator, frames):
     out = [x] if 0 in frames else []
     fr = set(frames)
     sqrt_h = math.sqrt(h)
+    shape = (n,) + (1,) * (x.ndim - 1)
     for k in range(steps):
         t = torch.full((n,), k * h, dtype=x.dtype, device=x.device)
-        s_t = sig(t)[:, None]
+        s_t = sig(t).reshape(shape)  # (N, 1, ...) broadcasts over points and images
         if not drop_score_term and bool((s_t > 0).any()):
             u, score = velocity_and_score(field, x, t, y)
             drift = u + 0.5 * s_t * s_t * score
@@ -170,8 +173,10 @@ def _slice_y(y, r0, r1):
 
 def _run(step_fn, x0, steps, y, return_trajectory, save_every, chunk_size):
     steps = _check_steps(steps)
-    if x0.ndim != 2:
-        raise ValueError(f"x0 must be (N, D), got shape {tuple(x0.shape)}")
+    if x0.ndim < 2:
+        raise ValueError(
+            f"x0 must be (N, D) points or (N, C, H, W) images, got shape {tuple(x0.shape)}"
+        )
     frames = _frames(steps, save_every) if return_trajectory else [steps]
     chunk = max(1, int(chunk_size or DEFAULT_CHUNK))
     finals, trajs = [], []

@@ -500,6 +500,8 @@ class MainWindow(QMainWindow):
                 drop_score_term=s.drop_score_term,
                 y=None if s.label < 0 else s.label,
                 w=s.w,
+                guide_part=s.guide_part,
+                density_kind="guided" if s.density_source == "guided" else "marginal",
             )
         )
 

@@ -234,9 +234,19 @@ class SamplingPanel(QGroupBox):
         )
         b.combo("field_source", self.field_source, FIELD_SOURCES)
         form.addRow("arrows", self.field_source)
+        self.guide_part = _combo(
+            ["guided ũ", "conditional u(x|y)", "unconditional u(x|∅)"],
+            "with a class y, the arrows show the guided field\n"
+            "u~ = (1 - w) u(x | empty) + w u(x | y), or one of its two parts;\n"
+            "'exact' / 'learned - exact' above apply to each",
+        )
+        b.combo("guide_part", self.guide_part, GUIDE_PARTS)
+        form.addRow("guidance arrows", self.guide_part)
         self.density_source = _combo(
-            ["exact p_t", "particle histogram"],
-            "heatmap: the exact marginal density p_t(x) or a histogram of the particles",
+            ["exact p_t", "particle histogram", "guided target p(x|y)^w p(x)^(1−w)"],
+            "heatmap: the exact marginal density p_t(x) (or p_t(x | y) with a class),\n"
+            "a histogram of the particles, or the guided target\n"
+            "p_t(x | y)^w p_t(x)^(1 - w) normalized on the grid (needs a class)",
         )
         b.combo("density_source", self.density_source, DENSITY_SOURCES)
         form.addRow("heatmap", self.density_source)

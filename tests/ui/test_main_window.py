@@ -192,3 +192,25 @@ def test_scripted_demo_writes_a_screenshot(tmp_path):
     assert img.shape[0] > 300 and img.shape[1] > 600
     blue = (img[..., 2] > 150) & (img[..., 0] < 120)  # ODE particles are blue
     assert blue.sum() > 200
+
+
+def test_guidance_controls_drive_the_overlays(win, qtbot):
+    assert win.set_target_source("eight_gaussians")
+    panel = win.sampling_panel
+    assert panel.label_combo.isEnabled() and panel.label_combo.count() == 9
+    panel.label_combo.setCurrentIndex(3)  # class 2
+    assert win.state.label == 2
+    win.state.set(field_source="exact", guide_part="conditional", w=3.0, t=0.5, playing=False)
+    assert panel.guide_part.currentIndex() == 1
+    gen = win._gen["field"]
+    _wait(qtbot, lambda: win.field is not None and win._shown["field"] >= gen)
+    import torch
+
+    pts = torch.from_numpy(win.field.origins).double()
+    ref = win.target.exact.velocity(pts, 0.5, 2).numpy()
+    np.testing.assert_allclose(win.field.ode_field, ref, atol=1e-4)
+    panel.density_source.setCurrentIndex(2)
+    assert win.state.density_source == "guided"
+    gen = win._gen["field"]
+    _wait(qtbot, lambda: win._shown["field"] >= gen)
+    assert abs(win.field.density.sum() - 1.0) < 1e-4
