@@ -69,7 +69,9 @@ def interleave(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, 
     for r in range(repeats):
         for name, fn in fns.items():
             out[name].append(timed(fn))
-        log(f"  repeat {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in out.items()))
+        log(
+            f"  repeat {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in out.items())
+        )
     return out
 
 

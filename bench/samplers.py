@@ -53,7 +53,7 @@ def part_solvers(model, ns, steps_list, repeats, seed) -> list[dict]:
         for steps in steps_list:
             log(f"solvers: N={n} steps={steps}")
             fns = {
-                name: (lambda kw=kw: run_sampler(model, x0, steps, None, **kw))
+                name: (lambda kw=kw, x=x0, s=steps: run_sampler(model, x, s, None, **kw))
                 for name, (kw, _) in SOLVERS.items()
             }
             times = interleave(fns, repeats)
@@ -84,8 +84,8 @@ def part_precision_chunk(model, ns, steps, repeats, seed) -> list[dict]:
                 label = f"{dtype}/{chunk or 'all'}"
                 c = chunk or n
 
-                def fn(c=c, bf=dtype == "bf16"):
-                    return run_sampler(model, x0, steps, c, bf16=bf)
+                def fn(c=c, bf=dtype == "bf16", x=x0):
+                    return run_sampler(model, x, steps, c, bf16=bf)
 
                 fns[label] = fn
         log(f"precision x chunk: N={n} steps={steps} heun")

@@ -3,25 +3,25 @@
 Both train a default MLP on checkerboard with CondOT flow matching (t ~ U[0, 1],
 x_t = t z + (1 - t) eps, target z - eps, loss = ||pred - target||^2 summed over D, batch mean),
 drawing (z, t, eps) from generators seeded alike, so the two losses agree step for step.
-The goal is trainer/bare >= 0.97 in steps/s. ``--profile`` also splits the trainer's overhead
-into its parts (ablations on the trainer instance, nothing is edited) and adds a cProfile top.
+The goal is trainer/bare >= 0.97 in steps/s. ``--profile`` also measures, per step, each piece
+of work the trainer adds (data path, lr/item bookkeeping, t-bins, 10 Hz snapshots).
 
     .venv/bin/python bench/trainer_vs_bare.py [--quick] [--save] [--profile]
 """
 
 from __future__ import annotations
 
-import cProfile
-import io
 import math
-import pstats
+import time
 
 import torch
 from _common import emit, interleave, log, median, parser, rnd, setup
 
 from flowscope.core.data import load_target
 from flowscope.core.flow_model import Normalization
+from flowscope.core.losses import sample_training_times
 from flowscope.core.models import ModelConfig, build_model
+from flowscope.core.paths import sample_path
 from flowscope.train.trainer import MixtureSampler, TrainConfig, Trainer
 
 
@@ -62,58 +62,68 @@ def make(args):
     return trainer, BareLoop(target.exact, mc, tc)
 
 
-def ablations(args, n: int) -> dict:
-    """steps/s of the trainer with parts of its per-step work removed (fresh instances)."""
-    variants = {}
-
-    def variant(name, patch=None, loop=None):
-        tr, _ = make(args)
-        if patch:
-            patch(tr)
-        run = loop(tr) if loop else (lambda: tr.run(steps=n))
-        run()  # warm-up
-        variants[name] = run
-
-    def no_publish(tr):
-        tr._maybe_publish = lambda loss, force=False: None
-
-    def no_bins(tr):
-        tr._record_bins = lambda per, t: None
-
-    def neither(tr):
-        no_publish(tr)
-        no_bins(tr)
-
-    variant("run (full)")
-    variant("run, no snapshots", no_publish)
-    variant("run, no t-bins", no_bins)
-    variant("run, no snapshots/t-bins", neither)
-    variant("step(n), no snapshots/t-bins", neither, lambda tr: lambda: tr.step(n))
-    variant("_train_step only", loop=lambda tr: lambda: [tr._train_step() for _ in range(n)])
-    _, bare = make(args)
-    variant("bare", loop=lambda tr: lambda: bare.run(n))
-    times = interleave(variants, args.repeats)
-    base = n / median(times["bare"])
-    out = {}
-    for k, v in times.items():
-        sps = n / median(v)
-        out[k] = {"steps_per_s": rnd(sps), "us_per_step_over_bare": rnd(1e6 / sps - 1e6 / base)}
-    return out
+def _per_call(fns: dict, reps: int) -> dict[str, float]:
+    """Median seconds of one call of each fn, calls interleaved, over ``reps`` rounds."""
+    ts: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t0)
+    return {k: median(v) for k, v in ts.items()}
 
 
-def profile_top(trainer: Trainer, n: int, top: int = 15) -> list[dict]:
-    prof = cProfile.Profile()
-    prof.runcall(trainer.run, steps=n)
-    stats = pstats.Stats(prof, stream=io.StringIO()).sort_stats("tottime")
-    rows = []
-    for (file, line, fn), (_, ncalls, tottime, cumtime, _) in list(stats.stats.items()):
-        rows.append((tottime, f"{file.split('site-packages/')[-1]}:{line}({fn})", ncalls, cumtime))
-    rows.sort(reverse=True)
-    return [
-        {"fn": name, "calls": c, "tottime_us_per_step": rnd(1e6 * tt / n, 3)}
-        | {"cumtime_us_per_step": rnd(1e6 * ct / n, 3)}
-        for tt, name, c, ct in rows[:top]
-    ]
+def overheads(args, reps: int = 200) -> dict:
+    """Per-step cost (us) of each thing Trainer.run() does beyond the bare loop, measured
+    directly on fresh instances (nothing in the trainer is edited)."""
+    tr, bare = make(args)
+    tr.run(steps=20)
+    bare.run(20)
+    n, ex = args.batch, tr._sampler
+    loss, per, t = tr._train_step()
+
+    def bare_data():
+        z, _ = ex(n, bare.gen)
+        tt = torch.rand(n, generator=bare.gen)
+        eps = torch.randn(z.shape, generator=bare.gen)
+        return tt[:, None] * z + (1 - tt[:, None]) * eps, z - eps
+
+    def trainer_data():
+        z, _ = ex(n, tr.generator)
+        tt = sample_training_times(n, tr.schedule, "velocity", tr.device, generator=tr.generator)
+        return sample_path(tr.schedule, z, tt, generator=tr.generator)
+
+    def bookkeeping():
+        tr._apply_pending_target()
+        for g in tr.optimizer.param_groups:
+            g["lr"] = tr._lr_at(tr.step_count)
+        loss.item()
+
+    steps = _per_call(
+        {"bare": lambda: bare.run(1), "train": tr._train_step, "step": tr.step}, reps // 2
+    )
+    data = _per_call({"bare": bare_data, "trainer": trainer_data}, reps)
+    other = _per_call(
+        {
+            "book": bookkeeping,
+            "bins": lambda: tr._record_bins(per, t),
+            "pub": lambda: tr._maybe_publish(1.0, force=True),
+        },
+        reps,
+    )
+    sps = 1.0 / steps["bare"]
+    us = {
+        "bare_step": steps["bare"],
+        "trainer__train_step_minus_bare_step": steps["train"] - steps["bare"],
+        "trainer_step1_minus__train_step": steps["step"] - steps["train"],
+        "data_path_trainer_minus_bare": data["trainer"] - data["bare"],
+        "bookkeeping_lr_item_target_check": other["book"],
+        "t_bins_every_8_steps": other["bins"] / 8,
+        "publish_one_snapshot": other["pub"],
+        "snapshots_at_hz_per_step": other["pub"] * min(tr.config.snapshot_hz, sps) / sps,
+        "run_call_end_publish_per_step": other["pub"] / args.steps,
+    }
+    return {k: rnd(1e6 * v, 3) for k, v in us.items()}
 
 
 def main() -> None:
@@ -155,10 +165,8 @@ def main() -> None:
     }
     result["meets_goal"] = result["median_of_per_repeat_ratios"] >= 0.97
     if args.profile:
-        log("profile: ablations")
-        result["ablations"] = ablations(args, n)
-        log("profile: cProfile of trainer.run")
-        result["cprofile_top"] = profile_top(make(args)[0], n)
+        log("profile: per-step overheads of the trainer (us)")
+        result["trainer_overhead_us_per_step"] = overheads(args)
     emit("trainer_vs_bare", result, args)
 
 

@@ -3,6 +3,11 @@
 All inputs and outputs are in data coordinates. A model may have been trained on normalized data
 x' = (x - shift) / scale (see :class:`Normalization`); the conversion happens here, at the boundary:
 u(x) = scale * u'(x'), score(x) = score'(x') / scale, samples x = shift + scale * x'.
+
+Points models ('2d', ``metadata['kind']``) take x (N, D). Image models ('image') take x
+(N, C, H, W) in the ORIGINAL value range (lo, hi) of their dataset, which the network sees as
+[-1, 1]: shift = (lo + hi) / 2 and scale = (hi - lo) / 2 for every pixel; their samples are
+clamped to (lo, hi).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from .schedules import Schedule, get_schedule
 
 @dataclass(frozen=True)
 class Normalization:
-    """Data coordinates x = shift + scale * x' (x' is what the network sees)."""
+    """Data coordinates x = shift + scale * x' (x' is what the network sees).
+
+    shift has one entry per dimension, or a single entry shared by all (image models)."""
 
     shift: tuple[float, ...] = (0.0, 0.0)
     scale: float = 1.0
@@ -45,12 +52,25 @@ class Normalization:
         """Mean and overall std of (N, D) points."""
         return cls(tuple(points.mean(0).tolist()), float(points.std().clamp_min(1e-8)))
 
+    @classmethod
+    def from_value_range(cls, lo: float, hi: float) -> Normalization:
+        """[-1, 1] in the network <-> [lo, hi] in the data (image models)."""
+        return cls(((float(lo) + float(hi)) / 2.0,), (float(hi) - float(lo)) / 2.0)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """(lo, hi) that the network's [-1, 1] stands for (a single shared shift only)."""
+        if len(self.shift) != 1:
+            raise ValueError("value_range needs a normalization with one shared shift")
+        return (self.shift[0] - self.scale, self.shift[0] + self.scale)
+
 
 class FlowModel:
     """A network trained by flowscope, usable as a field and as a sampler.
 
-    ``velocity(x, t, y=None)`` and ``score(x, t, y=None)``: x (N, D) tensor, t a float or (N,)
-    tensor, y None (unconditional), an int class or an (N,) int tensor (-1 = no label).
+    ``velocity(x, t, y=None)`` and ``score(x, t, y=None)``: x an (N, D) tensor (points) or
+    (N, C, H, W) (images, see ``kind``), t a float or (N,) tensor, y None (unconditional), an int
+    class or an (N,) int tensor (-1 = no label).
     """
 
     def __init__(
@@ -64,8 +84,10 @@ class FlowModel:
         self.net = net.eval()
         self.config = config
         self.schedule = get_schedule(schedule)
-        self.normalization = normalization or Normalization(tuple([0.0] * config.dim))
+        default = Normalization((0.0,) if config.is_image else tuple([0.0] * config.dim))
+        self.normalization = normalization or default
         self.metadata = dict(metadata or {})
+        self.metadata["kind"] = self.kind
         self.device = next(net.parameters()).device
         self._shift = torch.tensor(self.normalization.shift, dtype=torch.float32)
 
@@ -92,6 +114,23 @@ class FlowModel:
     def parameterization(self) -> str:
         return self.config.parameterization
 
+    @property
+    def kind(self) -> str:
+        """'image' for models of (N, C, H, W) images, '2d' for models of (N, D) points."""
+        return "image" if self.config.is_image else "2d"
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) for image models, (D,) for points."""
+        return self.config.image_shape if self.config.is_image else (self.config.dim,)
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """(lo, hi) of the data an image model was trained on (None for points models)."""
+        if not self.config.is_image:
+            return None
+        return self.normalization.value_range
+
     # ----------------------------------------------------------------- evaluation
     def _labels(self, y, n: int) -> torch.Tensor | None:
         if not self.config.conditional:
@@ -112,8 +151,9 @@ class FlowModel:
 
     def _raw(self, x: torch.Tensor, t, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(network output, normalized x', t) on the model's device, float32."""
-        if x.ndim != 2 or x.shape[1] != self.config.dim:
-            raise ValueError(f"x must be (N, {self.config.dim}), got shape {tuple(x.shape)}")
+        if tuple(x.shape[1:]) != self.sample_shape:
+            want = ", ".join(map(str, self.sample_shape))
+            raise ValueError(f"x must be (N, {want}), got shape {tuple(x.shape)}")
         xn = x.to(self.device, torch.float32)
         if not self.normalization.is_identity:
             xn = (xn - self._shift.to(self.device)) / self.normalization.scale
@@ -143,19 +183,20 @@ class FlowModel:
         return u.to(x.device, dt), s.to(x.device, dt)
 
     def velocity(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
-        """Learned marginal vector field u_theta(x, t [| y]), shape (N, D)."""
+        """Learned marginal vector field u_theta(x, t [| y]), shaped like x."""
         return self.predict(x, t, y, "velocity")
 
     def score(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
-        """Learned score s_theta(x, t [| y]) (via MATH.md's conversion if needed), shape (N, D)."""
+        """Learned score s_theta(x, t [| y]) (via MATH.md's conversion if needed), shaped like x."""
         return self.predict(x, t, y, "score")
 
     # ----------------------------------------------------------------- sampling
     def source_sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """n draws of X_0 ~ N(0, I) in the network's coordinates, shape (n, D), on the CPU."""
+        """n draws of X_0 ~ N(0, I) in the network's coordinates, shape (n, *sample_shape), on the
+        CPU."""
         g = torch.Generator()
         g.manual_seed(int(seed)) if seed is not None else g.seed()
-        return torch.randn((int(n), self.config.dim), generator=g)
+        return torch.randn((int(n), *self.sample_shape), generator=g)
 
     def sample(
         self,
@@ -170,11 +211,17 @@ class FlowModel:
         sigma_schedule: str = "constant",
         drop_score_term: bool = False,
         x0: torch.Tensor | None = None,
+        chunk_size: int | None = None,
+        clip: bool = True,
     ) -> torch.Tensor | Trajectory:
-        """n samples at t = 1 as an (n, D) tensor, or a Trajectory if ``return_trajectory``.
+        """n samples at t = 1 as an (n, D) tensor (points) or (n, C, H, W) (images, in the
+        original value range, clamped to it unless ``clip=False``), or a Trajectory (every frame
+        in data coordinates) if ``return_trajectory``.
 
         sigma > 0 uses the SDE (Euler-Maruyama) with sigma_t from ``sigma_schedule``; w is the
-        guidance scale for class y (ignored without y). x0 overrides the N(0, I) start.
+        guidance scale for class y (ignored without y). x0 overrides the N(0, I) start (in the
+        network's coordinates). chunk_size bounds the rows integrated at once (default: all
+        points, or a few hundred images).
         """
         if int(n) < 1 and x0 is None:
             raise ValueError("n must be >= 1")
@@ -192,18 +239,29 @@ class FlowModel:
             w,
             seed,
             return_trajectory,
+            chunk_size=chunk_size or self._default_chunk(),
         )
+        clip = clip and self.config.is_image
         traj = Trajectory(
-            self._denormalize(traj.x).cpu(),
+            self._denormalize(traj.x, clip).cpu(),
             traj.t.cpu(),
-            None if traj.xs is None else self._denormalize(traj.xs).cpu(),
+            None if traj.xs is None else self._denormalize(traj.xs, clip).cpu(),
         )
         return traj if return_trajectory else traj.x
 
-    def _denormalize(self, xn: torch.Tensor) -> torch.Tensor:
-        if self.normalization.is_identity:
-            return xn
-        return self._shift.to(xn.device) + self.normalization.scale * xn
+    def _default_chunk(self) -> int | None:
+        if not self.config.is_image:
+            return None
+        _, h, w = self.config.image_shape
+        return max(16, min(1024, 2**18 // (h * w)))
+
+    def _denormalize(self, xn: torch.Tensor, clip: bool = False) -> torch.Tensor:
+        x = xn
+        if not self.normalization.is_identity:
+            x = self._shift.to(xn.device) + self.normalization.scale * xn
+        if clip:
+            x = x.clamp(*self.normalization.value_range)
+        return x
 
     # ----------------------------------------------------------------- saving
     def save(self, directory: str | Path, extra: dict | None = None) -> Path:
@@ -217,8 +275,12 @@ class FlowModel:
                 "schedule": self.schedule.name,
                 "parameterization": self.config.parameterization,
                 "normalization": self.normalization.to_dict(),
+                "kind": self.kind,
             }
         )
+        if self.config.is_image:
+            meta["value_range"] = list(self.value_range)
+            meta["image_shape"] = list(self.config.image_shape)
         meta.setdefault("class_names", None)
         return save_checkpoint(directory, self.net.state_dict(), meta)
 

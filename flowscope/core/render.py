@@ -1,4 +1,4 @@
-"""Pictures without a GUI: 2D samples as a density PNG (numpy + Pillow only)."""
+"""Pictures without a GUI: 2D samples as a density PNG, images as a grid (numpy + Pillow only)."""
 
 from __future__ import annotations
 
@@ -55,4 +55,56 @@ def save_density_png(points, path: str | Path, bounds=None, size: int = 512) -> 
 
     out = Path(path).expanduser()
     Image.fromarray(density_image(points, bounds, size)).save(out)
+    return out
+
+
+def image_grid(
+    images,
+    nrow: int | None = None,
+    value_range: tuple[float, float] | None = None,
+    pad: int = 1,
+    scale: int = 1,
+    pad_value: int = 255,
+) -> np.ndarray:
+    """Images (N, C, H, W), C = 1 or 3 (numpy or a CPU tensor) -> one (rows, cols, 3) uint8 grid.
+
+    ``nrow`` images per row (default ceil(sqrt(N))). value_range (lo, hi) maps lo to black and hi
+    to white (values outside are clamped); None: [0, 1] when the images lie within it, else their
+    min and max. ``pad`` pixels of ``pad_value`` separate the cells; ``scale`` enlarges every pixel
+    to a scale x scale block (8x8 digits are tiny).
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[0] < 1:
+        raise ValueError(f"images must be (N, C, H, W) with C = 1 or 3, got shape {x.shape}")
+    if value_range is None:
+        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+        value_range = (0.0, 1.0) if lo >= 0.0 and hi <= 1.0 else (lo, hi)
+    lo, hi = value_range
+    x = np.nan_to_num((x - lo) / max(hi - lo, 1e-12), nan=0.0).clip(0.0, 1.0)
+    x = (x * 255.0 + 0.5).astype(np.uint8)
+    if x.shape[1] == 1:
+        x = np.repeat(x, 3, axis=1)
+    n, _, h, w = x.shape
+    if scale > 1:
+        x = x.repeat(scale, axis=2).repeat(scale, axis=3)
+        h, w = h * scale, w * scale
+    cols = int(nrow) if nrow else int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), pad_value, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        y0, x0 = pad + r * (h + pad), pad + c * (w + pad)
+        grid[y0 : y0 + h, x0 : x0 + w] = x[i].transpose(1, 2, 0)
+    return grid
+
+
+def save_image_grid(images, path: str | Path, nrow: int | None = None, **kw) -> Path:
+    """Write :func:`image_grid` (same options) to a PNG file; returns the path."""
+    from PIL import Image
+
+    out = Path(path).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(images, nrow, **kw)).save(out)
     return out

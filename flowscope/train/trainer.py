@@ -1,4 +1,4 @@
-"""The Trainer: step-wise flow / score / noise training on a mixture target.
+"""The Trainer: step-wise flow / score / noise training on a mixture target or an image dataset.
 
 Usable from a plain loop (``trainer.step()``), a thread (``trainer.run()`` with ``pause()``,
 ``resume()``, ``stop()`` from another thread) or the CLI. It publishes immutable snapshots (CPU
@@ -20,6 +20,7 @@ import torch
 from ..core.device import pick_device
 from ..core.exact import ExactMarginal
 from ..core.flow_model import FlowModel, Normalization
+from ..core.images.dataset import ImageDataset
 from ..core.losses import per_sample_loss, sample_training_times
 from ..core.models import ModelConfig, build_model
 from ..core.paths import sample_path
@@ -136,15 +137,44 @@ class MixtureSampler:
         return z, (None if self.labels is None else self.labels[idx])
 
 
+class ImageBatches:
+    """Draws (x (n, C, H, W) in [-1, 1], labels (n,) or None) from an ImageDataset kept on the
+    training device (the image counterpart of :class:`MixtureSampler`)."""
+
+    def __init__(self, dataset: ImageDataset, device: torch.device):
+        self.dataset = dataset.to(device)
+        self.device = device
+
+    def __call__(self, n: int, generator: torch.Generator | None = None):
+        return self.dataset.sample_batch(n, generator, self.device)
+
+
 def _target_exact(target) -> ExactMarginal:
     exact = getattr(target, "exact", target)
     if not isinstance(exact, ExactMarginal):
-        raise TypeError("target must be an ExactMarginal or have an .exact ExactMarginal")
+        raise TypeError(
+            "target must be an ExactMarginal, have an .exact ExactMarginal, or be an ImageDataset"
+        )
     return exact
 
 
+def _image_model_config(dataset: ImageDataset, mc: ModelConfig | None) -> ModelConfig:
+    """The model config for an image dataset: a U-Net by default; checks the image shape."""
+    if mc is None:
+        return ModelConfig(arch="unet", image_shape=dataset.shape, num_classes=dataset.num_classes)
+    if mc.image_shape != dataset.shape:
+        got = "a points model" if mc.image_shape is None else f"images of shape {mc.image_shape}"
+        raise ValueError(
+            f"the model config is for {got} but the data are images of shape {dataset.shape}; "
+            f"use ModelConfig(arch='unet', image_shape={dataset.shape}, ...)"
+        )
+    return mc
+
+
 class Trainer:
-    """Train a flow / score / noise network on a target (an ExactMarginal or a data Target).
+    """Train a flow / score / noise network on a target (an ExactMarginal or a data Target) or on
+    an :class:`~flowscope.core.images.ImageDataset` (then ``exact`` is None, ``dataset`` is set,
+    the model defaults to a U-Net and the normalization maps [-1, 1] to the data's value range).
 
     >>> trainer = Trainer(load_target("two_moons"), ModelConfig(), TrainConfig(steps=2000))
     >>> trainer.run()                 # or: while not trainer.done: trainer.step()
@@ -159,16 +189,24 @@ class Trainer:
         on_snapshot: Callable[[Snapshot], None] | None = None,
     ):
         self.config = config or TrainConfig()
-        exact = _target_exact(target)
-        mc = model_config or ModelConfig(dim=exact.dim)
-        if mc.dim != exact.dim:
-            raise ValueError(f"model dim {mc.dim} does not match the data dim {exact.dim}")
+        if isinstance(target, ImageDataset):
+            exact, dataset = None, target
+            mc = _image_model_config(dataset, model_config)
+        else:
+            exact, dataset = _target_exact(target), None
+            mc = model_config or ModelConfig(dim=exact.dim)
+            if mc.dim != exact.dim or mc.is_image:
+                raise ValueError(f"model dim {mc.dim} does not match the data dim {exact.dim}")
         self.model_config = mc
         self.schedule = get_schedule(self.config.schedule)
         self.device, self.device_message = pick_device(self.config.device)
         self.on_snapshot = on_snapshot
-        self.class_names = getattr(target, "class_names", None)
-        self.normalization = self._normalization(exact)
+        self.class_names = getattr(target, "class_names", None) or None
+        self.normalization = (
+            Normalization.from_value_range(*dataset.value_range)
+            if dataset is not None
+            else self._normalization(exact)
+        )
         torch.manual_seed(self.config.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.net = build_model(mc).to(self.device)
@@ -176,8 +214,9 @@ class Trainer:
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if self.config.ema_decay else None
         self.step_count = 0
         self.target_version = 0
-        self._sampler = MixtureSampler(exact, self.device, self.normalization)
-        self.exact = exact
+        self._sampler = self._make_sampler(exact, dataset)
+        self.exact: ExactMarginal | None = exact
+        self.dataset: ImageDataset | None = dataset
         self._pending_target = None
         self.history = LossHistory()
         self.message = self.device_message
@@ -201,6 +240,11 @@ class Trainer:
         if mode == "auto" and pts.abs().max() <= 10 and pts.std() >= 0.1:
             return Normalization(tuple([0.0] * exact.dim))
         return Normalization.standardize(pts)
+
+    def _make_sampler(self, exact: ExactMarginal | None, dataset: ImageDataset | None):
+        if dataset is not None:
+            return ImageBatches(dataset, self.device)
+        return MixtureSampler(exact, self.device, self.normalization)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         kw = {"lr": self.config.lr, "weight_decay": self.config.weight_decay}
@@ -249,23 +293,34 @@ class Trainer:
         self._resume.set()
 
     def set_target(self, target) -> None:
-        """Swap the training data without restarting (thread-safe; applied at the next step)."""
-        exact = _target_exact(target)
-        if exact.dim != self.model_config.dim:
-            raise ValueError(
-                f"the new target is {exact.dim}-D; this model is {self.model_config.dim}-D"
-            )
+        """Swap the training data without restarting (thread-safe; applied at the next step).
+
+        An image model takes an ImageDataset of the same image shape (its value range may
+        differ: the new data is trained in [-1, 1] and the normalization keeps the first one's)."""
+        mc = self.model_config
+        if mc.is_image:
+            if not isinstance(target, ImageDataset) or target.shape != mc.image_shape:
+                got = getattr(target, "shape", "not an image dataset")
+                raise ValueError(
+                    f"this model trains on images of shape {mc.image_shape}; the new data is {got}"
+                )
+            pending = (None, target, target.class_names or None)
+        else:
+            exact = _target_exact(target)
+            if exact.dim != mc.dim:
+                raise ValueError(f"the new target is {exact.dim}-D; this model is {mc.dim}-D")
+            pending = (exact, None, getattr(target, "class_names", self.class_names))
         with self._lock:
-            self._pending_target = (exact, getattr(target, "class_names", self.class_names))
+            self._pending_target = pending
 
     # ------------------------------------------------------------------ training
     def _apply_pending_target(self) -> None:
         with self._lock:
             pending, self._pending_target = self._pending_target, None
         if pending is not None:
-            exact, names = pending
-            self._sampler = MixtureSampler(exact, self.device, self.normalization)
-            self.exact, self.class_names = exact, names
+            exact, dataset, names = pending
+            self._sampler = self._make_sampler(exact, dataset)
+            self.exact, self.dataset, self.class_names = exact, dataset, names
             self.target_version += 1
 
     def _labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
