@@ -35,7 +35,9 @@ class TrainConfig:
 
     lr_schedule: 'auto' (cosine decay to 0 over ``steps`` when steps is set, else constant),
     'constant' or 'cosine'. label_dropout: probability eta of replacing a label by the null label
-    (CFG). ema_decay: None or e.g. 0.999 (snapshots and saved models then use the EMA weights).
+    (CFG). ema_decay: None or e.g. 0.999 (snapshots and saved models then use the EMA weights);
+    it is warmed up: step k uses min(ema_decay, (1 + k) / (10 + k)), so an early EMA is not stuck
+    near the random initialization (with a constant 0.999 it would lag ~1000 steps).
     normalize: 'none', 'standardize' (mean and overall std of the data) or 'auto' (standardize only
     when the data is far from unit scale: max |x| > 10 or std < 0.1).
     """
@@ -355,9 +357,11 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         if self.ema is not None:
+            k = self.step_count
+            decay = min(c.ema_decay, (1.0 + k) / (10.0 + k))
             with torch.no_grad():
                 torch._foreach_lerp_(
-                    list(self.ema.parameters()), list(self.net.parameters()), 1.0 - c.ema_decay
+                    list(self.ema.parameters()), list(self.net.parameters()), 1.0 - decay
                 )
         return loss, per.detach(), t
 

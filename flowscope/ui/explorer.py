@@ -21,7 +21,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
 
-__all__ = ["LAYERS", "ExplorerView", "gl_available"]
+__all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
 
 LAYERS = ("density", "field", "score", "trails", "particles")
 SIDES = ("ode", "sde")
@@ -53,6 +53,38 @@ def gl_available() -> bool:
             else:
                 _GL_OK = bool(QtGui.QOpenGLContext().create())
     return _GL_OK
+
+
+_RENDERER: str | None = None
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software", "swiftshader", "lavapipe")
+
+
+def gl_renderer() -> str:
+    """The GL_RENDERER string of a fresh context ('' when there is none)."""
+    global _RENDERER
+    if _RENDERER is None:
+        _RENDERER = ""
+        if gl_available():
+            ctx, surf = QtGui.QOpenGLContext(), QtGui.QOffscreenSurface()
+            surf.create()
+            if ctx.create() and ctx.makeCurrent(surf):
+                try:
+                    _RENDERER = str(ctx.functions().glGetString(0x1F01) or "")  # GL_RENDERER
+                finally:
+                    ctx.doneCurrent()
+    return _RENDERER
+
+
+def gl_preferred() -> bool:
+    """Use GL viewports by default only on a hardware renderer: under a software rasterizer
+    (Mesa llvmpipe) every frame composes the whole window through it, and the raster viewports
+    were ~4x faster in bench/gui_soak.py. FLOWSCOPE_OPENGL=1 forces GL, =0 forces raster."""
+    flag = os.environ.get("FLOWSCOPE_OPENGL", "").strip()
+    if flag == "1":
+        return gl_available()
+    if not gl_available():
+        return False
+    return not any(s in gl_renderer().lower() for s in SOFTWARE_RENDERERS)
 
 
 class _Side:
@@ -128,7 +160,8 @@ class _Side:
 class ExplorerView(QtWidgets.QWidget):
     """Two linked plots: ODE sampling (left) and SDE sampling (right).
 
-    use_gl: None picks OpenGL viewports when ``gl_available()``; False forces raster.
+    use_gl: None picks OpenGL viewports when ``gl_preferred()`` (a hardware renderer);
+    True forces them where a context exists; False forces raster.
     point_size: particle diameter in logical pixels.
     """
 
@@ -139,7 +172,7 @@ class ExplorerView(QtWidgets.QWidget):
         point_size: float = 3.0,
     ) -> None:
         super().__init__(parent)
-        self._use_gl = gl_available() if use_gl is None else bool(use_gl)
+        self._use_gl = gl_preferred() if use_gl is None else bool(use_gl) and gl_available()
         self._sides = {
             "ode": _Side("ode", ODE_TITLE, self._use_gl, point_size),
             "sde": _Side("sde", SDE_TITLE, self._use_gl, point_size),

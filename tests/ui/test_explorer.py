@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("pyqtgraph")
 from PySide6 import QtCore, QtGui  # noqa: E402
 
-from flowscope.ui.explorer import ExplorerView  # noqa: E402
+from flowscope.ui.explorer import ExplorerView, gl_available  # noqa: E402
 from flowscope.ui.field_items import FILL, HEAD_CAP, arrow_segments, grid_spacing  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -23,7 +23,7 @@ RED = np.array([1.0, 0.0, 0.0, 1.0], np.float32)
 
 @pytest.fixture
 def view(qtbot):
-    v = ExplorerView()
+    v = ExplorerView(use_gl=gl_available())  # the GL path itself is under test here
     qtbot.addWidget(v)
     v.resize(800, 400)
     v.show()
