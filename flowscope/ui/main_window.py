@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -174,6 +175,11 @@ class MainWindow(QMainWindow):
         self.t_slider.setValue(float(self.state.t))
         self.t_slider.valueChanged.connect(self._on_t_slider_moved)
         bar.addWidget(self.t_slider, 1)
+        self.loop_box = QCheckBox("loop")
+        self.loop_box.setToolTip("play t = 0 -> 1 again and again")
+        self.loop_box.setChecked(self.state.loop)
+        self.loop_box.toggled.connect(lambda on: self.state.set(loop=bool(on)))
+        bar.addWidget(self.loop_box)
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color:#555;")
         bar.addWidget(self.status_label)

@@ -214,3 +214,36 @@ def test_guidance_controls_drive_the_overlays(win, qtbot):
     gen = win._gen["field"]
     _wait(qtbot, lambda: win._shown["field"] >= gen)
     assert abs(win.field.density.sum() - 1.0) < 1e-4
+
+
+def test_closing_keeps_the_session_for_the_next_launch(win, qtbot, tmp_path):
+    d = Drawing()
+    d.add(Stroke(np.array([[-1.0, -1.0], [1.0, 0.5]]), 0.3, 0))
+    win.canvas.set_drawing(d)
+    _wait(qtbot, lambda: win.state.target_source == "drawing")
+    win.state.set(sigma=2.2)
+    win.close()
+    last = tmp_path / "home" / "last-session.flowscope"
+    assert last.exists()
+    nxt = MainWindow(AppState(target_source="gaussian", n_particles=300), ask_to_save=False)
+    qtbot.addWidget(nxt)
+    try:
+        assert nxt.open_project(last)
+        assert nxt.state.sigma == 2.2 and nxt.state.target_source == "drawing"
+        assert len(nxt.canvas.drawing().strokes) == 1
+    finally:
+        nxt.shutdown()
+
+
+def test_export_animation_gif(win, qtbot, tmp_path):
+    _wait(qtbot, lambda: win.traj is not None)
+    out = tmp_path / "a.gif"
+    assert win.export_animation(str(out), frames=4)
+    from PIL import Image
+
+    with Image.open(out) as img:
+        assert img.n_frames == 4
+        first = np.asarray(img.convert("RGB")).astype(int)
+        img.seek(3)
+        last = np.asarray(img.convert("RGB")).astype(int)
+    assert np.abs(first - last).mean() > 0.5  # particles moved from t = 0 to t = 1
