@@ -70,12 +70,13 @@ class TrainingSession:
         return True
 
     def step_once(self, n: int = 1) -> None:
-        """One optimizer step now, when the background run is paused or not started."""
-        if not self.running:
-            self.trainer.step(n)
-            self.trainer._maybe_publish(
-                self.trainer.history.losses[-1], force=True
-            ) if self.trainer.history.losses else None
+        """n optimizer steps now, when the background run is paused or not started; publishes
+        a snapshot so the views follow."""
+        if self.running:
+            return
+        self.trainer.step(n)
+        if self.trainer.history.losses:
+            self.trainer.publish()
 
     def set_target(self, target) -> None:
         """New data without restarting (the trainer applies it at its next step)."""

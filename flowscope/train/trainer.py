@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
@@ -430,6 +430,12 @@ class Trainer:
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
 
+    def publish(self) -> Snapshot:
+        """Publish a snapshot now (outside the rate limit), e.g. after a manual step."""
+        last = self.history.losses[-1] if self.history.losses else math.nan
+        self._maybe_publish(last, force=True)
+        return self.latest_snapshot
+
     def snapshot(self, loss: float | None = None) -> Snapshot:
         """An immutable CPU copy of the current (EMA if enabled) weights."""
         src = self.ema if self.ema is not None else self.net
@@ -497,6 +503,3 @@ class Trainer:
             "target_version": self.target_version,
             "error": self.error,
         }
-
-    def with_config(self, **changes) -> TrainConfig:
-        return replace(self.config, **changes)

@@ -9,7 +9,6 @@ a request that replaces any pending one (stale work is dropped, never queued).
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -761,7 +760,7 @@ class MainWindow(QMainWindow):
             self.session.trainer.history.steps.extend(history.get("steps", []))
             self.session.trainer.history.losses.extend(history.get("losses", []))
             self.session.trainer.step_count = len(self.session.trainer.history.steps)
-        self.session.trainer._maybe_publish(math.nan, force=True)
+        self.session.trainer.publish()
         self._update_training_status()
         self._refresh_from_training(force=True)
 

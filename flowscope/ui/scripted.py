@@ -28,7 +28,7 @@ def run_scripted(app, win, args) -> int:
             _wait(app, 0.05)
         win.session.pause()
         win.training_panel.set_running(False)
-        win.session.trainer._maybe_publish(win.session.history.losses[-1], force=True)
+        win.session.trainer.publish()
         win._update_training_status()
     s, snap = win.state, win._snapshot()
     y = None if s.label < 0 else s.label
