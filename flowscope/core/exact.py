@@ -10,7 +10,8 @@ w_i(x, t) = softmax_i(log pi_i - ||x - alpha_t mu_i||^2 / (2 s_i^2) - D log s_i)
 - grad log p_t(x) = sum_i w_i (alpha_t mu_i - x) / s_i^2
 A class label y restricts the sums to the components of class y (u_t(x | y)); no label uses all of
 them (u_t(x | empty)). Evaluation streams over points and components with an online log-sum-exp,
-so memory stays bounded (about ``max_block`` floats per block) for 50k points x 5k components.
+so memory stays bounded (about ``max_block`` = 2^20 floats per block) for 50k points x 5k
+components.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from ..core.losses import per_sample_loss, sample_training_times
 from ..core.models import ModelConfig, build_model
 from ..core.paths import sample_path
 from ..core.schedules import get_schedule
+from .image_batches import ImageBatches, image_model_config
 
 T_BINS = 10
 
@@ -139,18 +140,6 @@ class MixtureSampler:
         return z, (None if self.labels is None else self.labels[idx])
 
 
-class ImageBatches:
-    """Draws (x (n, C, H, W) in [-1, 1], labels (n,) or None) from an ImageDataset kept on the
-    training device (the image counterpart of :class:`MixtureSampler`)."""
-
-    def __init__(self, dataset: ImageDataset, device: torch.device):
-        self.dataset = dataset.to(device)
-        self.device = device
-
-    def __call__(self, n: int, generator: torch.Generator | None = None):
-        return self.dataset.sample_batch(n, generator, self.device)
-
-
 def _target_exact(target) -> ExactMarginal:
     exact = getattr(target, "exact", target)
     if not isinstance(exact, ExactMarginal):
@@ -158,19 +147,6 @@ def _target_exact(target) -> ExactMarginal:
             "target must be an ExactMarginal, have an .exact ExactMarginal, or be an ImageDataset"
         )
     return exact
-
-
-def _image_model_config(dataset: ImageDataset, mc: ModelConfig | None) -> ModelConfig:
-    """The model config for an image dataset: a U-Net by default; checks the image shape."""
-    if mc is None:
-        return ModelConfig(arch="unet", image_shape=dataset.shape, num_classes=dataset.num_classes)
-    if mc.image_shape != dataset.shape:
-        got = "a points model" if mc.image_shape is None else f"images of shape {mc.image_shape}"
-        raise ValueError(
-            f"the model config is for {got} but the data are images of shape {dataset.shape}; "
-            f"use ModelConfig(arch='unet', image_shape={dataset.shape}, ...)"
-        )
-    return mc
 
 
 class Trainer:
@@ -193,7 +169,7 @@ class Trainer:
         self.config = config or TrainConfig()
         if isinstance(target, ImageDataset):
             exact, dataset = None, target
-            mc = _image_model_config(dataset, model_config)
+            mc = image_model_config(dataset, model_config)
         else:
             exact, dataset = _target_exact(target), None
             mc = model_config or ModelConfig(dim=exact.dim)
@@ -421,10 +397,14 @@ class Trainer:
             self._rate_t0, self._rate_step = now, self.step_count
         self._last_pub = now
         snap = self.snapshot(loss)
+        # without EMA the snapshot already is a CPU copy of the net: keep it, do not copy twice
+        net_copy = snap.state_dict if self.ema is None else {
+            k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()
+        }  # fmt: skip
         self._last_good = {
             "step": self.step_count,
-            "net": {k: v.clone() for k, v in self.net.state_dict().items()},
-            "ema": None if self.ema is None else copy.deepcopy(self.ema.state_dict()),
+            "net": net_copy,
+            "ema": None if self.ema is None else snap.state_dict,
         }
         self.latest_snapshot = snap
         if self.on_snapshot is not None:
