@@ -28,10 +28,10 @@ SIDES = ("ode", "sde")
 DEFAULT_BOUNDS = (-3.5, 3.5, -3.5, 3.5)
 ODE_TITLE = "ODE: dX = u<sub>t</sub>(X) dt"
 SDE_TITLE = "SDE: dX = [u<sub>t</sub> + ½σ<sub>t</sub>²∇log p<sub>t</sub>] dt + σ<sub>t</sub> dW"
-PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.75), "sde": (0.95, 0.45, 0.05, 0.75)}
+PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5)}
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)
-TRAIL_MAX_PARTICLES = 4000  # trails of more particles are subsampled (evenly, deterministic)
+TRAIL_MAX_PARTICLES = 800  # trails of more particles are subsampled (evenly, deterministic)
 
 _GL_OK: bool | None = None
 
@@ -169,7 +169,7 @@ class ExplorerView(QtWidgets.QWidget):
         self,
         parent: QtWidgets.QWidget | None = None,
         use_gl: bool | None = None,
-        point_size: float = 3.0,
+        point_size: float = 2.5,
     ) -> None:
         super().__init__(parent)
         self._use_gl = gl_preferred() if use_gl is None else bool(use_gl) and gl_available()
