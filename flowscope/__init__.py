@@ -4,11 +4,21 @@ Public API (no Qt is imported here):
 - ``flowscope.load(path) -> FlowModel``
 - ``flowscope.ExactMarginal(means, weights=None, widths=None, labels=None, schedule="condot")``
 - ``flowscope.data.load_target(name_or_path) -> Target``
+- ``flowscope.images.load_image_dataset("digits" | folder | .npz | IDX) -> ImageDataset``
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["ExactMarginal", "FlowModel", "ModelConfig", "Trainer", "TrainConfig", "load", "data"]
+__all__ = [
+    "ExactMarginal",
+    "FlowModel",
+    "ModelConfig",
+    "Trainer",
+    "TrainConfig",
+    "load",
+    "data",
+    "images",
+]
 
 
 def __getattr__(name):  # lazy: `import flowscope` stays cheap (torch loads on first use)
@@ -32,4 +42,8 @@ def __getattr__(name):  # lazy: `import flowscope` stays cheap (torch loads on f
         from .core import data
 
         return data
+    if name == "images":
+        from .core import images
+
+        return images
     raise AttributeError(f"module 'flowscope' has no attribute {name!r}")

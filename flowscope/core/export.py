@@ -1,7 +1,8 @@
 """Export a model's velocity v(x, t[, y]) as a self-contained torch.export (.pt2) or ONNX graph.
 
-The exported function takes x: (N, D) float32, t: an (N,) float32 tensor or a (1,) tensor (one
-time for the whole batch: pass a scalar as ``torch.tensor([t])``) and, for class-conditional
+The exported function takes x: (N, D) float32 (image models: (N, C, H, W) in the data's
+original value range), t: an (N,) float32 tensor or a (1,) tensor (one time for the whole
+batch: pass a scalar as ``torch.tensor([t])``) and, for class-conditional
 models, y: (N,) int64 (the null label ``num_classes`` means unconditional). It returns u_t(x) in
 data coordinates with the flowscope time convention (t = 0 noise, t = 1 data), whatever the
 network's parameterization.
@@ -46,7 +47,7 @@ class VelocityFunction(nn.Module):
 
 
 def _example(model: FlowModel, n: int = 4):
-    x = torch.randn(n, model.config.dim)
+    x = torch.randn(n, *model.sample_shape)
     t = torch.full((n - 1,), 0.5)  # a different length, so the exporter keeps t's length free
     if model.config.conditional:
         return (x, t, torch.zeros(n, dtype=torch.long))

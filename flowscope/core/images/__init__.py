@@ -13,7 +13,13 @@ from pathlib import Path
 
 from .arrays import dataset_from_array
 from .dataset import ImageDataError, ImageDataset, to_unit
-from .files import load_digits_dataset, load_idx_dataset, load_npz_dataset, read_idx
+from .files import (
+    is_idx_path,
+    load_digits_dataset,
+    load_idx_dataset,
+    load_npz_dataset,
+    read_idx,
+)
 from .folder import load_folder_dataset
 
 __all__ = [
@@ -34,13 +40,21 @@ BUILTIN = ("digits",)
 def is_image_source(name_or_path: str | Path) -> bool:
     """Whether ``name_or_path`` names an image dataset: 'digits', a folder, an .npz file or an
     IDX file (``*-idx3-ubyte[.gz]``). Single image files are 2D targets, not datasets."""
-    from .files import is_idx_path
-
     text = str(name_or_path)
     if text.strip().lower() in BUILTIN:
         return True
     path = Path(text).expanduser()
     return path.is_dir() or path.suffix.lower() == ".npz" or is_idx_path(path)
+
+
+def _idx_images_in(folder: Path) -> Path | None:
+    """The IDX images file of an unpacked MNIST folder (the training one if there are several),
+    or None when the folder also holds anything else that looks like a dataset."""
+    items = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    idx = sorted(p for p in items if p.is_file() and is_idx_path(p) and "idx3" in p.name)
+    if not idx or any(p.is_dir() for p in items):
+        return None
+    return next((p for p in idx if "train" in p.name.lower()), idx[0])
 
 
 def load_image_dataset(
@@ -49,16 +63,18 @@ def load_image_dataset(
     grayscale: bool | None = None,
 ) -> ImageDataset:
     """'digits' (sklearn's 1797 8x8 digits, the default), a folder of images (class = subfolder),
-    an NPZ file (x_train / y_train or images / labels) or an IDX file with its labels file beside
-    it. ``size`` (int or (H, W)) resizes; ``grayscale`` True / False forces 1 / 3 channels.
+    an NPZ file (x_train / y_train or images / labels), an IDX file with its labels file beside
+    it, or a folder holding such IDX files (an unpacked MNIST: its training set is used).
+    ``size`` (int or (H, W)) resizes; ``grayscale`` True / False forces 1 / 3 channels.
     Raises ImageDataError (a ValueError) with what to do when the data cannot be used."""
-    from .files import is_idx_path
-
     text = str(name_or_path)
     if text.strip().lower() == "digits":
         return load_digits_dataset(size, grayscale)
     path = Path(text).expanduser()
     if path.is_dir():
+        idx = _idx_images_in(path)
+        if idx is not None:
+            return load_idx_dataset(idx, size, grayscale)
         return load_folder_dataset(path, size, grayscale)
     if not path.exists():
         hint = "" if ("/" in text or path.suffix) else f" (built-in datasets: {', '.join(BUILTIN)})"

@@ -31,6 +31,9 @@ FASHION_NAMES = (
     "Ankle boot",
 )
 
+#: an image size: None (keep), an int (square) or (height, width)
+Size = int | tuple[int, int] | None
+
 #: IDX type codes -> big-endian numpy dtypes
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -38,7 +41,7 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 NPZ_KEYS = (("x_train", "y_train"), ("images", "labels"))
 
 
-def load_digits_dataset(size=None, grayscale: bool | None = None) -> ImageDataset:
+def load_digits_dataset(size: Size = None, grayscale: bool | None = None) -> ImageDataset:
     """scikit-learn's bundled digits: 1797 8x8 images, values 0..16, classes 0..9."""
     from sklearn.datasets import load_digits
 
@@ -114,7 +117,7 @@ def idx_labels_path(images: Path) -> Path | None:
     return None
 
 
-def load_idx_dataset(path: Path, size=None, grayscale: bool | None = None) -> ImageDataset:
+def load_idx_dataset(path: Path, size: Size = None, grayscale: bool | None = None) -> ImageDataset:
     """MNIST / Fashion-MNIST IDX images, with labels from the matching file if it is there."""
     images = read_idx(path)
     if images.ndim not in (3, 4):
@@ -147,7 +150,7 @@ def load_idx_dataset(path: Path, size=None, grayscale: bool | None = None) -> Im
 # ----------------------------------------------------------------------------- NPZ
 
 
-def load_npz_dataset(path: Path, size=None, grayscale: bool | None = None) -> ImageDataset:
+def load_npz_dataset(path: Path, size: Size = None, grayscale: bool | None = None) -> ImageDataset:
     """An .npz with keys x_train / y_train (Keras' mnist.npz) or images / labels."""
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -157,7 +160,7 @@ def load_npz_dataset(path: Path, size=None, grayscale: bool | None = None) -> Im
             "with np.savez(path, images=..., labels=...)"
         )
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             keys = list(z.files)
             pair = next((p for p in NPZ_KEYS if p[0] in keys), None)
             if pair is None:

@@ -24,8 +24,8 @@ def _groups(channels: int) -> int:
 
 
 class SinusoidalTime(nn.Module):
-    """t (N,) -> (N, F): [t, sin(f_k t), cos(f_k t)] with F/2 - ... geometric frequencies f_k
-    from 1 to 500 rad per unit of t (fixed, not learned); F = ``features`` + 1."""
+    """t (N,) -> (N, 2 K + 1): [t, sin(f_k t), cos(f_k t)] with K = features // 2 geometrically
+    spaced frequencies f_k from 1 to 500 rad per unit of t (fixed, not learned)."""
 
     def __init__(self, features: int):
         super().__init__()
@@ -110,7 +110,7 @@ class UNet(nn.Module):
         e = self.embedding(t.to(x.dtype), y)
         h0 = self.enc(self.inp(x), e)
         h = self.mid2(self.mid1(self.down(h0), e), e)
-        h = self.up(F.interpolate(h, size=h0.shape[-2:], mode="nearest"))
+        h = F.interpolate(self.up(h), size=h0.shape[-2:], mode="nearest")  # conv at low res
         h = self.dec(torch.cat([h, h0], dim=1), e)
         out = self.out(F.silu(self.out_norm(h)))
         return out[..., :h_in, :w_in] if (ph or pw) else out
