@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments
+from flowscope.ui.field_items import ANTIALIAS_LINES, ArrowField, DensityImage, arrow_segments
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
@@ -120,7 +120,10 @@ class _Side:
         self.score = ArrowField(SCORE_COLOR, width=1.3, z=11)
         r, g, b, _ = (int(255 * c) for c in PARTICLE_COLORS[name])
         self.trails = pg.PlotCurveItem(
-            connect="pairs", antialias=True, skipFiniteCheck=True, pen=pg.mkPen(r, g, b, 70)
+            connect="pairs",
+            antialias=ANTIALIAS_LINES,
+            skipFiniteCheck=True,
+            pen=pg.mkPen(r, g, b, 70),
         )
         self.trails.setZValue(20)
         self.particles = GLPointsItem(size=point_size, color=PARTICLE_COLORS[name])
@@ -128,6 +131,19 @@ class _Side:
         for item in (self.density, *self.field.items(), *self.score.items(), self.trails):
             self.plot.addItem(item, ignoreBounds=True)
         self.plot.addItem(self.particles, ignoreBounds=True)
+        if not use_gl:
+            # Static layers repaint as cached pixmaps while particles move every frame: in the
+            # raster engine (and with PySide holding the GIL while painting) redrawing axes,
+            # grid and arrow paths each frame starved the trainer thread (bench/gui_soak.py).
+            cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+            for item in (
+                *self.field.items(),
+                *self.score.items(),
+                self.density,
+                self.plot.getAxis("left"),
+                self.plot.getAxis("bottom"),
+            ):
+                item.setCacheMode(cache)
 
         # pinned to the ViewBox (not its child group), so it ignores pan and zoom
         self.label_box = QtWidgets.QGraphicsRectItem(vb)

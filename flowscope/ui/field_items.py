@@ -23,6 +23,10 @@ HEAD_CAP = 0.35  # ... but at most this fraction of a grid cell
 HEAD_ANGLE = np.deg2rad(26.0)
 FILL = 0.8  # the longest arrow is this fraction of one grid cell
 
+#: antialiased line paths cost ~11 ms per call in Qt's raster engine and PySide holds the GIL
+#: meanwhile (bench/gui_soak.py: the trainer fell to 3% of its solo speed), so lines are aliased
+ANTIALIAS_LINES = False
+
 
 def grid_spacing(origins: np.ndarray) -> float:
     """Grid cell size estimated from arrow origins (M, 2).
@@ -88,8 +92,12 @@ class ArrowField:
     """Two PlotCurveItems (shafts, heads) of segment pairs in one colour."""
 
     def __init__(self, color: tuple[int, int, int, int], width: float = 1.3, z: float = 10.0):
-        self.shafts = pg.PlotCurveItem(connect="pairs", antialias=True, skipFiniteCheck=True)
-        self.heads = pg.PlotCurveItem(connect="pairs", antialias=True, skipFiniteCheck=True)
+        self.shafts = pg.PlotCurveItem(
+            connect="pairs", antialias=ANTIALIAS_LINES, skipFiniteCheck=True
+        )
+        self.heads = pg.PlotCurveItem(
+            connect="pairs", antialias=ANTIALIAS_LINES, skipFiniteCheck=True
+        )
         self._width = width
         for item in self.items():
             item.setZValue(z)

@@ -44,6 +44,7 @@ TICK_MS = 16
 TRAIL_FRAMES = 5
 PREVIEW_PARTICLES = 800
 REFRESH_WHILE_TRAINING_S = 1.5
+FIELD_MIN_INTERVAL_S = 0.1  # arrows follow a playing t at up to 10 Hz (the trainer needs the GIL)
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self._last_tick = time.perf_counter()
         self._snapshot_step_submitted = -1
         self._settings_changed = False
+        self._field_dirty = False
+        self._last_field_request = 0.0
         self.frame_times: list[float] = []  # for the soak benchmark
 
         self._build_widgets()
@@ -490,6 +493,7 @@ class MainWindow(QMainWindow):
 
     def _request_field(self) -> None:
         s = self.state
+        self._last_field_request = time.perf_counter()
         self._gen["field"] += 1
         snap = self._snapshot()
         self.worker.submit(
@@ -518,7 +522,7 @@ class MainWindow(QMainWindow):
                 self.t_slider.setValue(float(value))
                 self.t_slider.blockSignals(False)
             self._show_frame()
-            self._request_field()
+            self._field_dirty = True  # submitted from the frame loop, one at a time
         elif name == "playing":
             self._set_play_icon(bool(value))
         elif name in TRAJECTORY_KEYS:
@@ -572,6 +576,13 @@ class MainWindow(QMainWindow):
                     self.state.set(playing=False)
             self.state.set(t=round(t, 4))
         self._poll_results()
+        if (
+            self._field_dirty
+            and self._shown["field"] >= self._gen["field"]
+            and now - self._last_field_request >= FIELD_MIN_INTERVAL_S
+        ):
+            self._field_dirty = False  # the last field is shown: ask for the current t
+            self._request_field()
         if self.session is not None:
             self._refresh_from_training()
             if now - self._last_curves > 0.25:
