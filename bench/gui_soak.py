@@ -39,6 +39,7 @@ def trainer_solo(target_name: str, seconds: float, state) -> float:
     """Steps/s of the same training session with no window (same process, same threads)."""
     from flowscope.core.data import load_target
     from flowscope.core.models import ModelConfig
+    from flowscope.train.process_session import ProcessTrainingSession, wait_ready
     from flowscope.train.session import TrainingSession
     from flowscope.train.trainer import TrainConfig
 
@@ -46,9 +47,11 @@ def trainer_solo(target_name: str, seconds: float, state) -> float:
     mc = ModelConfig(width=state.width, depth=state.depth, num_classes=target.num_classes)
     tc = TrainConfig(steps=None, batch_size=state.batch_size, lr=state.lr, num_threads=1,
                      normalize="none")  # fmt: skip
-    s = TrainingSession(target, mc, tc)
+    threads = os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0"
+    s = TrainingSession(target, mc, tc) if threads else ProcessTrainingSession(target, mc, tc, 5)
     s.start()
-    time.sleep(1.0)
+    wait_ready(s)
+    time.sleep(1.5)
     n0, t0 = s.step_count, time.perf_counter()
     time.sleep(seconds)
     rate = (s.step_count - n0) / (time.perf_counter() - t0)
@@ -87,6 +90,12 @@ def main() -> int:
     while time.perf_counter() < t_end:  # let the first trajectories arrive
         app.processEvents()
     win.toggle_training()
+    from flowscope.train.process_session import wait_ready
+
+    wait_ready(win.session)
+    t_end = time.perf_counter() + 1.5
+    while time.perf_counter() < t_end:
+        app.processEvents()
     moves: list[float] = []
 
     def move_slider():
@@ -132,6 +141,7 @@ def main() -> int:
         "trainer_steps_per_s_solo": round(solo, 1),
         "trainer_ratio": round(steps / wall / solo, 3) if solo else None,
         "uses_gl": bool(win.explorer.uses_gl()),
+        "trainer_in": "thread" if os.environ.get("FLOWSCOPE_TRAIN_PROCESS") == "0" else "process",
     }
     emit("gui_soak", result, a)
     return 0

@@ -44,6 +44,21 @@ class TrainingSession:
     def _alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def alive(self) -> bool:
+        """True while the background thread exists and has not ended."""
+        return self._alive()
+
+    def publish(self) -> None:
+        """Publish a snapshot of the current weights now."""
+        if self.trainer.history.losses or self.trainer.step_count:
+            self.trainer.publish()
+
+    def load_weights(self, state_dict: dict, step: int = 0) -> None:
+        """Continue from saved weights (the optimizer state starts fresh)."""
+        self.trainer.net.load_state_dict(state_dict)
+        self.trainer.step_count = int(step)
+        self.trainer.publish()
+
     # ----------------------------------------------------------------- control
     def start(self) -> None:
         """Train in the background (or resume a paused run)."""

@@ -44,6 +44,7 @@ TICK_MS = 16
 TRAIL_FRAMES = 5
 PREVIEW_PARTICLES = 800
 REFRESH_WHILE_TRAINING_S = 1.5
+TRAINER_NICE = 5  # the training process yields the CPU to the window when both want it
 FIELD_MIN_INTERVAL_S = 0.1  # arrows follow a playing t at up to 10 Hz (the trainer needs the GIL)
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
@@ -379,29 +380,26 @@ class MainWindow(QMainWindow):
 
     # ================================================================== training
     def _make_session(self):
+        """Training runs in a child process (its own GIL) unless FLOWSCOPE_TRAIN_PROCESS=0."""
+        import os
+
         from ..core.models import ModelConfig
+        from ..train.process_session import ProcessTrainingSession
         from ..train.session import TrainingSession
         from ..train.trainer import TrainConfig
 
         s = self.state
         mc = ModelConfig(
-            width=s.width,
-            depth=s.depth,
-            parameterization=s.objective,
+            width=s.width, depth=s.depth, parameterization=s.objective,
             num_classes=self._needed_classes(),
-        )
+        )  # fmt: skip
         tc = TrainConfig(
-            steps=None,
-            batch_size=s.batch_size,
-            lr=s.lr,
-            schedule=s.schedule,
-            device=s.device,
-            label_dropout=s.label_dropout,
-            num_threads=1,
-            snapshot_hz=10.0,
-            normalize="none",
-        )
-        return TrainingSession(self.target, mc, tc)
+            steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
+            label_dropout=s.label_dropout, num_threads=1, snapshot_hz=10.0, normalize="none",
+        )  # fmt: skip
+        if os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0":
+            return TrainingSession(self.target, mc, tc)
+        return ProcessTrainingSession(self.target, mc, tc, nice=TRAINER_NICE)
 
     def toggle_training(self) -> None:
         if self.session is None:
@@ -760,18 +758,17 @@ class MainWindow(QMainWindow):
             if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
             else self.state.schedule,
         )
+        self._adopted_model = model
         try:
             self.session = self._make_session()
-            self.session.trainer.net.load_state_dict(model.net.state_dict())
+            steps = list((history or {}).get("steps", []))
+            self.session.history.steps.extend(steps)
+            self.session.history.losses.extend((history or {}).get("losses", []))
+            self.session.load_weights(model.net.state_dict(), step=len(steps))
         except (ValueError, RuntimeError) as e:
             self.session = None
             self._error("The saved model does not fit this target", str(e))
             return
-        if history:
-            self.session.trainer.history.steps.extend(history.get("steps", []))
-            self.session.trainer.history.losses.extend(history.get("losses", []))
-            self.session.trainer.step_count = len(self.session.trainer.history.steps)
-        self.session.trainer.publish()
         self._update_training_status()
         self._refresh_from_training(force=True)
 
@@ -790,7 +787,8 @@ class MainWindow(QMainWindow):
     def current_model(self):
         snap = self._snapshot()
         if snap is None:
-            return None
+            # weights opened from a project, before the trainer has published them
+            return getattr(self, "_adopted_model", None) if self.session is not None else None
         model = snap.to_model()
         model.metadata["training"] = self.session.trainer.summary()
         model.metadata["data"] = {

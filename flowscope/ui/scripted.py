@@ -28,7 +28,12 @@ def run_scripted(app, win, args) -> int:
             _wait(app, 0.05)
         win.session.pause()
         win.training_panel.set_running(False)
-        win.session.trainer.publish()
+        win.session.publish()
+        deadline = time.time() + 30
+        while time.time() < deadline and (
+            win._snapshot() is None or win._snapshot().step < win.session.step_count
+        ):
+            _wait(app, 0.05)
         win._update_training_status()
     s, snap = win.state, win._snapshot()
     y = None if s.label < 0 else s.label

@@ -146,11 +146,11 @@ def test_bad_files_give_a_message_not_a_crash(win, tmp_path):
 def test_closing_during_training_ends_threads_quickly(win, qtbot):
     win.toggle_training()
     _wait(qtbot, lambda: win.session.step_count > 3)
-    thread = win.session._thread
+    session = win.session
     t0 = time.perf_counter()
     win.close()
     assert time.perf_counter() - t0 < 5.0
-    assert not thread.is_alive()
+    assert not session.alive()
     assert (win.worker._thread is None) or not win.worker._thread.is_alive()
 
 

@@ -1,0 +1,84 @@
+"""Training in a child process behind the TrainingSession interface (what the GUI uses)."""
+
+import time
+
+import pytest
+import torch
+
+from flowscope.core.exact import ExactMarginal
+from flowscope.core.models import ModelConfig
+from flowscope.train import TrainConfig
+from flowscope.train.process_session import ProcessTrainingSession, wait_ready
+
+BLOBS = ExactMarginal(torch.tensor([[-1.5, 0.0], [1.5, 0.5]]), widths=0.3)
+
+
+def _until(fn, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_train_pause_step_swap_restore_and_stop():
+    s = ProcessTrainingSession(
+        BLOBS,
+        ModelConfig(width=32, depth=2),
+        TrainConfig(steps=None, batch_size=64, device="cpu", snapshot_hz=20.0),
+    )
+    try:
+        s.start()
+        assert wait_ready(s)
+        assert _until(lambda: s.step_count > 20 and s.latest_snapshot is not None)
+        assert s.running and len(s.history.losses) > 0
+        assert s.trainer.device.type == "cpu"
+        s.pause()
+        time.sleep(0.3)
+        frozen = s.step_count
+        time.sleep(0.4)
+        assert s.step_count == frozen and not s.running
+        s.step_once(5)
+        assert s.step_count == frozen + 5
+        assert s.history.steps[-1] == s.step_count  # the history came back with the snapshot
+        s.set_target(ExactMarginal(torch.tensor([[5.0, 5.0]]), widths=0.1))
+        s.step_once(1)
+        assert _until(lambda: s.trainer.target_version == 1)
+        weights = {k: torch.zeros_like(v) for k, v in s.latest_snapshot.state_dict.items()}
+        s.load_weights(weights, step=1000)
+        assert _until(lambda: s.step_count == 1000)
+        assert all(torch.all(v == 0) for v in s.latest_snapshot.state_dict.values())
+    finally:
+        t0 = time.perf_counter()
+        assert s.stop(timeout=5.0)
+        assert time.perf_counter() - t0 < 5.0 and not s.alive()
+
+
+def test_child_errors_come_back_as_a_message():
+    s = ProcessTrainingSession(BLOBS, ModelConfig(dim=3), TrainConfig(steps=None))
+    s.start()
+    assert _until(lambda: s.trainer.error is not None)
+    assert "dim" in s.trainer.error
+    assert not s.running
+    s.stop()
+
+
+def test_snapshot_is_a_working_model():
+    s = ProcessTrainingSession(
+        BLOBS, ModelConfig(width=32, depth=2), TrainConfig(steps=None, batch_size=64, device="cpu")
+    )
+    try:
+        s.step_once(10)
+        snap = s.latest_snapshot
+        assert snap is not None and snap.step == 10
+        x = snap.to_model().sample(20, steps=5, seed=0)
+        assert x.shape == (20, 2) and torch.isfinite(x).all()
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("n", [0])
+def test_stop_before_start_is_harmless(n):
+    s = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), TrainConfig(steps=None))
+    assert s.stop() and not s.alive() and s.step_count == n
