@@ -29,8 +29,24 @@ def make_app(argv: list[str] | None = None):
     return app
 
 
+def _has_display() -> bool:
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_app(args) -> int:
     """`flowscope [gui] [--demo PRESET --train-steps N --t T --screenshot PNG]`."""
+    if not _has_display():
+        if getattr(args, "screenshot", None):
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"  # raster views render without a screen
+        else:
+            print(
+                "flowscope: error: no display found (DISPLAY is not set). Run it in a desktop "
+                "session, or under xvfb-run; train/sample/export work without one.",
+                file=sys.stderr,
+            )
+            return 2
     _configure_threads()
     app = make_app()
     from .state import AppState

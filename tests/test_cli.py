@@ -166,3 +166,17 @@ def test_console_entry_point_exit_code(tmp_path):
     )
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and "unknown" in r.stderr.lower()
+
+
+def test_gui_without_a_display_says_so_instead_of_aborting():
+    import os
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    r = subprocess.run([sys.executable, "-m", "flowscope"], capture_output=True, text=True,
+                       env=env, timeout=60)  # fmt: skip
+    assert r.returncode == 2
+    assert "no display" in r.stderr and "Traceback" not in r.stderr
