@@ -19,8 +19,6 @@ def export_gif(window, path: str, frames: int = 40, fps: int = 12) -> None:
     """Render ``frames`` views at t = 0 .. 1 with exact field arrows computed synchronously."""
     import imageio.v3 as iio
 
-    from ..train.compute import FieldRequest
-
     if frames < 2:
         raise ValueError("an animation needs at least 2 frames")
     state = window.state
@@ -35,20 +33,7 @@ def export_gif(window, path: str, frames: int = 40, fps: int = 12) -> None:
                 raise RuntimeError("cancelled")
             t = k / (frames - 1)
             state.set(t=t)
-            s = state
-            req = FieldRequest(
-                0,
-                window.target.exact,
-                window._snapshot(),
-                t,
-                window.target.bounds,
-                s.field_source,
-                sigma=s.sigma,
-                sigma_schedule=s.sigma_schedule,
-                drop_score_term=s.drop_score_term,
-                y=None if s.label < 0 else s.label,
-                w=s.w,
-            )
+            req = window.field_request(0, t)
             window.field = window.worker.compute_now(req)
             window._show_field()
             window._show_frame()

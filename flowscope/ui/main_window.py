@@ -489,28 +489,21 @@ class MainWindow(QMainWindow):
             )
         )
 
-    def _request_field(self) -> None:
+    def field_request(self, generation: int, t: float | None = None) -> FieldRequest:
+        """The arrows and heatmap request for the current settings (at time t if given)."""
         s = self.state
+        return FieldRequest(
+            generation, self.target.exact, self._snapshot(), float(s.t if t is None else t),
+            self.target.bounds, s.field_source, sigma=s.sigma, sigma_schedule=s.sigma_schedule,
+            drop_score_term=s.drop_score_term, y=None if s.label < 0 else s.label, w=s.w,
+            guide_part=s.guide_part,
+            density_kind="guided" if s.density_source == "guided" else "marginal",
+        )  # fmt: skip
+
+    def _request_field(self) -> None:
         self._last_field_request = time.perf_counter()
         self._gen["field"] += 1
-        snap = self._snapshot()
-        self.worker.submit(
-            FieldRequest(
-                self._gen["field"],
-                self.target.exact,
-                snap,
-                float(s.t),
-                self.target.bounds,
-                s.field_source,
-                sigma=s.sigma,
-                sigma_schedule=s.sigma_schedule,
-                drop_score_term=s.drop_score_term,
-                y=None if s.label < 0 else s.label,
-                w=s.w,
-                guide_part=s.guide_part,
-                density_kind="guided" if s.density_source == "guided" else "marginal",
-            )
-        )
+        self.worker.submit(self.field_request(self._gen["field"]))
 
     # ================================================================== state
     def _on_state_changed(self, name: str, value) -> None:

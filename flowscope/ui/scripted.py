@@ -15,7 +15,7 @@ def _wait(app, seconds: float) -> None:
 
 
 def run_scripted(app, win, args) -> int:
-    from ..train.compute import FieldRequest, TrajectoryRequest
+    from ..train.compute import TrajectoryRequest
 
     steps = max(0, int(args.train_steps or 0))
     _wait(app, 0.3)
@@ -60,21 +60,7 @@ def run_scripted(app, win, args) -> int:
         win.quality[0].append(win.traj.step)
         win.quality[1].append(win.traj.energy)
         win.curves.set_quality(*win.quality)
-    win.field = win.worker.compute_now(
-        FieldRequest(
-            10**9,
-            win.target.exact,
-            snap,
-            float(s.t),
-            win.target.bounds,
-            s.field_source,
-            sigma=s.sigma,
-            sigma_schedule=s.sigma_schedule,
-            drop_score_term=s.drop_score_term,
-            y=y,
-            w=s.w,
-        )
-    )
+    win.field = win.worker.compute_now(win.field_request(10**9))
     win._shown["field"] = 10**9
     win._show_field()
     win._show_frame()
