@@ -63,6 +63,7 @@ def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0
             elif kind == "step":
                 trainer.step(int(cmd[1]))
                 trainer.publish()
+                out_q.put(("ack", cmd[2]))  # after the snapshot: the parent waits for this
             elif kind == "target":
                 trainer.set_target(cmd[1])
             elif kind == "weights":
@@ -126,6 +127,8 @@ class ProcessTrainingSession:
         self._reader: threading.Thread | None = None
         self._pending_weights = None
         self._ready = threading.Event()
+        self._token = 0  # step commands sent
+        self._acked = 0  # step commands the child has finished (and published)
 
     # ----------------------------------------------------------------- state
     @property
@@ -206,6 +209,8 @@ class ProcessTrainingSession:
                 tv.paused = True
                 self._ready.set()
                 return
+            elif kind == "ack":
+                self._acked = max(self._acked, int(msg[1]))
             elif kind == "bye":
                 return
 
@@ -229,14 +234,16 @@ class ProcessTrainingSession:
         return True
 
     def step_once(self, n: int = 1, timeout: float = 30.0) -> None:
-        """n steps now (when paused); waits until their snapshot is back."""
+        """n steps now (when paused); waits until the child acknowledges this command, which it
+        does after publishing the snapshot, so the snapshot seen afterwards includes them."""
         if self.running:
             return
         self._ensure_process()
-        target = self.trainer.step_count + n
-        self._send(("step", n))
+        self._token += 1
+        token = self._token
+        self._send(("step", n, token))
         deadline = time.time() + timeout
-        while self.trainer.step_count < target and time.time() < deadline:
+        while self._acked < token and time.time() < deadline:
             if self.trainer.error:
                 break
             time.sleep(0.01)
