@@ -18,6 +18,7 @@ import time
 import torch
 
 from ..core.models import ModelConfig
+from .session import SessionView
 from .trainer import LossHistory, Snapshot, TrainConfig, Trainer
 
 POLL_EVERY = 4  # training steps between command polls in the child
@@ -114,7 +115,7 @@ class TrainerView:
         }
 
 
-class ProcessTrainingSession:
+class ProcessTrainingSession(SessionView):
     """Train / Pause / Step / Reset with the trainer in a child process (spawned on start)."""
 
     def __init__(self, target, model_config: ModelConfig, config: TrainConfig, nice: int = 0):
@@ -134,18 +135,6 @@ class ProcessTrainingSession:
     @property
     def running(self) -> bool:
         return self.alive() and not self.trainer.paused and self.trainer.error is None
-
-    @property
-    def latest_snapshot(self) -> Snapshot | None:
-        return self.trainer.latest_snapshot
-
-    @property
-    def history(self) -> LossHistory:
-        return self.trainer.history
-
-    @property
-    def step_count(self) -> int:
-        return self.trainer.step_count
 
     @property
     def message(self) -> str:

@@ -13,17 +13,10 @@ from ..core.models import ModelConfig
 from .trainer import TrainConfig, Trainer
 
 
-class TrainingSession:
-    def __init__(self, target, model_config: ModelConfig, config: TrainConfig):
-        self._target, self._mc, self._tc = target, model_config, config
-        self.trainer = Trainer(target, model_config, config)
-        self._thread: threading.Thread | None = None
+class SessionView:
+    """What every session shows of its trainer (thread or process alike)."""
 
-    # ----------------------------------------------------------------- state
-    @property
-    def running(self) -> bool:
-        """True while the thread trains (not paused, not finished)."""
-        return self._alive() and not self.trainer.paused
+    trainer: Trainer  # a Trainer, or the TrainerView of a training process
 
     @property
     def latest_snapshot(self):
@@ -36,6 +29,19 @@ class TrainingSession:
     @property
     def step_count(self) -> int:
         return self.trainer.step_count
+
+
+class TrainingSession(SessionView):
+    def __init__(self, target, model_config: ModelConfig, config: TrainConfig):
+        self._target, self._mc, self._tc = target, model_config, config
+        self.trainer = Trainer(target, model_config, config)
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- state
+    @property
+    def running(self) -> bool:
+        """True while the thread trains (not paused, not finished)."""
+        return self._alive() and not self.trainer.paused
 
     @property
     def message(self) -> str:
