@@ -49,6 +49,8 @@ def run_app(args) -> int:
             return 2
     _configure_threads()
     app = make_app()
+    if getattr(args, "images", None):
+        return _run_image_mode(app, args)
     from .state import AppState
     from .ui.main_window import MainWindow, last_session_path
 
@@ -82,6 +84,29 @@ def run_app(args) -> int:
         from .ui.scripted import run_scripted
 
         return run_scripted(app, win, args)
+    code = app.exec()
+    win.shutdown()
+    return code
+
+
+def _run_image_mode(app, args) -> int:
+    """`flowscope --images [DATA] [--train-steps N --screenshot PNG]`."""
+    from .state import ImageState
+    from .ui.image_window import ImageWindow
+
+    scripted = bool(getattr(args, "screenshot", None))
+    state = ImageState(dataset=str(args.images))
+    win = ImageWindow(state, ask_to_save=False)  # a bad DATA is reported here, not in a dialog
+    win.ask_to_save = not scripted
+    if win.dataset is None:
+        print(f"flowscope: error: {win.last_error or 'cannot load the dataset'}", file=sys.stderr)
+        win.shutdown()
+        return 2
+    win.show()
+    if scripted:
+        from .ui.scripted import run_scripted_images
+
+        return run_scripted_images(app, win, args)
     code = app.exec()
     win.shutdown()
     return code

@@ -32,6 +32,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("gui", help="open the desktop explorer (the default)")
     g.add_argument("--demo", metavar="PRESET", help="start on this preset")
+    g.add_argument(
+        "--images",
+        metavar="DATA",
+        nargs="?",
+        const="digits",
+        help="open image mode on DATA (default digits; a folder, FILE.npz or an IDX file)",
+    )
     g.add_argument("--train-steps", type=int, default=0, help="train this many steps first")
     g.add_argument("--t", type=float, default=None, help="show this time t in [0, 1]")
     g.add_argument("--screenshot", metavar="PNG", help="save a screenshot and exit")

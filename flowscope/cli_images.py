@@ -74,8 +74,8 @@ def _parse_ws(text: str) -> list[float]:
 def sample_images(a, model, y, out: Path) -> int:
     """Image models: --out .png (a grid of samples, or class x w with --grid) or .npy."""
     import numpy as np
-    import torch
 
+    from .core.images.grid import grid_rows, guidance_grid
     from .core.render import save_image_grid
 
     if out.suffix.lower() == ".csv":
@@ -88,15 +88,8 @@ def sample_images(a, model, y, out: Path) -> int:
             raise CliError("--grid needs a class-conditional model (trained on labelled images)")
         ws, per = _parse_ws(a.grid_w), a.n or 1
         classes = list(range(model.config.num_classes)) if y is None else [y]
-        g = torch.Generator().manual_seed(a.seed)
-        noise = torch.randn((per, *model.sample_shape), generator=g)  # shared by every cell
-        x0 = noise.repeat(len(classes), 1, 1, 1)  # (K * per, C, H, W), class-major
-        labels = torch.tensor(classes).repeat_interleave(per)
-        cols = [model.sample(len(labels), x0=x0, y=labels, w=w, seed=a.seed, **opts) for w in ws]
-        x = torch.stack(cols, dim=1)  # (K * per, len(ws), C, H, W)
-        x = x.reshape(len(classes), per, len(ws), *x.shape[2:]).transpose(1, 2)
-        x = x.reshape(-1, *x.shape[3:])  # rows: classes; columns: w-major, then sample
-        nrow = len(ws) * per
+        cells = guidance_grid(model, classes, ws, per, a.seed, **opts)
+        x, nrow = grid_rows(cells)
     else:
         x = model.sample(a.n or 64, y=y, w=a.w, seed=a.seed, **opts)
         nrow = None

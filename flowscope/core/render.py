@@ -58,6 +58,25 @@ def save_density_png(points, path: str | Path, bounds=None, size: int = 512) -> 
     return out
 
 
+def to_rgb8(images, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Images (N, C, H, W) or (N, H, W), C = 1 or 3 -> (N, H, W, 3) uint8. value_range as in
+    :func:`image_grid`."""
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[0] < 1:
+        raise ValueError(f"images must be (N, C, H, W) with C = 1 or 3, got shape {x.shape}")
+    if value_range is None:
+        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+        value_range = (0.0, 1.0) if lo >= 0.0 and hi <= 1.0 else (lo, hi)
+    lo, hi = value_range
+    x = np.nan_to_num((x - lo) / max(hi - lo, 1e-12), nan=0.0).clip(0.0, 1.0)
+    x = (x * 255.0 + 0.5).astype(np.uint8)
+    if x.shape[1] == 1:
+        x = np.repeat(x, 3, axis=1)
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
 def image_grid(
     images,
     nrow: int | None = None,
@@ -73,19 +92,7 @@ def image_grid(
     min and max. ``pad`` pixels of ``pad_value`` separate the cells; ``scale`` enlarges every pixel
     to a scale x scale block (8x8 digits are tiny).
     """
-    x = np.asarray(images, dtype=np.float32)
-    if x.ndim == 3:
-        x = x[:, None]
-    if x.ndim != 4 or x.shape[1] not in (1, 3) or x.shape[0] < 1:
-        raise ValueError(f"images must be (N, C, H, W) with C = 1 or 3, got shape {x.shape}")
-    if value_range is None:
-        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
-        value_range = (0.0, 1.0) if lo >= 0.0 and hi <= 1.0 else (lo, hi)
-    lo, hi = value_range
-    x = np.nan_to_num((x - lo) / max(hi - lo, 1e-12), nan=0.0).clip(0.0, 1.0)
-    x = (x * 255.0 + 0.5).astype(np.uint8)
-    if x.shape[1] == 1:
-        x = np.repeat(x, 3, axis=1)
+    x = to_rgb8(images, value_range).transpose(0, 3, 1, 2)  # (N, 3, H, W)
     n, _, h, w = x.shape
     if scale > 1:
         x = x.repeat(scale, axis=2).repeat(scale, axis=3)

@@ -26,6 +26,7 @@ from .trainer import Snapshot
 class TrajectoryRequest:
     """Particles from the same seeds along the ODE and the SDE, all frames kept."""
 
+    KIND = "trajectory"
     generation: int
     exact: ExactMarginal
     snapshot: Snapshot | None  # None: follow the exact field
@@ -57,6 +58,7 @@ class TrajectoryResult:
 class FieldRequest:
     """Arrows and the density at one time t, on a regular grid over ``bounds``."""
 
+    KIND = "field"
     generation: int
     exact: ExactMarginal
     snapshot: Snapshot | None
@@ -86,6 +88,37 @@ class FieldResult:
     bounds: tuple[float, float, float, float]
 
 
+@dataclass(frozen=True)
+class ImageRequest:
+    """Image mode: the class x w grid from fixed seeds and one sample's trajectory strip."""
+
+    KIND = "images"
+    generation: int
+    snapshot: Snapshot
+    classes: tuple[int, ...] = ()  # empty: an unconditional model (one row)
+    ws: tuple[float, ...] = (1.0,)
+    per: int = 1
+    steps: int = 30
+    solver: str = "heun"
+    sigma: float = 0.0  # 0: the ODE; > 0: the SDE with sigma_t from sigma_schedule
+    sigma_schedule: str = "constant"
+    seed: int = 0
+    strip_y: int | None = None
+    strip_w: float = 1.0
+    strip_frames: int = 8
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    generation: int
+    step: int  # training step of the snapshot
+    cells: np.ndarray  # (rows, len(ws), per, C, H, W) in the data's value range
+    strip_t: np.ndarray  # (F,)
+    strip: np.ndarray  # (F, C, H, W)
+    value_range: tuple[float, float]
+    seconds: float
+
+
 def lower_thread_priority(nice: int) -> None:
     """Raise this thread's nice value (Linux schedules threads separately); no-op elsewhere."""
     import os
@@ -112,7 +145,7 @@ def grid_points(bounds, n: int) -> torch.Tensor:
 class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
-    KINDS = ("trajectory", "field")
+    KINDS = ("trajectory", "field", "images")
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()
@@ -147,7 +180,7 @@ class ComputeWorker:
 
     def submit(self, request) -> None:
         """Queue ``request``, replacing any pending request of the same kind."""
-        kind = "trajectory" if isinstance(request, TrajectoryRequest) else "field"
+        kind = request.KIND
         with self._cond:
             if kind not in self._pending:
                 self._submitted[kind] = time.perf_counter()
@@ -202,7 +235,28 @@ class ComputeWorker:
         with torch.no_grad():
             if isinstance(req, TrajectoryRequest):
                 return self._trajectories(req)
+            if isinstance(req, ImageRequest):
+                return self._images(req)
             return self._fields(req)
+
+    def _images(self, r: ImageRequest) -> ImageResult:
+        from ..core.images.grid import guidance_grid, trajectory_strip
+
+        t0 = time.perf_counter()
+        model = self._field_for(None, r.snapshot)
+        opts = dict(steps=r.steps, solver=r.solver, sigma=r.sigma, sigma_schedule=r.sigma_schedule)
+        if r.classes and model.config.conditional:
+            cells = guidance_grid(model, list(r.classes), list(r.ws), r.per, r.seed, **opts)
+            sy = r.strip_y
+        else:  # unconditional: one row, w means nothing
+            x = model.sample(max(1, r.per * len(r.ws)), seed=r.seed, **opts)
+            cells = x.reshape(1, 1, *x.shape)
+            sy = None
+        ts, strip = trajectory_strip(model, sy, r.strip_w, r.seed + 1, r.strip_frames, **opts)
+        return ImageResult(
+            r.generation, r.snapshot.step, cells.float().numpy(), ts.float().numpy(),
+            strip.float().numpy(), tuple(model.value_range), time.perf_counter() - t0,
+        )  # fmt: skip
 
     def _trajectories(self, r: TrajectoryRequest) -> TrajectoryResult:
         t0 = time.perf_counter()

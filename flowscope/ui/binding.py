@@ -9,11 +9,11 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QDoubleSpinBox, QSpinBox
 
-from ..state import AppState
+from ..state import Evented
 
 
 class Binder:
-    def __init__(self, state: AppState):
+    def __init__(self, state: Evented):
         self.state = state
         self._setters: dict[str, list] = {}
         state.subscribe(self._on_state_changed)
@@ -30,6 +30,10 @@ class Binder:
 
         self._setters.setdefault(name, []).append(guarded)
         guarded(getattr(self.state, name))
+
+    def custom(self, name: str, widget, setter) -> None:
+        """Show ``name`` with ``setter(value)`` (signals blocked); the widget writes back itself."""
+        self._add(name, widget, setter)
 
     def combo(self, name: str, combo: QComboBox, values: list) -> None:
         """A combo box whose item i stands for values[i]."""

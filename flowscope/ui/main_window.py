@@ -249,6 +249,14 @@ class MainWindow(QMainWindow):
         self._action(ex, "View as SVG…", lambda: self.export_view("svg"))
         self._action(ex, "Animation t = 0 → 1 (GIF)…", self.export_animation)
         f.addSeparator()
+        self._action(
+            f,
+            "Image &mode (digits, MNIST, folders)…",
+            self.open_image_mode,
+            "Ctrl+Shift+I",
+            "train a U-Net on images and watch classifier-free guidance",
+        )
+        f.addSeparator()
         self._action(f, "&Quit", self.close, "Ctrl+Q")
 
         e = mb.addMenu("&Edit")
@@ -889,6 +897,20 @@ class MainWindow(QMainWindow):
             "models, with the exact answer beside them.",
         )
 
+    def open_image_mode(self):
+        """The image-mode window (one per main window; shown and raised again if open)."""
+        from .image_window import ImageWindow
+
+        win = getattr(self, "_image_window", None)
+        if win is None or not win.isVisible():
+            if win is not None:
+                win.shutdown()
+            win = self._image_window = ImageWindow(ask_to_save=self.ask_to_save)
+        win.show()
+        win.raise_()
+        win.activateWindow()
+        return win
+
     # ================================================================== errors, closing
     def _error(self, title: str, text: str) -> None:
         self.statusBar().showMessage(f"{title}: {text}", 8000)
@@ -917,6 +939,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the timers and both worker threads (bounded: a few seconds at most)."""
         self.timer.stop()
+        if getattr(self, "_image_window", None) is not None:
+            self._image_window.close()
         if self.session is not None:
             self.session.stop(timeout=4.0)
         self.worker.stop(timeout=4.0)

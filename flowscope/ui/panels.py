@@ -66,12 +66,42 @@ def _combo(labels: list[str], tip: str) -> QComboBox:
     return c
 
 
-class TrainingPanel(QGroupBox):
-    """Objective, schedule, network size, optimizer, device; Train / Pause / Step / Reset."""
+class TrainControls(QGroupBox):
+    """A panel with Train / Step / Reset buttons (2D and image mode)."""
 
     trainClicked = Signal()
     stepClicked = Signal()
     resetClicked = Signal()
+
+    def _train_buttons(self) -> QHBoxLayout:
+        """Train / Step / Reset, wired to the panel's signals."""
+        buttons = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("start / pause training (T)")
+        self.train_button.setMinimumHeight(34)
+        self.train_button.setStyleSheet(
+            "QPushButton{background:#2e7d32;color:white;font-weight:bold;border-radius:4px;}"
+            "QPushButton:hover{background:#388e3c;}"
+        )
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("one optimizer step while paused")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("fresh weights (applies the settings above)")
+        self.train_button.clicked.connect(self.trainClicked)
+        self.step_button.clicked.connect(self.stepClicked)
+        self.reset_button.clicked.connect(self.resetClicked)
+        buttons.addWidget(self.train_button, 2)
+        buttons.addWidget(self.step_button, 1)
+        buttons.addWidget(self.reset_button, 1)
+        return buttons
+
+    def set_running(self, running: bool) -> None:
+        self.train_button.setText("Pause" if running else "Train")
+        self.step_button.setEnabled(not running)
+
+
+class TrainingPanel(TrainControls):
+    """Objective, schedule, network size, optimizer, device; Train / Pause / Step / Reset."""
 
     def __init__(self, state: AppState, devices: list[str], parent=None):
         super().__init__("Training", parent)
@@ -126,24 +156,7 @@ class TrainingPanel(QGroupBox):
         b.spin("label_dropout", self.dropout)
         form.addRow("label dropout η", self.dropout)
 
-        buttons = QHBoxLayout()
-        self.train_button = QPushButton("Train")
-        self.train_button.setToolTip("start / pause training (T)")
-        self.train_button.setMinimumHeight(34)
-        self.train_button.setStyleSheet(
-            "QPushButton{background:#2e7d32;color:white;font-weight:bold;border-radius:4px;}"
-            "QPushButton:hover{background:#388e3c;}"
-        )
-        self.step_button = QPushButton("Step")
-        self.step_button.setToolTip("one optimizer step while paused")
-        self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("fresh weights (applies the settings above)")
-        self.train_button.clicked.connect(self.trainClicked)
-        self.step_button.clicked.connect(self.stepClicked)
-        self.reset_button.clicked.connect(self.resetClicked)
-        buttons.addWidget(self.train_button, 2)
-        buttons.addWidget(self.step_button, 1)
-        buttons.addWidget(self.reset_button, 1)
+        buttons = self._train_buttons()
         self.status = QLabel("not trained yet: the views show the exact field")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color:#555;")
@@ -152,10 +165,6 @@ class TrainingPanel(QGroupBox):
         lay.addLayout(form)
         lay.addLayout(buttons)
         lay.addWidget(self.status)
-
-    def set_running(self, running: bool) -> None:
-        self.train_button.setText("Pause" if running else "Train")
-        self.step_button.setEnabled(not running)
 
 
 class SamplingPanel(QGroupBox):
@@ -284,7 +293,7 @@ def QSignalBlockerCompat(w):  # noqa: N802 - mirrors Qt's class name
 class CurvesPanel(QWidget):
     """Loss (log scale) with the floor L_min, and the energy distance of samples to the target."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, with_floor: bool = True, with_quality: bool = True):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -318,8 +327,16 @@ class CurvesPanel(QWidget):
         for p in (self.loss_plot, self.quality_plot):
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setMinimumHeight(120)
+        if not with_floor:  # image data: no closed-form marginal, so no floor
+            self.loss_plot.setTitle("training loss", size="9pt")
+            self.loss_plot.setToolTip(
+                "CFM loss E||u_theta(x_t, t) - (d_alpha z + d_beta eps)||^2 (log scale).\n"
+                "It never reaches 0: even the exact marginal field u_t(x) leaves a floor,\n"
+                "which has no closed form for image data."
+            )
         lay.addWidget(self.loss_plot)
         lay.addWidget(self.quality_plot)
+        self.quality_plot.setVisible(with_quality)
         self.excess_label = QLabel("")
         self.excess_label.setStyleSheet("color:#555;")
         lay.addWidget(self.excess_label)
@@ -340,6 +357,8 @@ class CurvesPanel(QWidget):
                     f"loss {smooth[-1]:.4f}  ·  floor L_min {floor:.4f}  ·  "
                     f"excess {smooth[-1] - floor:.4f}"
                 )
+            else:
+                self.excess_label.setText(f"loss {smooth[-1]:.4f} (smoothed over {k} steps)")
         if floor is not None and math.isfinite(floor) and floor > 0:
             self.floor_line.setValue(math.log10(floor))
             self.floor_line.setVisible(True)

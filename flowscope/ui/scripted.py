@@ -20,21 +20,7 @@ def run_scripted(app, win, args) -> int:
     steps = max(0, int(args.train_steps or 0))
     _wait(app, 0.3)
     if steps:
-        win.toggle_training()
-        deadline = time.time() + 600
-        while win.session.step_count < steps and time.time() < deadline:
-            if win.session.trainer.error:
-                break
-            _wait(app, 0.05)
-        win.session.pause()
-        win.training_panel.set_running(False)
-        win.session.publish()
-        deadline = time.time() + 30
-        while time.time() < deadline and (
-            win._snapshot() is None or win._snapshot().step < win.session.step_count
-        ):
-            _wait(app, 0.05)
-        win._update_training_status()
+        _train_until(app, win, steps)
     s, snap = win.state, win._snapshot()
     y = None if s.label < 0 else s.label
     learned = snap if win._follow_learned() else None
@@ -79,6 +65,47 @@ def run_scripted(app, win, args) -> int:
     return 0
 
 
+def _train_until(app, win, steps: int) -> None:
+    """Train ``steps`` steps in the window's session, pause, and wait for their snapshot."""
+    win.toggle_training()
+    deadline = time.time() + 600
+    while win.session.step_count < steps and time.time() < deadline:
+        if win.session.trainer.error:
+            break
+        _wait(app, 0.05)
+    win.session.pause()
+    win.training_panel.set_running(False)
+    win.session.publish()
+    deadline = time.time() + 30
+    while time.time() < deadline and (
+        win._snapshot() is None or win._snapshot().step < win.session.step_count
+    ):
+        _wait(app, 0.05)
+    win._update_training_status()
+
+
+def run_scripted_images(app, win, args) -> int:
+    """Image mode: train N steps, draw the grid and the strip, save a screenshot, exit."""
+    steps = max(0, int(args.train_steps or 0))
+    _wait(app, 0.3)
+    if steps:
+        _train_until(app, win, steps)
+        win._show_result(win.worker.compute_now(win.image_request(10**9)))
+    _wait(app, 0.3)
+    img = grab_window(win)
+    ok = img.save(args.screenshot)
+    win.shutdown()
+    win.ask_to_save = False
+    win.close()
+    if not ok or img.isNull():
+        print(
+            f"flowscope: error: could not save the screenshot to {args.screenshot}", file=sys.stderr
+        )
+        return 2
+    print(f"saved screenshot {args.screenshot}")
+    return 0
+
+
 def grab_window(win):
     """The window as shown, GL content included: the screen's pixels under X11 (Xvfb), else
     the widget grab with the explorer rendered into it."""
@@ -88,6 +115,8 @@ def grab_window(win):
     img = screen.grabWindow(win.winId()).toImage() if screen is not None else None
     if img is None or img.isNull() or _blank(img):
         img = win.grab().toImage()
+        if not hasattr(win, "explorer"):
+            return img
         painter = QPainter(img)
         ex = win.explorer
         painter.drawImage(ex.mapTo(win, ex.rect().topLeft()), ex.render_image())

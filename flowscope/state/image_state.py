@@ -1,0 +1,59 @@
+"""Image mode's parameters as one evented object (no Qt, no tensors): the dataset, training and
+the sampler that draws the class x w grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .app_state import Evented
+
+
+def parse_ws(text: str) -> tuple[float, ...]:
+    """'0, 1, 3' -> (0.0, 1.0, 3.0). Raises ValueError with what to type on bad input."""
+    try:
+        ws = tuple(float(v) for v in str(text).replace(";", ",").split(",") if v.strip())
+    except ValueError:
+        msg = f"guidance scales must be numbers separated by commas, got {text!r}"
+        raise ValueError(msg) from None
+    if not ws:
+        raise ValueError("give at least one guidance scale w, e.g. 0, 1, 3")
+    if len(ws) > 8:
+        raise ValueError("at most 8 guidance scales (columns)")
+    if any(not (-5.0 <= w <= 20.0) for w in ws):
+        raise ValueError("guidance scales w must lie in [-5, 20]")
+    return ws
+
+
+@dataclass(eq=False)
+class ImageState(Evented):
+    """Everything the user sets in image mode. Time convention: t = 0 noise, t = 1 data."""
+
+    dataset: str = "digits"  # 'digits', a folder, an .npz file or an IDX file
+    size: int = 0  # resize to size x size (0: keep the dataset's size)
+    # sampling (the grid is regenerated from fixed seeds when any of these change)
+    ws: str = "0, 1, 3, 5"  # the grid's columns
+    per_cell: int = 1
+    steps: int = 20
+    solver: str = "heun"
+    sde: bool = False
+    sigma: float = 0.5
+    sigma_schedule: str = "linear"
+    seed: int = 0
+    strip_label: int = 0  # the class of the trajectory strip (-1: unconditional)
+    strip_w: float = 3.0
+    # training
+    objective: str = "velocity"
+    schedule: str = "condot"
+    channels: int = 32
+    batch_size: int = 128
+    lr: float = 2e-3
+    ema: bool = True
+    device: str = "auto"
+    label_dropout: float = 0.1
+    _listeners: list = field(default_factory=list, repr=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+
+    def grid_ws(self) -> tuple[float, ...]:
+        return parse_ws(self.ws)

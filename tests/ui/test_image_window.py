@@ -1,0 +1,148 @@
+"""Image mode: the class x w sample grid renders in the GUI and follows the controls."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtGui import QColor  # noqa: E402
+
+from flowscope.state import ImageState  # noqa: E402
+from flowscope.ui.image_window import ImageWindow  # noqa: E402
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLOWSCOPE_TRAIN_PROCESS", "0")  # a thread: no child start-up in tests
+    state = ImageState(channels=8, batch_size=32, steps=5, ws="0, 1, 3", solver="euler")
+    w = ImageWindow(state, ask_to_save=False)
+    qtbot.addWidget(w)
+    w.resize(1300, 850)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def _train_a_little(win, qtbot, steps=20):
+    win._on_step_clicked()  # creates the session, one step, asks for a grid
+    win.session.step_once(steps)
+    win.session.publish()
+    qtbot.waitUntil(lambda: win._snapshot() is not None and win._snapshot().step >= steps + 1)
+    win._request_images(force=True)
+    qtbot.waitUntil(lambda: win.result is not None and win.result.step >= steps + 1, timeout=30000)
+
+
+def test_opens_on_digits_with_real_examples_and_no_samples_yet(win):
+    assert win.dataset is not None and win.dataset.num_classes == 10
+    assert win.real_view.shape == (2, 5)  # one real image per class, in two rows
+    assert win.grid_view.images_rgb() is None and "Train" in win.grid_view._message
+    assert win.sampling_panel.strip_label.count() == 11  # unconditional + 10 classes
+
+
+def test_sample_grid_renders_classes_by_w(win, qtbot):
+    _train_a_little(win, qtbot)
+    assert win.grid_view.shape == (10, 3)  # rows: classes; columns: w = 0, 1, 3
+    assert win.grid_view._rows[3] == "y = 3" and win.grid_view._cols == ["w = 0", "w = 1", "w = 3"]
+    assert win.strip_view.shape == (1, 6)
+    rgb = win.grid_view.images_rgb()
+    assert rgb.std() > 5  # not a blank grid
+    # w = 0 ignores the class: every row of that column starts from the same noise -> equal
+    assert np.array_equal(rgb[0, 0], rgb[7, 0])
+    assert not np.array_equal(rgb[0, 2], rgb[7, 2])
+    # and the widget really paints them: a cell's screen pixels match its image
+    qtbot.wait(50)
+    shot = win.grid_view.grab().toImage()
+    rect = win.grid_view.cell_rect(4, 1)
+    assert rect.width() >= 16  # 8x8 digits are drawn enlarged
+    cell = rgb[4, 1]
+    h, w = cell.shape[:2]
+    for i, j in [(1, 1), (3, 5), (6, 2), (h - 1, w - 1)]:
+        px = QColor(shot.pixel(rect.left() + int((j + 0.5) * rect.width() / w),
+                               rect.top() + int((i + 0.5) * rect.height() / h)))  # fmt: skip
+        assert abs(px.red() - int(cell[i, j, 0])) <= 2
+
+
+def test_moving_a_control_regenerates_the_grid(win, qtbot):
+    _train_a_little(win, qtbot, steps=5)
+    first = win.result
+    win.sampling_panel.ws_edit.setText("0.5, 2")
+    win.sampling_panel.ws_edit.editingFinished.emit()
+    assert win.state.ws == "0.5, 2"
+    qtbot.waitUntil(lambda: win.grid_view.shape == (10, 2), timeout=30000)
+    assert win.grid_view._cols == ["w = 0.5", "w = 2"]
+    same_weights = win.result
+    assert same_weights.step == first.step and same_weights.generation > first.generation
+    # new noise: the same weights and w, other samples
+    win.state.set(seed=win.state.seed + 1)
+    qtbot.waitUntil(lambda: win.result.generation > same_weights.generation, timeout=30000)
+    assert not np.array_equal(win.result.cells, same_weights.cells)
+    # the SDE switch reaches the sampler
+    win.sampling_panel.mode.setCurrentIndex(1)
+    assert win.state.sde is True
+    req = win.image_request(0)
+    assert req.sigma == pytest.approx(win.state.sigma) and req.sigma > 0
+
+
+def test_bad_guidance_text_is_refused_with_a_message(win):
+    panel = win.sampling_panel
+    panel.ws_edit.setText("1, two")
+    panel.ws_edit.editingFinished.emit()
+    assert win.state.ws == "0, 1, 3"
+    assert not panel.ws_error.isHidden() and "numbers" in panel.ws_error.text()
+
+
+def test_exports_grid_png_and_npy(win, qtbot, tmp_path):
+    assert not win.export_grid(str(tmp_path / "none.png"))  # nothing yet: a message, no file
+    assert "Train first" in win.last_error
+    _train_a_little(win, qtbot, steps=3)
+    from PIL import Image
+
+    assert win.export_grid(str(tmp_path / "grid.png"))
+    im = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert im.shape == (10 * 33 + 1, 3 * 33 + 1, 3)  # 8x8 cells scaled 4x with 1-pixel gaps
+    assert win.export_samples(str(tmp_path / "s.npy"))
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (30, 1, 8, 8) and x.min() >= 0.0 and x.max() <= 16.0  # digits' 0..16
+    assert win.export_strip(str(tmp_path / "strip.png"))
+    assert win.export_model(str(tmp_path / "model"))
+    import flowscope
+
+    m = flowscope.load(tmp_path / "model")
+    assert m.kind == "image" and m.config.num_classes == 10
+
+
+def test_bad_dataset_keeps_the_current_one(win, tmp_path):
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip file")
+    assert not win.load_dataset(str(bad))
+    assert win.dataset.name == "digits" and "Cannot use this dataset" in win.last_error
+    assert not win.load_dataset(str(tmp_path / "missing"))
+    assert win.dataset.name == "digits"
+
+
+def test_unlabelled_dataset_gives_one_row(win, qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "blobs.npz", images=rng.integers(0, 255, (40, 6, 6), dtype=np.uint8))
+    assert win.load_dataset(str(tmp_path / "blobs.npz"))
+    assert win.dataset.num_classes == 0
+    _train_a_little(win, qtbot, steps=3)
+    rows, cols = win.grid_view.shape
+    assert rows == 1 and cols == 3 and win.grid_view._cols == ["unconditional samples"]
+
+
+def test_main_window_opens_image_mode(qtbot, tmp_path, monkeypatch):
+    from flowscope.state import AppState
+    from flowscope.ui.main_window import MainWindow
+
+    monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path / "home"))
+    main = MainWindow(AppState(target_source="gaussian", n_particles=200), ask_to_save=False)
+    qtbot.addWidget(main)
+    try:
+        img = main.open_image_mode()
+        qtbot.addWidget(img)
+        assert img.isVisible() and img.dataset.name == "digits"
+        assert main.open_image_mode() is img  # one image window, raised again
+        img.shutdown()
+    finally:
+        main.shutdown()
