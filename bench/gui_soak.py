@@ -108,12 +108,15 @@ def main() -> int:
     slider_timer.start(500)
     counter.times.clear()
     n0 = win.session.step_count
+    compute_clock = time.pthread_getcpuclockid(win.worker._thread.ident)
+    ccpu0 = time.clock_gettime(compute_clock)
     cpu0, t0 = time.thread_time(), time.perf_counter()
     while time.perf_counter() - t0 < a.seconds:
         app.processEvents()
         time.sleep(0.001)
     wall = time.perf_counter() - t0
     cpu = time.thread_time() - cpu0
+    compute_cpu = time.clock_gettime(compute_clock) - ccpu0
     steps = win.session.step_count - n0
     slider_timer.stop()
     win.shutdown()
@@ -134,6 +137,8 @@ def main() -> int:
         "frame_ms_median": round(float(np.median(dts)), 2),
         "frame_ms_p95": round(float(np.percentile(dts, 95)), 2),
         "gui_cpu_ms_per_frame": round(cpu * 1000 / max(frames, 1), 2),
+        "gui_cpu_share": round(cpu / wall, 3),
+        "compute_cpu_share": round(compute_cpu / wall, 3),
         "slider_to_frame_ms_median": round(float(np.median(lat)), 1) if lat else None,
         "slider_to_frame_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
         "slider_moves": len(moves),

@@ -9,6 +9,7 @@ a request that replaces any pending one (stale work is dropped, never queued).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -44,8 +45,13 @@ TICK_MS = 16
 TRAIL_FRAMES = 5
 PREVIEW_PARTICLES = 800
 REFRESH_WHILE_TRAINING_S = 1.5
+# While training, learned trajectories are refreshed at most once per REFRESH_DUTY x the time the
+# last one took: the compute thread then uses <= 1 / REFRESH_DUTY of a core for them, and the
+# trainer keeps its core (10k particles x 50 Heun + SDE steps take ~3 s of one 2-core CPU).
+REFRESH_DUTY = 4.0
 TRAINER_NICE = 5  # the training process yields the CPU to the window when both want it
-FIELD_MIN_INTERVAL_S = 0.1  # arrows follow a playing t at up to 10 Hz (the trainer needs the GIL)
+FIELD_MIN_INTERVAL_S = 0.1  # arrows follow a playing t at up to 10 Hz
+FIELD_MIN_INTERVAL_TRAINING_S = 0.2  # 5 Hz while training: each exact + learned field ~30 ms
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (
@@ -389,7 +395,6 @@ class MainWindow(QMainWindow):
     # ================================================================== training
     def _make_session(self):
         """Training runs in a child process (its own GIL) unless FLOWSCOPE_TRAIN_PROCESS=0."""
-        import os
 
         from ..core.models import ModelConfig
         from ..train.process_session import ProcessTrainingSession
@@ -454,7 +459,9 @@ class MainWindow(QMainWindow):
         if snap is None:
             return
         now = time.perf_counter()
-        if not force and now - self._last_refresh < REFRESH_WHILE_TRAINING_S:
+        last = self.traj.seconds if self.traj is not None and self.traj.source == "learned" else 0
+        wait = max(REFRESH_WHILE_TRAINING_S, REFRESH_DUTY * last)
+        if not force and now - self._last_refresh < wait:
             return
         if snap.step == self._snapshot_step_submitted or (self.worker.busy and not force):
             return
@@ -578,7 +585,7 @@ class MainWindow(QMainWindow):
         if (
             self._field_dirty
             and self._shown["field"] >= self._gen["field"]
-            and now - self._last_field_request >= FIELD_MIN_INTERVAL_S
+            and now - self._last_field_request >= self._field_interval()
         ):
             self._field_dirty = False  # the last field is shown: ask for the current t
             self._request_field()
@@ -587,6 +594,10 @@ class MainWindow(QMainWindow):
             if now - self._last_curves > 0.25:
                 self._last_curves = now
                 self._update_training_status()
+
+    def _field_interval(self) -> float:
+        training = self.session is not None and self.session.running
+        return FIELD_MIN_INTERVAL_TRAINING_S if training else FIELD_MIN_INTERVAL_S
 
     def _poll_results(self) -> None:
         res = self.worker.take("trajectory")
@@ -969,7 +980,6 @@ class MainWindow(QMainWindow):
 
 def last_session_path() -> Path | None:
     """Where the last session is kept (FLOWSCOPE_HOME overrides; empty disables)."""
-    import os
 
     home = os.environ.get("FLOWSCOPE_HOME")
     if home == "":

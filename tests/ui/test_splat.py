@@ -1,0 +1,40 @@
+"""The raster particle splatter (numpy only): coverage, position and colour of the discs."""
+
+import numpy as np
+
+from flowscope.ui.splat import splat
+
+
+def _alpha(img):
+    return img[..., 3].astype(float) / 255.0
+
+
+def test_isolated_disc_has_its_area_and_centre():
+    x0, y0, img = splat([20.3], [11.7], 64, 48, 6.0, (0.0, 0.0, 1.0, 1.0))
+    a = _alpha(img)
+    # one disc of radius 3 at alpha 1: opacity = its coverage of each pixel, pi r^2 in total
+    assert abs(a.sum() - np.pi * 9) < 0.05 * np.pi * 9
+    assert a.max() >= 0.99
+    ys, xs = np.nonzero(a > 0)
+    cx = (a[ys, xs] * (xs + x0 + 0.5)).sum() / a[ys, xs].sum()
+    cy = (a[ys, xs] * (ys + y0 + 0.5)).sum() / a[ys, xs].sum()
+    assert abs(cx - 20.3) < 0.15 and abs(cy - 11.7) < 0.15
+    assert (img[..., 2] == img[..., 3]).all() and img[..., :2].max() == 0  # premultiplied blue
+
+
+def test_overlap_darkens_and_per_point_colours_mix():
+    one = _alpha(splat([10.0], [10.0], 32, 32, 4.0, (1, 0, 0, 0.3))[2]).max()
+    many = _alpha(splat([10.0] * 5, [10.0] * 5, 32, 32, 4.0, (1, 0, 0, 0.3))[2]).max()
+    assert abs(one - 0.3) <= 1.5 / 255
+    assert abs(many - (1 - 0.7**5)) <= 1.5 / 255  # 5 x "over" blending at alpha 0.3
+    cols = np.array([[1, 0, 0, 1], [0, 0, 1, 1]], np.float32)
+    _, _, img = splat([10.0, 10.0], [10.0, 10.0], 32, 32, 4.0, cols)
+    r, b = img[..., 0].astype(int), img[..., 2].astype(int)
+    assert r.max() > 50 and abs(r - b).max() <= 1  # equal parts red and blue
+
+
+def test_points_off_the_device_or_not_finite_are_dropped():
+    assert splat([-50.0, 500.0], [5.0, 5.0], 100, 100, 3.0, (0, 0, 0, 1)) is None
+    assert splat([np.nan], [1.0], 100, 100, 3.0, (0, 0, 0, 1)) is None
+    x0, y0, img = splat([0.0, np.inf], [0.0, 3.0], 100, 100, 3.0, (0, 0, 0, 1))
+    assert x0 == 0 and y0 == 0 and img.shape[0] <= 4 and img.shape[1] <= 4
