@@ -102,6 +102,8 @@ class _Side:
                 QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate
             )
         self.widget.setMinimumSize(120, 120)
+        # a few dozen items, some moving every frame: a BSP index only costs re-indexing
+        self.widget.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
         self.plot: pg.PlotItem = self.widget.getPlotItem()
         self.plot.setTitle(title, color="#222222", size="11pt")
         self.plot.hideButtons()
