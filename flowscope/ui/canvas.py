@@ -66,7 +66,7 @@ GRID_ALPHA = 0.15
 DENSITY_COLORS = ("#ffffff", "#e4ebf3", "#b9c9dc", "#8aa3c0")
 Z_DENSITY, Z_POINTS, Z_STROKES, Z_LIVE, Z_OUTLINE = -20, -10, 10, 20, 30
 ICON_PX = 20
-SLIDER_WIDTH_PX = 150
+SLIDER_WIDTH_PX = 110
 WIDTH_TOOLTIP = "brush width: each stroke becomes Gaussians of std width/4 along its path"
 
 
@@ -276,9 +276,10 @@ class TargetCanvas(QWidget):
         self._width_slider.setRange(*BRUSH_WIDTH_RANGE)
         self._width_slider.setValue(DEFAULT_BRUSH_WIDTH)
         self._width_slider.setToolTip(f"{WIDTH_TOOLTIP} ([ smaller, ] larger)")
-        self._width_slider.setFixedWidth(SLIDER_WIDTH_PX)
+        # the slider takes the row's spare width, the value label keeps room for "0.00"
+        self._width_slider.setMinimumWidth(SLIDER_WIDTH_PX)
         self._width_slider.valueChanged.connect(self._on_width_slider_changed)
-        row.addWidget(self._width_slider)
+        row.addWidget(self._width_slider, 1)
         row.addWidget(self._separator())
 
         self._class_group = QButtonGroup(self)
@@ -289,7 +290,6 @@ class TargetCanvas(QWidget):
             row.addWidget(button)
         self._class_group.button(0).setChecked(True)
         self._class_group.idClicked.connect(self._on_class_group_clicked)
-        row.addStretch(1)
 
         self._undo_button = self._tool_button(
             _painted_icon(_paint_undo), "Undo (Edit > Undo)", checkable=False

@@ -340,13 +340,27 @@ class CurvesPanel(QWidget):
         self.excess_label = QLabel("")
         self.excess_label.setStyleSheet("color:#555;")
         lay.addWidget(self.excess_label)
+        self._empty_ranges()
+
+    def _empty_ranges(self) -> None:
+        """Before training: fixed, readable axes (an empty log axis crowds its labels)."""
+        self._empty = True
+        self.loss_plot.setXRange(0, 1000, padding=0)
+        self.loss_plot.setYRange(-2, 1, padding=0)  # log10: 0.01 .. 10
+        self.quality_plot.setXRange(0, 1000, padding=0)
+        self.quality_plot.setYRange(0, 0.1, padding=0)
 
     def set_loss(self, steps: np.ndarray, losses: np.ndarray, floor: float | None) -> None:
         if len(steps) == 0:
             self.loss_curve.setData([], [])
             self.loss_smooth.setData([], [])
             self.excess_label.setText("")
+            self._empty_ranges()
         else:
+            if self._empty:
+                self._empty = False
+                for p in (self.loss_plot, self.quality_plot):
+                    p.enableAutoRange()
             stride = max(1, len(steps) // 2000)
             self.loss_curve.setData(steps[::stride], losses[::stride])
             k = max(1, min(len(losses) // 10, 100))
