@@ -677,7 +677,10 @@ class MainWindow(QMainWindow):
         losses = np.fromiter(h.losses[:n], dtype=float, count=n)
         self.curves.set_loss(steps, losses, self.floor)
         tr = s.trainer
-        msg = f"step {tr.step_count:,} · {tr.steps_per_sec:,.0f} steps/s · {tr.device.type}"
+        if s.running:
+            msg = f"step {tr.step_count:,} · {tr.steps_per_sec:,.0f} steps/s · {tr.device.type}"
+        else:
+            msg = f"paused at step {tr.step_count:,} · {tr.device.type}"
         if tr.error:
             msg = tr.error
             self.training_panel.set_running(False)

@@ -88,6 +88,7 @@ def test_training_updates_curves_and_particles_follow_the_learned_field(win, qtb
     assert "steps/s" in win.training_panel.status.text()
     win.toggle_training()
     assert not win.session.running
+    _wait(qtbot, lambda: "paused at step" in win.training_panel.status.text())
 
 
 def test_drawing_while_training_swaps_the_target_without_restarting(win, qtbot):
