@@ -174,3 +174,19 @@ def test_export_pt2_of_an_image_model(trained, tmp_path):
     y = torch.tensor([0, 3, 10, 9])  # 10 = the null label
     ref = m.velocity(x, 0.4, torch.where(y == 10, -1, y))
     torch.testing.assert_close(fn(x, torch.tensor([0.4]), y), ref, rtol=1e-5, atol=1e-4)
+
+
+def test_export_onnx_of_an_image_model(trained, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export is an optional extra")
+    from flowscope.core.export import export_velocity
+
+    tr, _ = trained
+    m = tr.model()
+    sess = ort.InferenceSession(str(export_velocity(m, tmp_path / "v.onnx", "onnx")))
+    x = torch.rand(4, 1, 8, 8) * 16
+    y = torch.tensor([0, 3, 10, 9])  # 10 = the null label
+    ref = m.velocity(x, 0.4, torch.where(y == 10, -1, y))
+    for t in (torch.full((4,), 0.4), torch.tensor([0.4])):
+        feeds = {"x": x.numpy(), "t": t.numpy(), "y": y.numpy()}
+        out = torch.from_numpy(sess.run(None, feeds)[0])
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-3)
