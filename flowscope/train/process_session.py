@@ -68,9 +68,7 @@ def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0
             elif kind == "target":
                 trainer.set_target(cmd[1])
             elif kind == "weights":
-                trainer.net.load_state_dict(cmd[1])
-                trainer.step_count = int(cmd[2])
-                trainer.publish()
+                trainer.load_weights(cmd[1], int(cmd[2]))
             continue
         if running and not trainer.done:
             trainer.step(POLL_EVERY)

@@ -61,9 +61,7 @@ class TrainingSession(SessionView):
 
     def load_weights(self, state_dict: dict, step: int = 0) -> None:
         """Continue from saved weights (the optimizer state starts fresh)."""
-        self.trainer.net.load_state_dict(state_dict)
-        self.trainer.step_count = int(step)
-        self.trainer.publish()
+        self.trainer.load_weights(state_dict, step)
 
     # ----------------------------------------------------------------- control
     def start(self) -> None:

@@ -410,6 +410,15 @@ class Trainer:
         if self.on_snapshot is not None:
             self.on_snapshot(snap)
 
+    def load_weights(self, state_dict: dict, step: int = 0) -> None:
+        """Continue from saved weights: the network and its EMA both start from them (a fresh
+        EMA would otherwise lag ~1 / (1 - decay) steps behind), the optimizer starts fresh."""
+        self.net.load_state_dict(state_dict)
+        if self.ema is not None:
+            self.ema.load_state_dict(state_dict)
+        self.step_count = int(step)
+        self.publish()
+
     def publish(self) -> Snapshot:
         """Publish a snapshot now (outside the rate limit), e.g. after a manual step."""
         last = self.history.losses[-1] if self.history.losses else math.nan

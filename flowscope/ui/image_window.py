@@ -355,6 +355,14 @@ class ImageWindow(QMainWindow):
         f = mb.addMenu("&File")
         self._action(f, "Open &dataset…", self.open_dataset_dialog, "Ctrl+O", DATASET_HINT)
         self._action(f, "Use the &digits dataset", lambda: self.load_dataset("digits"))
+        self._action(
+            f, "Open &model…", self.open_model_dialog, "Ctrl+Shift+O",
+            "continue training a saved image model (a folder with model.safetensors + model.json)",
+        )  # fmt: skip
+        self._action(
+            f, "Continue the &last model", lambda: self.open_model(last_image_model_path()),
+            tip="the model this window saved when it was last closed",
+        )  # fmt: skip
         ex = f.addMenu("&Export")
         self._action(ex, "Model (safetensors + json)…", self.export_model, "Ctrl+Shift+E")
         self._action(ex, "Sample grid as PNG…", lambda: self.export_grid(None), "Ctrl+E")
@@ -429,16 +437,77 @@ class ImageWindow(QMainWindow):
         x = np.concatenate([x, pad]).reshape(-1, cols, *x.shape[1:])  # two rows (white padding)
         self.real_view.set_images(x, (-1.0, 1.0))
 
+    def open_model_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a saved image model (its folder)")
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path) -> bool:
+        """Continue from a saved image model: its dataset must have the same image shape and
+        classes (the dataset it names is loaded when the current one does not fit)."""
+        from ..core.checkpoint import CheckpointError
+        from ..core.flow_model import load
+
+        if path is None or not Path(path).exists():
+            self._error("No saved model", f"nothing at {path}: train and close image mode first")
+            return False
+        try:
+            model = load(path)
+        except (CheckpointError, ValueError, OSError) as e:
+            self._error("Cannot open this model", str(e))
+            return False
+        if model.kind != "image":
+            self._error("Not an image model", "this is a 2D model: open it in the main window")
+            return False
+        source = (model.metadata.get("data") or {}).get("source")
+        if not self._fits(model) and source and source != self.state.dataset:
+            self.load_dataset(source)
+        if not self._fits(model):
+            c, h, w = model.config.image_shape
+            self._error(
+                "The model does not fit this dataset",
+                f"the model is for {c}x{h}x{w} images with {model.config.num_classes} classes; "
+                "open that dataset first (File > Open dataset)",
+            )
+            return False
+        if self.session is not None and self.session.step_count and not self._confirm_discard():
+            return False
+        self._stop_session()
+        cfg = model.config
+        self.state.set(channels=cfg.channels, objective=cfg.parameterization,
+                       schedule=model.schedule.name if model.schedule.name in SCHEDULES
+                       else self.state.schedule)  # fmt: skip
+        steps = int((model.metadata.get("training") or {}).get("steps") or 0)
+        try:
+            self.session = self._make_session(cfg)
+            self.session.load_weights(model.net.state_dict(), step=steps)
+        except (ValueError, RuntimeError) as e:
+            self.session = None
+            self._error("Cannot continue from this model", str(e))
+            return False
+        self._settings_changed = False
+        self._update_training_status()
+        self._request_images(force=True)
+        self.statusBar().showMessage(f"continuing from {path} (step {steps:,})", 6000)
+        return True
+
+    def _fits(self, model) -> bool:
+        ds = self.dataset
+        return (ds is not None and tuple(model.config.image_shape) == ds.shape
+                and model.config.num_classes == ds.num_classes)  # fmt: skip
+
     # ================================================================== training
-    def _make_session(self):
+    def _make_session(self, mc=None):
         from ..core.models import ModelConfig
         from ..train.process_session import ProcessTrainingSession
         from ..train.session import TrainingSession
         from ..train.trainer import TrainConfig
 
         s, ds = self.state, self.dataset
-        mc = ModelConfig(arch="unet", image_shape=ds.shape, channels=s.channels,
-                         parameterization=s.objective, num_classes=ds.num_classes)  # fmt: skip
+        mc = mc or ModelConfig(
+            arch="unet", image_shape=ds.shape, channels=s.channels,
+            parameterization=s.objective, num_classes=ds.num_classes,
+        )  # fmt: skip
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, ema_decay=0.999 if s.ema else None, num_threads=1,

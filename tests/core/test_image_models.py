@@ -190,3 +190,16 @@ def test_export_onnx_of_an_image_model(trained, tmp_path):
         feeds = {"x": x.numpy(), "t": t.numpy(), "y": y.numpy()}
         out = torch.from_numpy(sess.run(None, feeds)[0])
         torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-3)
+
+
+def test_load_weights_starts_the_ema_from_them(digits):
+    cfg = ModelConfig(image_shape=digits.shape, num_classes=10, **TINY)
+    a = Trainer(digits, cfg, TrainConfig(steps=5, batch_size=16, ema_decay=0.999, device="cpu"))
+    a.run()
+    saved = a.snapshot().state_dict
+    b = Trainer(digits, cfg, TrainConfig(steps=None, batch_size=16, ema_decay=0.999, seed=1))
+    b.load_weights(saved, step=5)
+    snap = b.latest_snapshot
+    assert snap.step == 5
+    for k, v in saved.items():  # what the views sample with is the loaded model, not a new EMA
+        torch.testing.assert_close(snap.state_dict[k], v)

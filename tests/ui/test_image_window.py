@@ -146,3 +146,31 @@ def test_main_window_opens_image_mode(qtbot, tmp_path, monkeypatch):
         img.shutdown()
     finally:
         main.shutdown()
+
+
+def test_close_autosaves_and_the_model_can_be_continued(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLOWSCOPE_TRAIN_PROCESS", "0")
+    state = ImageState(channels=8, batch_size=32, steps=5, ws="0, 2", solver="euler")
+    first = ImageWindow(state, ask_to_save=False)
+    qtbot.addWidget(first)
+    first.show()
+    _train_a_little(first, qtbot, steps=6)
+    shown = first.result.cells
+    first.close()  # autosaves the model, stops the trainer
+    from flowscope.ui.image_window import last_image_model_path
+
+    saved = last_image_model_path()
+    assert (saved / "model.safetensors").exists()
+    again = ImageWindow(ImageState(steps=5, ws="0, 2", solver="euler"), ask_to_save=False)
+    qtbot.addWidget(again)
+    try:
+        assert again.open_model(saved)
+        assert again.state.channels == 8 and again.session.step_count == 7
+        qtbot.waitUntil(lambda: again.result is not None, timeout=30000)
+        np.testing.assert_allclose(again.result.cells, shown, atol=1e-4)  # same weights, seeds
+        # a 2D model or garbage is refused with a message
+        assert not again.open_model(tmp_path / "nothing-here")
+        assert "No saved model" in again.last_error
+    finally:
+        again.shutdown()
