@@ -31,6 +31,21 @@ def _stamps(radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ox[used].astype(np.int64), oy[used].astype(np.int64), cover[:, used]
 
 
+LUT_SCALE = 256.0  # lookup-table entries per unit of accumulated -log(1 - opacity)
+LUT_SIZE = 2048  # up to 8 units: opacity 0.9997
+
+
+@lru_cache(maxsize=16)
+def _lut(rgb: tuple[float, float, float]) -> np.ndarray:
+    """Premultiplied RGBA8888 pixels (as uint32) for each accumulated -log(1 - opacity)."""
+    o = 1.0 - np.exp(-np.arange(LUT_SIZE) / LUT_SCALE)
+    px = np.empty((LUT_SIZE, 4), np.uint8)
+    for c in range(3):
+        px[:, c] = (o * rgb[c] * 255.0 + 0.5).astype(np.uint8)
+    px[:, 3] = (o * 255.0 + 0.5).astype(np.uint8)
+    return px.view(np.uint32).ravel()
+
+
 @lru_cache(maxsize=16)
 def _over_weights(radius: float, alpha: float) -> np.ndarray:
     """-log(1 - coverage x alpha) per phase and offset (one colour for every point)."""
@@ -73,8 +88,9 @@ def splat(
     y1 = min(int(height), int(np.floor(py.max())) + k + 1)
     if x1 <= x0 or y1 <= y0:
         return None
-    w, h = x1 - x0 + 2 * k, y1 - y0 + 2 * k  # with the margin: every stamp fits
-    fx, fy = px - (x0 - k), py - (y0 - k)
+    m = 2 * k  # a margin in which every stamp fits, also of points up to k off the device
+    w, h = x1 - x0 + 2 * m, y1 - y0 + 2 * m
+    fx, fy = px - (x0 - m), py - (y0 - m)
     ix, iy = fx.astype(np.int64), fy.astype(np.int64)  # >= 0 here, so this is floor
     phase = (np.minimum(((fy - iy) * PHASES).astype(np.int64), PHASES - 1) * PHASES
              + np.minimum(((fx - ix) * PHASES).astype(np.int64), PHASES - 1))  # fmt: skip
@@ -86,19 +102,20 @@ def splat(
     else:
         a = np.bincount(idx, weights=_over_weights(r, float(rgba[3]))[phase].ravel(), minlength=n)
     # "over" compositing of all points at a pixel, in any order: 1 - prod(1 - opacity_i)
-    a = a.reshape(h, w)[k : h - k, k : w - k]
-    opacity = 1.0 - np.exp(-a.astype(np.float32))
-    out = np.empty((*opacity.shape, 4), np.uint8)
+    a = a.reshape(h, w)[m : h - m, m : w - m]
     if per_point:  # colour: the opacity-weighted mean of the points' colours
+        opacity = 1.0 - np.exp(-a.astype(np.float32))
+        out = np.empty((*opacity.shape, 4), np.uint8)
         total = np.bincount(idx, weights=ca.ravel(), minlength=n).reshape(h, w)
-        total = total[k : h - k, k : w - k]
+        total = total[m : h - m, m : w - m]
         scale = opacity / np.where(total > 0, total, 1.0)
         for c in range(3):
             wc = np.bincount(idx, weights=(ca * rgba[:, c : c + 1]).ravel(), minlength=n)
-            v = wc.reshape(h, w)[k : h - k, k : w - k] * scale
+            v = wc.reshape(h, w)[m : h - m, m : w - m] * scale
             out[..., c] = (v * 255.0 + 0.5).astype(np.uint8)
-    else:
-        for c in range(3):
-            out[..., c] = (opacity * (rgba[c] * 255.0) + 0.5).astype(np.uint8)
-    out[..., 3] = (opacity * 255.0 + 0.5).astype(np.uint8)
-    return x0, y0, out
+        out[..., 3] = (opacity * 255.0 + 0.5).astype(np.uint8)
+        return x0, y0, out
+    # one colour: premultiplied RGBA straight from a lookup table on the accumulated -log(1 - o)
+    q = np.minimum(a * LUT_SCALE + 0.5, LUT_SIZE - 1).astype(np.intp)
+    lut = _lut(tuple(float(v) for v in rgba[:3]))
+    return x0, y0, lut[q].view(np.uint8).reshape(*q.shape, 4)

@@ -108,3 +108,23 @@ def test_learned_difference_field_is_learned_minus_exact():
     np.testing.assert_allclose(diff, learned - exact, atol=1e-4)
     r = w.compute_now(TrajectoryRequest(4, EM, snap, n=100, steps=5, score_quality=True))
     assert r.source == "learned" and r.step == 20 and r.energy is not None and r.energy > 0
+
+
+def test_exact_heatmap_is_cached_per_t_quantum_and_per_target():
+    from flowscope.train.compute import DENSITY_T_QUANTUM
+
+    w = ComputeWorker()
+    a = w.compute_now(FieldRequest(1, EM, None, 0.5, BOUNDS, density_grid=32))
+    b = w.compute_now(FieldRequest(2, EM, None, 0.5 + 0.4 * DENSITY_T_QUANTUM, BOUNDS,
+                                   density_grid=32))  # fmt: skip
+    assert np.array_equal(a.density, b.density) and len(w._density_cache) == 1
+    assert b.t == 0.5 + 0.4 * DENSITY_T_QUANTUM  # the arrows use the exact t
+    pts = grid_points(BOUNDS, 32).double()
+    ref = EM.log_prob(pts, 0.5).exp().reshape(32, 32).float().numpy()
+    np.testing.assert_allclose(a.density, ref, rtol=1e-5)
+    c = w.compute_now(FieldRequest(3, EM, None, 0.6, BOUNDS, density_grid=32))
+    assert not np.array_equal(a.density, c.density) and len(w._density_cache) == 2
+    other = ExactMarginal(torch.tensor([[1.0, 1.0]]), widths=0.5)  # a new target: no reuse
+    d = w.compute_now(FieldRequest(4, other, None, 0.5, BOUNDS, density_grid=32))
+    ref = other.log_prob(pts, 0.5).exp().reshape(32, 32).float().numpy()
+    np.testing.assert_allclose(d.density, ref, rtol=1e-5)

@@ -38,3 +38,13 @@ def test_points_off_the_device_or_not_finite_are_dropped():
     assert splat([np.nan], [1.0], 100, 100, 3.0, (0, 0, 0, 1)) is None
     x0, y0, img = splat([0.0, np.inf], [0.0, 3.0], 100, 100, 3.0, (0, 0, 0, 1))
     assert x0 == 0 and y0 == 0 and img.shape[0] <= 4 and img.shape[1] <= 4
+
+
+def test_points_just_off_every_edge_touch_the_border_pixels_only():
+    xs = np.array([-0.9, 40.9, 20.0, 20.0], np.float32)
+    ys = np.array([15.0, 15.0, -0.9, 30.9], np.float32)
+    x0, y0, img = splat(xs, ys, 41, 31, 4.0, (0, 0, 0, 1))
+    assert (x0, y0) == (0, 0) and img.shape == (31, 41, 4)
+    a = img[..., 3]
+    assert a[15, 0] > 0 and a[15, -1] > 0 and a[0, 20] > 0 and a[-1, 20] > 0
+    assert a[15, 5:36].max() == 0 and a[5:26, 20].max() == 0  # nothing wrapped around
