@@ -35,6 +35,22 @@ class PaintCounter(QObject):
         return False
 
 
+def _xserver_cpu() -> float | None:
+    """CPU seconds used so far by the X server (Xvfb / Xorg) on this machine, if visible."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")) if os.path.isdir("/proc") else []:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)
+            name = fields[0].split("(", 1)[1]
+            if name in ("Xvfb", "Xorg"):
+                utime, stime = fields[1].split()[11:13]
+                return (int(utime) + int(stime)) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return None
+
+
 def trainer_solo(target_name: str, seconds: float, state) -> float:
     """Steps/s of the same training session with no window (same process, same threads)."""
     from flowscope.core.data import load_target
@@ -78,7 +94,7 @@ def main() -> int:
     _configure_threads()
     app = make_app()
     state = AppState(target_source=a.preset, n_particles=a.particles)
-    solo = trainer_solo(a.preset, a.solo_seconds, state)
+    solo_before = trainer_solo(a.preset, a.solo_seconds, state)
 
     os.environ["FLOWSCOPE_HOME"] = ""
     win = MainWindow(state, ask_to_save=False)
@@ -110,6 +126,7 @@ def main() -> int:
     n0 = win.session.step_count
     compute_clock = time.pthread_getcpuclockid(win.worker._thread.ident)
     ccpu0 = time.clock_gettime(compute_clock)
+    xvfb0, proc0 = _xserver_cpu(), time.process_time()
     cpu0, t0 = time.thread_time(), time.perf_counter()
     while time.perf_counter() - t0 < a.seconds:
         app.processEvents()
@@ -117,9 +134,14 @@ def main() -> int:
     wall = time.perf_counter() - t0
     cpu = time.thread_time() - cpu0
     compute_cpu = time.clock_gettime(compute_clock) - ccpu0
+    process_cpu = time.process_time() - proc0
+    xvfb1 = _xserver_cpu()
     steps = win.session.step_count - n0
     slider_timer.stop()
     win.shutdown()
+    # solo speed drifts on these VMs: measure it before and after the soak, use the mean
+    solo_after = trainer_solo(a.preset, a.solo_seconds, state)
+    solo = 0.5 * (solo_before + solo_after)
 
     paints = np.array(counter.times)
     frames = len(paints)
@@ -139,11 +161,14 @@ def main() -> int:
         "gui_cpu_ms_per_frame": round(cpu * 1000 / max(frames, 1), 2),
         "gui_cpu_share": round(cpu / wall, 3),
         "compute_cpu_share": round(compute_cpu / wall, 3),
+        "window_process_cpu_share": round(process_cpu / wall, 3),
+        "x_server_cpu_share": None if xvfb0 is None else round((xvfb1 - xvfb0) / wall, 3),
         "slider_to_frame_ms_median": round(float(np.median(lat)), 1) if lat else None,
         "slider_to_frame_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
         "slider_moves": len(moves),
         "trainer_steps_per_s_gui": round(steps / wall, 1),
         "trainer_steps_per_s_solo": round(solo, 1),
+        "trainer_steps_per_s_solo_before_after": [round(solo_before, 1), round(solo_after, 1)],
         "trainer_ratio": round(steps / wall / solo, 3) if solo else None,
         "uses_gl": bool(win.explorer.uses_gl()),
         "trainer_in": "thread" if os.environ.get("FLOWSCOPE_TRAIN_PROCESS") == "0" else "process",

@@ -31,7 +31,7 @@ SDE_TITLE = "SDE: dX = [u<sub>t</sub> + ½σ<sub>t</sub>²∇log p<sub>t</sub>] 
 PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5)}
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)
-TRAIL_MAX_PARTICLES = 800  # trails of more particles are subsampled (evenly, deterministic)
+TRAIL_MAX_PARTICLES = 500  # trails of more particles are subsampled (evenly, deterministic)
 
 _GL_OK: bool | None = None
 

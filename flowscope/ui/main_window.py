@@ -48,7 +48,7 @@ REFRESH_WHILE_TRAINING_S = 1.5
 # While training, learned trajectories are refreshed at most once per REFRESH_DUTY x the time the
 # last one took: the compute thread then uses <= 1 / REFRESH_DUTY of a core for them, and the
 # trainer keeps its core (10k particles x 50 Heun + SDE steps take ~3 s of one 2-core CPU).
-REFRESH_DUTY = 4.0
+REFRESH_DUTY = 5.0
 TRAINER_NICE = 5  # the training process yields the CPU to the window when both want it
 FIELD_MIN_INTERVAL_S = 0.1  # arrows follow a playing t at up to 10 Hz
 FIELD_MIN_INTERVAL_TRAINING_S = 0.2  # 5 Hz while training: each exact + learned field ~30 ms
