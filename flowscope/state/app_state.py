@@ -21,6 +21,7 @@ CHOICES = {
     "density_source": ("exact", "histogram", "guided"),
     "guide_part": ("guided", "conditional", "unconditional"),
     "particles_follow": ("auto", "learned", "exact"),
+    "color": ("auto", "grayscale", "rgb"),
 }
 
 

@@ -30,6 +30,7 @@ class ImageState(Evented):
 
     dataset: str = "digits"  # 'digits', a folder, an .npz file or an IDX file
     size: int = 0  # resize to size x size (0: keep the dataset's size)
+    color: str = "auto"  # auto (as stored) | grayscale | rgb
     # sampling (the grid is regenerated from fixed seeds when any of these change)
     ws: str = "0, 1, 3, 5"  # the grid's columns
     per_cell: int = 1

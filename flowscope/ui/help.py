@@ -40,3 +40,9 @@ u<sub>t</sub>(x) = Σ w<sub>i</sub> [α̇<sub>t</sub> μ<sub>i</sub> + (ṡ<sub>
 <p>T train/pause · Space play/pause time · Ctrl+Z / Ctrl+Shift+Z undo/redo drawing ·
 B brush · E eraser · 1-4 class · [ ] brush width · Ctrl+S save · Ctrl+O open · F1 this sheet</p>
 """
+
+IMAGE_KEYS_HTML = """
+<h3>Keys (image mode)</h3>
+<p>T train/pause · S one step · N new noise · Ctrl+R reset weights · Ctrl+O open a dataset ·
+Ctrl+E export the grid (PNG) · Ctrl+Shift+E export the model · F1 this sheet</p>
+"""

@@ -257,6 +257,8 @@ class ImageWindow(QMainWindow):
         self._last_refresh = 0.0
         self._sampling_dirty = False
         self._settings_changed = False
+        self._reloading = False
+        self._loaded_shape = (self.state.size, self.state.color)
         self._build_widgets()
         self._build_menus()
         self.state.subscribe(self._on_state_changed)
@@ -286,6 +288,20 @@ class ImageWindow(QMainWindow):
         row.addWidget(digits)
         row.addWidget(open_button)
         data_form.addRow(row)
+        shape = QHBoxLayout()
+        self.size_spin = QSpinBox(minimum=0, maximum=64, singleStep=4)
+        self.size_spin.setSpecialValueText("as stored")
+        self.size_spin.setToolTip("resize every image to size x size pixels (reloads the data)")
+        self.color_combo = _combo(
+            ["colour as stored", "grayscale", "RGB"], "1 or 3 channels (reloads the data)"
+        )
+        self._data_binder = Binder(self.state)
+        self._data_binder.spin("size", self.size_spin)
+        self._data_binder.combo("color", self.color_combo, ["auto", "grayscale", "rgb"])
+        shape.addWidget(QLabel("size"))
+        shape.addWidget(self.size_spin, 1)
+        shape.addWidget(self.color_combo, 1)
+        data_form.addRow(shape)
         self.real_view = ImageGridView("no data")
         self.real_view.setFixedHeight(130)
         self.real_view.setToolTip("real training images, one per class")
@@ -375,6 +391,17 @@ class ImageWindow(QMainWindow):
         self._action(r, "Step", self._on_step_clicked, "S")
         self._action(r, "New noise", lambda: self.state.set(seed=self.state.seed + 1), "N")
         self._action(r, "Reset weights", self.reset_training, "Ctrl+R")
+        h = mb.addMenu("&Help")
+        self._action(h, "Formula cheat-sheet", self.show_cheatsheet, "F1")
+
+    def show_cheatsheet(self) -> None:
+        from .help import CHEATSHEET_HTML, IMAGE_KEYS_HTML
+
+        box = QMessageBox(self)
+        box.setWindowTitle("flowscope formula cheat-sheet")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(CHEATSHEET_HTML.split("<h3>Keys</h3>")[0] + IMAGE_KEYS_HTML)
+        box.exec()
 
     # ================================================================== data
     def open_dataset_dialog(self) -> None:
@@ -401,12 +428,14 @@ class ImageWindow(QMainWindow):
         if self.session is not None and self.session.step_count and not self._confirm_discard():
             return False
         try:
-            ds = load_image_dataset(source, size=self.state.size or None)
+            gray = {"auto": None, "grayscale": True, "rgb": False}[self.state.color]
+            ds = load_image_dataset(source, size=self.state.size or None, grayscale=gray)
         except (ImageDataError, ValueError, OSError) as e:
             self._error("Cannot use this dataset", str(e))
             return False
         self._stop_session()
         self.dataset = ds
+        self._loaded_shape = (self.state.size, self.state.color)
         self.state.set(dataset=str(source))
         c, h, w = ds.shape
         lo, hi = ds.value_range
@@ -422,6 +451,15 @@ class ImageWindow(QMainWindow):
             self.statusBar().showMessage(note, 8000)
         self.reset_training(quiet=True)
         return True
+
+    def _reload_with_shape(self, name: str) -> None:
+        """Size or colour changed: reload the data (a new shape needs new weights)."""
+        self._reloading = True
+        try:
+            if not self.load_dataset(self.state.dataset):
+                self.state.set(size=self._loaded_shape[0], color=self._loaded_shape[1])
+        finally:
+            self._reloading = False
 
     def _show_real_examples(self) -> None:
         ds = self.dataset
@@ -607,7 +645,9 @@ class ImageWindow(QMainWindow):
         self.grid_view.set_stale(self.result is not None)
 
     def _on_state_changed(self, name: str, value) -> None:
-        if name in SAMPLING_KEYS:
+        if name in ("size", "color") and self.dataset is not None and not self._reloading:
+            self._reload_with_shape(name)
+        elif name in SAMPLING_KEYS:
             self._sampling_dirty = True
         elif name in TRAINING_KEYS + ("label_dropout",) and self.session is not None:
             self._settings_changed = True

@@ -174,3 +174,15 @@ def test_close_autosaves_and_the_model_can_be_continued(qtbot, tmp_path, monkeyp
         assert "No saved model" in again.last_error
     finally:
         again.shutdown()
+
+
+def test_size_and_colour_controls_reload_the_data(win, qtbot):
+    _train_a_little(win, qtbot, steps=2)
+    win.size_spin.setValue(12)
+    assert win.state.size == 12 and win.dataset.shape == (1, 12, 12)
+    assert win.session is None and win.result is None  # a new shape needs new weights
+    win.color_combo.setCurrentIndex(2)  # RGB
+    assert win.dataset.shape == (3, 12, 12)
+    assert win.real_view.images_rgb().shape[2:4] == (12, 12)
+    _train_a_little(win, qtbot, steps=2)
+    assert win.result.cells.shape[-3:] == (3, 12, 12)
