@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import queue
 import threading
 import time
@@ -24,8 +25,32 @@ from .trainer import LossHistory, Snapshot, TrainConfig, Trainer
 POLL_EVERY = 4  # training steps between command polls in the child
 
 
+def pack(obj) -> bytes:
+    """Serialize by value for another process of ours. multiprocessing's own pickler would move
+    every tensor it sends into shared memory *in place*, from its feeder thread, while this
+    process may still be reading it (seen as garbage weights after File > Open)."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpack(data: bytes):
+    """The inverse of :func:`pack` (only for bytes our own processes made, never files)."""
+    return pickle.loads(data)
+
+
+class _Packed:
+    """A queue end that packs what it puts."""
+
+    def __init__(self, q):
+        self._q = q
+
+    def put(self, msg) -> None:
+        self._q.put(pack(msg))
+
+
 def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0) -> None:
     torch.set_num_threads(1)
+    target = unpack(target)
+    out_q = _Packed(out_q)
     if nice > 0 and hasattr(os, "nice"):
         os.nice(nice)  # the window first: a process has its own GIL, so no priority inversion
     try:
@@ -48,7 +73,7 @@ def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0
     while True:
         block = not running or trainer.done
         try:
-            cmd = cmd_q.get(timeout=0.1) if block else cmd_q.get_nowait()
+            cmd = unpack(cmd_q.get(timeout=0.1) if block else cmd_q.get_nowait())
         except queue.Empty:
             cmd = None
         if cmd is not None:
@@ -148,7 +173,7 @@ class ProcessTrainingSession(SessionView):
         self._cmd_q, self._out_q = self._ctx.Queue(), self._ctx.Queue()
         self._proc = self._ctx.Process(
             target=_child,
-            args=(self._cmd_q, self._out_q, self._target, self._mc, self._tc, self.nice),
+            args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice),
             name="flowscope-trainer", daemon=True,
         )  # fmt: skip
         self._proc.start()
@@ -161,13 +186,13 @@ class ProcessTrainingSession(SessionView):
 
     def _send(self, cmd) -> None:
         if self._cmd_q is not None:
-            self._cmd_q.put(cmd)
+            self._cmd_q.put(pack(cmd))
 
     def _read(self) -> None:
         out, tv = self._out_q, self.trainer
         while True:
             try:
-                msg = out.get(timeout=0.2)
+                msg = unpack(out.get(timeout=0.2))
             except queue.Empty:
                 if self._proc is None or not self._proc.is_alive():
                     return

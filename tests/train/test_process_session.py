@@ -82,3 +82,30 @@ def test_snapshot_is_a_working_model():
 def test_stop_before_start_is_harmless(n):
     s = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), TrainConfig(steps=None))
     assert s.stop() and not s.alive() and s.step_count == n
+
+
+def test_what_goes_to_the_child_is_copied_not_moved_to_shared_memory():
+    """multiprocessing's pickler moves tensors into shared memory in place, from a feeder
+    thread: the window's live tensors (the target's mixture, weights being opened) changed under
+    its feet. Everything is sent by value now."""
+    from flowscope.core.models import build_model
+
+    em = ExactMarginal(torch.tensor([[0.0, 1.0], [1.0, 0.0]]), widths=0.3)
+    mc = ModelConfig(width=16, depth=1)
+    s = ProcessTrainingSession(em, mc, TrainConfig(steps=None, batch_size=32, num_threads=1))
+    weights = build_model(mc).state_dict()
+    s.load_weights(weights, step=3)
+    s.set_target(ExactMarginal(torch.tensor([[2.0, 2.0]]), widths=0.2))
+    try:
+        assert wait_ready(s)
+        deadline = time.time() + 20
+        while time.time() < deadline and (s.latest_snapshot is None or s.step_count != 3):
+            time.sleep(0.05)
+        assert s.latest_snapshot is not None and s.latest_snapshot.step == 3
+        for k, v in s.latest_snapshot.state_dict.items():  # the child got the values
+            assert torch.equal(v, weights[k])
+        time.sleep(0.3)  # give a feeder thread time to do what it would do
+        assert not any(v.is_shared() for v in weights.values())
+        assert not em.means.is_shared() and not em.widths.is_shared()
+    finally:
+        s.stop()
