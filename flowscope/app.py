@@ -95,11 +95,16 @@ def run_app(args) -> int:
                 win.set_target_source("two_moons")
             win.project_path = None
             win.ask_to_save = keep
-    win.show()
-    if scripted:
-        from .ui.scripted import run_scripted
+    from .ui.scripted import run_scripted
 
-        return run_scripted(app, win, args)
+    return _show_and_run(app, win, args, run_scripted if scripted else None)
+
+
+def _show_and_run(app, win, args, scripted) -> int:
+    """Show the window, then run the scripted demo (``scripted(app, win, args)``) or the app."""
+    win.show()
+    if scripted is not None:
+        return scripted(app, win, args)
     code = app.exec()
     win.shutdown()
     return code
@@ -118,11 +123,6 @@ def _run_image_mode(app, args) -> int:
         print(f"flowscope: error: {win.last_error or 'cannot load the dataset'}", file=sys.stderr)
         win.shutdown()
         return 2
-    win.show()
-    if scripted:
-        from .ui.scripted import run_scripted_images
+    from .ui.scripted import run_scripted_images
 
-        return run_scripted_images(app, win, args)
-    code = app.exec()
-    win.shutdown()
-    return code
+    return _show_and_run(app, win, args, run_scripted_images if scripted else None)

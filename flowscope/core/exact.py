@@ -108,6 +108,26 @@ class ExactMarginal:
     def num_classes(self) -> int:
         return 0 if self.labels is None else int(self.labels.max()) + 1
 
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the mixture and schedule: equal for equal targets, also across processes
+        (caches key on it; ``id()`` is neither stable nor unique there)."""
+        fp = self.__dict__.get("_fingerprint")
+        if fp is None:
+            import hashlib
+
+            h = hashlib.blake2b(digest_size=16)
+            for t in (self.means, self.weights, self.widths, self.labels):
+                h.update(b"-" if t is None else t.detach().cpu().contiguous().numpy().tobytes())
+            h.update(self.schedule.name.encode())
+            fp = self._fingerprint = h.hexdigest()
+        return fp
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_cache"] = {}  # device copies are rebuilt on demand, never shipped
+        return state
+
     def with_schedule(self, schedule: str | Schedule) -> ExactMarginal:
         """The same mixture under another path schedule."""
         return ExactMarginal(

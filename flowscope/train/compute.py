@@ -226,10 +226,12 @@ class ComputeWorker:
     def _field_for(self, exact: ExactMarginal, snapshot: Snapshot | None):
         if snapshot is None:
             return exact
-        key = (id(snapshot), snapshot.step)
+        # step and creation time: unique per snapshot, also after a Reset and across processes
+        key = (snapshot.step, snapshot.wall_time, snapshot.target_version)
         if key != self._model_key:
             cfg = snapshot.config
-            if self._model is None or self._model.config != cfg:
+            m = self._model
+            if m is None or m.config != cfg or m.normalization != snapshot.normalization:
                 self._model = snapshot.to_model()
             else:
                 self._model.net.load_state_dict(snapshot.state_dict)
@@ -303,15 +305,15 @@ class ComputeWorker:
         """The exact heatmap, cached per t quantum: it does not change while training, and the
         play loop revisits the same times (checkerboard: ~90 ms per 96 x 96 grid)."""
         tq = round(float(r.t) / DENSITY_T_QUANTUM) * DENSITY_T_QUANTUM
-        key = (id(r.exact), round(tq, 6), y, float(r.w), r.density_kind, tuple(r.bounds),
-               r.density_grid)  # fmt: skip
+        key = (r.exact.fingerprint, round(tq, 6), y, float(r.w), r.density_kind,
+               tuple(r.bounds), r.density_grid)  # fmt: skip
         hit = self._density_cache.get(key)
-        if hit is not None and hit[0] is r.exact:  # the same target object, not a reused id
+        if hit is not None:
             self._density_cache.move_to_end(key)
-            return hit[1]
+            return hit
         dpts = grid_points(r.bounds, r.density_grid).double()
         dens = density_grid(r.exact, dpts, tq, y, r.w, r.density_kind).float()
-        self._density_cache[key] = (r.exact, dens)
+        self._density_cache[key] = dens
         while len(self._density_cache) > DENSITY_CACHE_SIZE:
             self._density_cache.popitem(last=False)
         return dens

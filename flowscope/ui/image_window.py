@@ -38,7 +38,8 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from ..core.device import available_devices
 from ..core.images import ImageDataError, load_image_dataset
 from ..state import ImageState, parse_ws
-from ..train.compute import ComputeWorker, ImageRequest
+from ..train.compute import ImageRequest
+from ..train.compute_process import make_compute_worker
 from .binding import Binder
 from .image_view import ImageGridView
 from .panels import (
@@ -245,7 +246,7 @@ class ImageWindow(QMainWindow):
         self.state = state or ImageState()
         self.ask_to_save = ask_to_save
         self.setWindowTitle("flowscope: image mode (classifier-free guidance)")
-        self.worker = ComputeWorker(num_threads=1)
+        self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
         self.session = None
         self.dataset = None
@@ -698,23 +699,8 @@ class ImageWindow(QMainWindow):
         return ws if len(ws) == res.cells.shape[1] else tuple(range(res.cells.shape[1]))
 
     def _update_training_status(self) -> None:
-        s = self.session
-        h = s.history
-        n = len(h.losses)
-        steps = np.fromiter(h.steps[:n], dtype=float, count=n)
-        losses = np.fromiter(h.losses[:n], dtype=float, count=n)
-        self.curves.set_loss(steps, losses, None)
-        tr = s.trainer
-        if s.running:
-            msg = f"step {tr.step_count:,} · {tr.steps_per_sec:,.1f} steps/s · {tr.device.type}"
-        else:
-            msg = f"paused at step {tr.step_count:,} · {tr.device.type}"
-        if tr.error:
-            msg = tr.error
-            self.training_panel.set_running(False)
-        elif self._settings_changed:
-            msg += " · settings changed: Reset applies them"
-        self.training_panel.status.setText(msg)
+        self.curves.show_history(self.session.history, None)
+        self.training_panel.show_session(self.session, self._settings_changed, rate_decimals=1)
 
     # ================================================================== exports
     def current_model(self):

@@ -35,7 +35,8 @@ from superqt import QLabeledDoubleSlider
 from ..core.data import PRESETS, DataError, Drawing, load_target
 from ..core.device import available_devices
 from ..state import AppState
-from ..train.compute import ComputeWorker, FieldRequest, TrajectoryRequest
+from ..train.compute import FieldRequest, TrajectoryRequest
+from ..train.compute_process import make_compute_worker
 from .canvas import TargetCanvas
 from .explorer import ExplorerView
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         self.state = state or AppState()
         self.ask_to_save = ask_to_save
         self.setWindowTitle("flowscope: flow matching, live")
-        self.worker = ComputeWorker(num_threads=1)
+        self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
         self.session = None
         self.target = None
@@ -670,23 +671,8 @@ class MainWindow(QMainWindow):
             self.explorer.set_density("both", fr.density, fr.bounds)
 
     def _update_training_status(self) -> None:
-        s = self.session
-        h = s.history
-        n = len(h.losses)
-        steps = np.fromiter(h.steps[:n], dtype=float, count=n)
-        losses = np.fromiter(h.losses[:n], dtype=float, count=n)
-        self.curves.set_loss(steps, losses, self.floor)
-        tr = s.trainer
-        if s.running:
-            msg = f"step {tr.step_count:,} · {tr.steps_per_sec:,.0f} steps/s · {tr.device.type}"
-        else:
-            msg = f"paused at step {tr.step_count:,} · {tr.device.type}"
-        if tr.error:
-            msg = tr.error
-            self.training_panel.set_running(False)
-        elif self._settings_changed:
-            msg += " · settings changed: Reset applies them"
-        self.training_panel.status.setText(msg)
+        self.curves.show_history(self.session.history, self.floor)
+        self.training_panel.show_session(self.session, self._settings_changed)
         src = "learned" if self.traj is not None and self.traj.source == "learned" else "exact"
         self.status_label.setText(f"particles follow the {src} field")
 

@@ -99,6 +99,21 @@ class TrainControls(QGroupBox):
         self.train_button.setText("Pause" if running else "Train")
         self.step_button.setEnabled(not running)
 
+    def show_session(self, session, settings_changed: bool, rate_decimals: int = 0) -> None:
+        """The status line: step, steps/s and device, 'paused', or the trainer's error."""
+        tr = session.trainer
+        if session.running:
+            rate = f"{tr.steps_per_sec:,.{rate_decimals}f}"
+            msg = f"step {tr.step_count:,} · {rate} steps/s · {tr.device.type}"
+        else:
+            msg = f"paused at step {tr.step_count:,} · {tr.device.type}"
+        if tr.error:
+            msg = tr.error
+            self.set_running(False)
+        elif settings_changed:
+            msg += " · settings changed: Reset applies them"
+        self.status.setText(msg)
+
 
 class TrainingPanel(TrainControls):
     """Objective, schedule, network size, optimizer, device; Train / Pause / Step / Reset."""
@@ -378,6 +393,13 @@ class CurvesPanel(QWidget):
             self.floor_line.setVisible(True)
         else:
             self.floor_line.setVisible(False)
+
+    def show_history(self, history, floor: float | None) -> None:
+        """The loss curve of a trainer's LossHistory (append-only lists, read up to one length)."""
+        n = len(history.losses)
+        steps = np.fromiter(history.steps[:n], dtype=float, count=n)
+        losses = np.fromiter(history.losses[:n], dtype=float, count=n)
+        self.set_loss(steps, losses, floor)
 
     def set_quality(self, steps: list[int], values: list[float]) -> None:
         self.quality_curve.setData(np.asarray(steps, float), np.asarray(values, float))

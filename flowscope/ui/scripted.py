@@ -51,18 +51,7 @@ def run_scripted(app, win, args) -> int:
     win._show_field()
     win._show_frame()
     _wait(app, 0.5)
-    img = grab_window(win)
-    ok = img.save(args.screenshot)
-    win.shutdown()
-    win.ask_to_save = False
-    win.close()
-    if not ok or img.isNull():
-        print(
-            f"flowscope: error: could not save the screenshot to {args.screenshot}", file=sys.stderr
-        )
-        return 2
-    print(f"saved screenshot {args.screenshot}")
-    return 0
+    return _save_and_close(win, args.screenshot)
 
 
 def _train_until(app, win, steps: int) -> None:
@@ -92,17 +81,20 @@ def run_scripted_images(app, win, args) -> int:
         _train_until(app, win, steps)
         win._show_result(win.worker.compute_now(win.image_request(10**9)))
     _wait(app, 0.3)
+    return _save_and_close(win, args.screenshot)
+
+
+def _save_and_close(win, path: str) -> int:
+    """Save the window's picture to ``path``, close the window; the exit code."""
     img = grab_window(win)
-    ok = img.save(args.screenshot)
+    ok = img.save(path)
     win.shutdown()
     win.ask_to_save = False
     win.close()
     if not ok or img.isNull():
-        print(
-            f"flowscope: error: could not save the screenshot to {args.screenshot}", file=sys.stderr
-        )
+        print(f"flowscope: error: could not save the screenshot to {path}", file=sys.stderr)
         return 2
-    print(f"saved screenshot {args.screenshot}")
+    print(f"saved screenshot {path}")
     return 0
 
 

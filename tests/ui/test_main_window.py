@@ -251,3 +251,15 @@ def test_export_animation_gif(win, qtbot, tmp_path):
         img.seek(3)
         last = np.asarray(img.convert("RGB")).astype(int)
     assert np.abs(first - last).mean() > 0.5  # particles moved from t = 0 to t = 1
+
+
+def test_views_are_computed_in_the_child_process_once_it_is_ready(win, qtbot):
+    from flowscope.train.compute_process import ProcessComputeWorker
+
+    assert isinstance(win.worker, ProcessComputeWorker)  # the default
+    _wait(qtbot, lambda: win.worker.ready, timeout=60000)
+    before = win.worker.computed_remotely
+    win.state.set(seed=win.state.seed + 1)  # new trajectories, from the child
+    _wait(qtbot, lambda: win.worker.computed_remotely > before)
+    _wait(qtbot, lambda: win.traj is not None and win.traj.ode.shape[1] == 600)
+    assert win.explorer.particles_item("ode").data()[0].shape == (600, 2)

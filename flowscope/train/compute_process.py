@@ -1,0 +1,194 @@
+"""The compute worker in a child process: its own GIL, and a lower priority than the window and
+the trainer, so on a small machine it takes only the CPU they leave. Qt-free.
+
+Same interface as :class:`~flowscope.train.compute.ComputeWorker` (``submit`` / ``take`` /
+``busy`` / ``last_error`` / ``compute_now`` / ``stop``), same rules: one request in flight, only
+the newest pending request of each kind kept, the kind that waited longest goes first. Until the
+child has imported torch (a few seconds), and if it ever dies, requests are computed in this
+process instead, so the first frames never wait for it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+
+from .compute import ComputeWorker
+from .process_session import pack, unpack
+
+COMPUTE_NICE = 10  # below the trainer (5): training speed first, the views take what is left
+
+
+def _child(conn, num_threads: int | None, nice: int) -> None:
+    import torch
+
+    if nice > 0 and hasattr(os, "nice"):
+        os.nice(nice)
+    torch.set_num_threads(num_threads or 1)
+    worker = ComputeWorker(num_threads=None)
+    conn.send_bytes(pack(("ready", os.getpid())))
+    while True:
+        try:
+            req = unpack(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        if req is None:
+            return
+        try:
+            out = ("ok", worker.compute_now(req))
+        except Exception as e:  # noqa: BLE001 - reported to the window as text
+            out = ("error", f"{type(e).__name__}: {e}")
+        try:
+            conn.send_bytes(pack(out))
+        except (OSError, ValueError):
+            return
+
+
+class ProcessComputeWorker:
+    """Background renderer in a child process. ``submit(request)``; poll ``take(kind)``."""
+
+    KINDS = ComputeWorker.KINDS
+
+    def __init__(self, num_threads: int | None = 1, nice: int = COMPUTE_NICE):
+        self._local = ComputeWorker(num_threads=None)  # compute_now, start-up and fallback
+        self._num_threads = num_threads
+        self.nice = nice
+        self._ctx = mp.get_context("spawn")
+        self._cond = threading.Condition()
+        self._pending: dict[str, object] = {}
+        self._submitted: dict[str, float] = {}
+        self._results: dict[str, object] = {}
+        self._stop = False
+        self._proc = None
+        self._conn = None
+        self._ready = False
+        self._thread: threading.Thread | None = None
+        self.busy = False
+        self.last_error: str | None = None
+        self.computed_remotely = 0  # results the child computed (tests, benchmarks)
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(
+            target=_child, args=(child, self._num_threads, self.nice),
+            name="flowscope-compute", daemon=True,
+        )  # fmt: skip
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        self._thread = threading.Thread(target=self._loop, name="flowscope-compute-io",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def ready(self) -> bool:
+        """True once the child process takes requests."""
+        return self._ready
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._conn is not None and not self.busy:
+            try:
+                self._conn.send_bytes(pack(None))
+            except (OSError, ValueError):
+                pass
+        if self._proc is not None:
+            self._proc.join(min(timeout, 1.0))
+            if self._proc.is_alive():  # mid-computation: nothing of it is needed any more
+                self._proc.terminate()
+                self._proc.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._conn is not None:
+            self._conn.close()
+
+    # ----------------------------------------------------------------- requests
+    def submit(self, request) -> None:
+        """Queue ``request``, replacing any pending request of the same kind."""
+        kind = request.KIND
+        with self._cond:
+            if kind not in self._pending:
+                self._submitted[kind] = time.perf_counter()
+            self._pending[kind] = request
+            self._cond.notify_all()
+
+    def take(self, kind: str):
+        """The newest finished result of ``kind`` (once), or None."""
+        with self._cond:
+            return self._results.pop(kind, None)
+
+    def compute_now(self, req):
+        """Run ``req`` in this process, on the calling thread (scripted mode, tests)."""
+        return self._local.compute_now(req)
+
+    # ----------------------------------------------------------------- io thread
+    def _check_ready(self) -> None:
+        if self._ready or self._conn is None:
+            return
+        try:
+            if self._conn.poll():
+                msg = unpack(self._conn.recv_bytes())
+                self._ready = msg[0] == "ready"
+        except (EOFError, OSError):
+            self._conn = None
+
+    def _remote(self, req):
+        self._conn.send_bytes(pack(req))  # by value: see process_session.pack
+        status, payload = unpack(self._conn.recv_bytes())
+        if status != "ok":
+            raise RuntimeError(payload)
+        self.computed_remotely += 1
+        return payload
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stop:
+                    self._cond.wait(0.2)
+                    if not self._ready:
+                        break
+                if self._stop:
+                    return
+                self._check_ready()
+                if not self._pending:
+                    continue
+                kind = min(self._pending, key=lambda k: self._submitted.get(k, 0.0))
+                req = self._pending.pop(kind)
+                self.busy = True
+            res = None
+            try:
+                if self._ready and self._conn is not None:
+                    try:
+                        res = self._remote(req)
+                    except (EOFError, OSError, BrokenPipeError):  # the child died (or stop())
+                        self._ready, self._conn = False, None
+                        if self._stop:
+                            return
+                        res = self._local.compute_now(req)
+                else:
+                    res = self._local.compute_now(req)
+                self.last_error = None
+            except Exception as e:  # keep the worker alive; the GUI shows the message
+                self.last_error = f"{type(e).__name__}: {e}"
+            with self._cond:
+                self.busy = False
+                if res is not None:
+                    self._results[kind] = res
+
+
+def make_compute_worker(num_threads: int | None = 1):
+    """The window's compute worker: a child process unless FLOWSCOPE_COMPUTE_PROCESS=0."""
+    if os.environ.get("FLOWSCOPE_COMPUTE_PROCESS", "1") == "0":
+        return ComputeWorker(num_threads=num_threads)
+    return ProcessComputeWorker(num_threads=num_threads)
