@@ -51,6 +51,20 @@ def _xserver_cpu() -> float | None:
     return None
 
 
+def _proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        utime, stime = f.read().rsplit(")", 1)[1].split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
+def _compute_cpu(worker) -> float:
+    """CPU seconds of the compute worker: its child process, or its thread in this process."""
+    pid = getattr(worker, "pid", None)
+    if pid is not None:
+        return _proc_cpu(pid)
+    return time.clock_gettime(time.pthread_getcpuclockid(worker._thread.ident))
+
+
 def trainer_solo(target_name: str, seconds: float, state) -> float:
     """Steps/s of the same training session with no window (same process, same threads)."""
     from flowscope.core.data import load_target
@@ -124,8 +138,11 @@ def main() -> int:
     slider_timer.start(500)
     counter.times.clear()
     n0 = win.session.step_count
-    compute_clock = time.pthread_getcpuclockid(win.worker._thread.ident)
-    ccpu0 = time.clock_gettime(compute_clock)
+    q0 = len(win.quality[0])
+    ccpu0 = _compute_cpu(win.worker)
+    t_ready = time.perf_counter() + 30
+    while not getattr(win.worker, "ready", True) and time.perf_counter() < t_ready:
+        app.processEvents()  # measure the steady state: the compute child has started
     xvfb0, proc0 = _xserver_cpu(), time.process_time()
     cpu0, t0 = time.thread_time(), time.perf_counter()
     while time.perf_counter() - t0 < a.seconds:
@@ -133,10 +150,11 @@ def main() -> int:
         time.sleep(0.001)
     wall = time.perf_counter() - t0
     cpu = time.thread_time() - cpu0
-    compute_cpu = time.clock_gettime(compute_clock) - ccpu0
+    compute_cpu = _compute_cpu(win.worker) - ccpu0
     process_cpu = time.process_time() - proc0
     xvfb1 = _xserver_cpu()
     steps = win.session.step_count - n0
+    refreshes = len(win.quality[0]) - q0
     slider_timer.stop()
     win.shutdown()
     # solo speed drifts on these VMs: measure it before and after the soak, use the mean
@@ -166,12 +184,14 @@ def main() -> int:
         "slider_to_frame_ms_median": round(float(np.median(lat)), 1) if lat else None,
         "slider_to_frame_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
         "slider_moves": len(moves),
+        "learned_trajectory_refreshes": refreshes,
         "trainer_steps_per_s_gui": round(steps / wall, 1),
         "trainer_steps_per_s_solo": round(solo, 1),
         "trainer_steps_per_s_solo_before_after": [round(solo_before, 1), round(solo_after, 1)],
         "trainer_ratio": round(steps / wall / solo, 3) if solo else None,
         "uses_gl": bool(win.explorer.uses_gl()),
         "trainer_in": "thread" if os.environ.get("FLOWSCOPE_TRAIN_PROCESS") == "0" else "process",
+        "compute_in": "process" if getattr(win.worker, "pid", None) else "thread",
     }
     emit("gui_soak", result, a)
     return 0

@@ -18,7 +18,7 @@ import time
 from .compute import ComputeWorker
 from .process_session import pack, unpack
 
-COMPUTE_NICE = 10  # below the trainer (5): training speed first, the views take what is left
+COMPUTE_NICE = 15  # well below the trainer (5): training speed first, views take what is left
 
 
 def _child(conn, num_threads: int | None, nice: int) -> None:
