@@ -186,3 +186,24 @@ def test_size_and_colour_controls_reload_the_data(win, qtbot):
     assert win.real_view.images_rgb().shape[2:4] == (12, 12)
     _train_a_little(win, qtbot, steps=2)
     assert win.result.cells.shape[-3:] == (3, 12, 12)
+
+
+def test_cli_image_mode_screenshot_and_bad_data(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FLOWSCOPE_HOME": ""}
+    out = tmp_path / "images.png"
+    cmd = [sys.executable, "-m", "flowscope", "--images", "digits", "--train-steps", "5",
+           "--screenshot", str(out)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from PIL import Image
+
+    im = np.asarray(Image.open(out).convert("L"))
+    assert im.shape[0] > 400 and im.std() > 20  # a real window, not a blank picture
+    bad = [sys.executable, "-m", "flowscope", "--images", str(tmp_path / "missing.npz")]
+    r = subprocess.run(bad, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2 and "image dataset not found" in r.stderr
+    assert "Traceback" not in r.stderr
