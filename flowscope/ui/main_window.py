@@ -464,7 +464,9 @@ class MainWindow(QMainWindow):
             return
         now = time.perf_counter()
         last = self.traj.seconds if self.traj is not None and self.traj.source == "learned" else 0
-        wait = max(REFRESH_WHILE_TRAINING_S, REFRESH_DUTY * last)
+        # a niced compute process already yields to the trainer: no duty cycle on top
+        duty = 0.0 if getattr(self.worker, "pid", None) else REFRESH_DUTY
+        wait = max(REFRESH_WHILE_TRAINING_S, duty * last)
         if not force and now - self._last_refresh < wait:
             return
         if snap.step == self._snapshot_step_submitted or (self.worker.busy and not force):
