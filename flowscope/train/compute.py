@@ -198,6 +198,19 @@ class ComputeWorker:
         with self._cond:
             return self._results.pop(kind, None)
 
+    #: True when the work runs at a lower priority than training (then callers need not ration it)
+    yields_to_trainer = False
+
+    #: while idle, wake up this often to call :meth:`_idle` (None: only when work comes)
+    IDLE_POLL_S: float | None = None
+
+    def _idle(self) -> None:
+        """Called (holding the lock) on each idle wake-up; subclasses poll something here."""
+
+    def _run(self, req):
+        """Compute one request on the worker thread (subclasses may send it elsewhere)."""
+        return self.compute_now(req)
+
     def _loop(self) -> None:
         if self._num_threads:
             torch.set_num_threads(self._num_threads)
@@ -205,7 +218,8 @@ class ComputeWorker:
         while True:
             with self._cond:
                 while not self._pending and not self._stop:
-                    self._cond.wait()
+                    self._cond.wait(self.IDLE_POLL_S)
+                    self._idle()
                 if self._stop:
                     return
                 # the kind that has waited longest goes first: neither starves the other
@@ -213,7 +227,7 @@ class ComputeWorker:
                 req = self._pending.pop(kind)
                 self.busy = True
             try:
-                res = self.compute_now(req)
+                res = self._run(req)
                 self.last_error = None
             except Exception as e:  # keep the worker alive; the GUI shows the message
                 res, self.last_error = None, f"{type(e).__name__}: {e}"

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import threading
-import time
 
 from .compute import ComputeWorker
 from .process_session import pack, unpack
@@ -46,27 +44,24 @@ def _child(conn, num_threads: int | None, nice: int) -> None:
             return
 
 
-class ProcessComputeWorker:
-    """Background renderer in a child process. ``submit(request)``; poll ``take(kind)``."""
+class ProcessComputeWorker(ComputeWorker):
+    """Background renderer in a child process. ``submit(request)``; poll ``take(kind)``.
 
-    KINDS = ComputeWorker.KINDS
+    The queueing (newest request per kind, oldest kind first, one in flight) is
+    :class:`ComputeWorker`'s; its thread here only ships requests to the child and results
+    back, and computes in this process (``compute_now``) until the child is ready."""
+
+    IDLE_POLL_S = 0.2  # notice the child's "ready" while idle
+    yields_to_trainer = True  # the child is niced below the training process
 
     def __init__(self, num_threads: int | None = 1, nice: int = COMPUTE_NICE):
-        self._local = ComputeWorker(num_threads=None)  # compute_now, start-up and fallback
-        self._num_threads = num_threads
-        self.nice = nice
+        # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
+        super().__init__(num_threads=num_threads, nice=0)
+        self.child_nice = nice
         self._ctx = mp.get_context("spawn")
-        self._cond = threading.Condition()
-        self._pending: dict[str, object] = {}
-        self._submitted: dict[str, float] = {}
-        self._results: dict[str, object] = {}
-        self._stop = False
         self._proc = None
         self._conn = None
         self._ready = False
-        self._thread: threading.Thread | None = None
-        self.busy = False
-        self.last_error: str | None = None
         self.computed_remotely = 0  # results the child computed (tests, benchmarks)
 
     # ----------------------------------------------------------------- lifecycle
@@ -75,15 +70,13 @@ class ProcessComputeWorker:
             return
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(
-            target=_child, args=(child, self._num_threads, self.nice),
+            target=_child, args=(child, self._num_threads, self.child_nice),
             name="flowscope-compute", daemon=True,
         )  # fmt: skip
         self._proc.start()
         child.close()
         self._conn = parent
-        self._thread = threading.Thread(target=self._loop, name="flowscope-compute-io",
-                                        daemon=True)  # fmt: skip
-        self._thread.start()
+        super().start()
 
     @property
     def pid(self) -> int | None:
@@ -113,26 +106,10 @@ class ProcessComputeWorker:
         if self._conn is not None:
             self._conn.close()
 
-    # ----------------------------------------------------------------- requests
-    def submit(self, request) -> None:
-        """Queue ``request``, replacing any pending request of the same kind."""
-        kind = request.KIND
-        with self._cond:
-            if kind not in self._pending:
-                self._submitted[kind] = time.perf_counter()
-            self._pending[kind] = request
-            self._cond.notify_all()
-
-    def take(self, kind: str):
-        """The newest finished result of ``kind`` (once), or None."""
-        with self._cond:
-            return self._results.pop(kind, None)
-
-    def compute_now(self, req):
-        """Run ``req`` in this process, on the calling thread (scripted mode, tests)."""
-        return self._local.compute_now(req)
-
     # ----------------------------------------------------------------- io thread
+    def _idle(self) -> None:
+        self._check_ready()
+
     def _check_ready(self) -> None:
         if self._ready or self._conn is None:
             return
@@ -143,48 +120,20 @@ class ProcessComputeWorker:
         except (EOFError, OSError):
             self._conn = None
 
-    def _remote(self, req):
-        self._conn.send_bytes(pack(req))  # by value: see process_session.pack
-        status, payload = unpack(self._conn.recv_bytes())
+    def _run(self, req):
+        self._check_ready()
+        if not self._ready or self._conn is None:
+            return self.compute_now(req)  # the child is starting (or gone): compute here
+        try:
+            self._conn.send_bytes(pack(req))  # by value: see process_session.pack
+            status, payload = unpack(self._conn.recv_bytes())
+        except (EOFError, OSError):  # the child died, or stop() ended it
+            self._ready, self._conn = False, None
+            return None if self._stop else self.compute_now(req)
         if status != "ok":
             raise RuntimeError(payload)
         self.computed_remotely += 1
         return payload
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stop:
-                    self._cond.wait(0.2)
-                    if not self._ready:
-                        break
-                if self._stop:
-                    return
-                self._check_ready()
-                if not self._pending:
-                    continue
-                kind = min(self._pending, key=lambda k: self._submitted.get(k, 0.0))
-                req = self._pending.pop(kind)
-                self.busy = True
-            res = None
-            try:
-                if self._ready and self._conn is not None:
-                    try:
-                        res = self._remote(req)
-                    except (EOFError, OSError, BrokenPipeError):  # the child died (or stop())
-                        self._ready, self._conn = False, None
-                        if self._stop:
-                            return
-                        res = self._local.compute_now(req)
-                else:
-                    res = self._local.compute_now(req)
-                self.last_error = None
-            except Exception as e:  # keep the worker alive; the GUI shows the message
-                self.last_error = f"{type(e).__name__}: {e}"
-            with self._cond:
-                self.busy = False
-                if res is not None:
-                    self._results[kind] = res
 
 
 def make_compute_worker(num_threads: int | None = 1):

@@ -238,13 +238,6 @@ class ProcessTrainingSession(SessionView):
         self.trainer.paused = True
         self._send(("pause",))
 
-    def toggle(self) -> bool:
-        if self.running:
-            self.pause()
-            return False
-        self.start()
-        return True
-
     def step_once(self, n: int = 1, timeout: float = 30.0) -> None:
         """n steps now (when paused); waits until the child acknowledges this command, which it
         does after publishing the snapshot, so the snapshot seen afterwards includes them."""

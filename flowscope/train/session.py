@@ -30,6 +30,14 @@ class SessionView:
     def step_count(self) -> int:
         return self.trainer.step_count
 
+    def toggle(self) -> bool:
+        """Start or pause; returns True when training is now running."""
+        if self.running:
+            self.pause()
+            return False
+        self.start()
+        return True
+
 
 class TrainingSession(SessionView):
     def __init__(self, target, model_config: ModelConfig, config: TrainConfig):
@@ -79,14 +87,6 @@ class TrainingSession(SessionView):
 
     def pause(self) -> None:
         self.trainer.pause()
-
-    def toggle(self) -> bool:
-        """Start or pause; returns True when training is now running."""
-        if self.running:
-            self.pause()
-            return False
-        self.start()
-        return True
 
     def step_once(self, n: int = 1) -> None:
         """n optimizer steps now, when the background run is paused or not started; publishes

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -40,12 +40,10 @@ from ..core.images import ImageDataError, load_image_dataset
 from ..state import ImageState, parse_ws
 from ..train.compute import ImageRequest
 from ..train.compute_process import make_compute_worker
+from .actions import add_action
 from .binding import Binder
 from .image_view import ImageGridView
 from .panels import (
-    OBJECTIVE_TIPS,
-    OBJECTIVES,
-    SCHEDULE_LABELS,
     SCHEDULES,
     SIGMA_LABELS,
     SIGMA_SCHEDULES,
@@ -77,64 +75,26 @@ class ImageTrainingPanel(TrainControls):
 
     def __init__(self, state: ImageState, devices: list[str], parent=None):
         super().__init__("Training", parent)
-        b = self._binder = Binder(state)
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setVerticalSpacing(4)
-        self.objective = _combo(OBJECTIVES, OBJECTIVE_TIPS)
-        b.combo("objective", self.objective, OBJECTIVES)
-        form.addRow("objective", self.objective)
-        self.schedule = _combo(
-            SCHEDULE_LABELS, "Gaussian path x_t = alpha_t z + beta_t eps\n(t = 0 noise, t = 1 data)"
-        )
-        b.combo("schedule", self.schedule, SCHEDULES)
-        form.addRow("schedule", self.schedule)
+        form = self._begin_form(state)
         self.channels = QSpinBox(minimum=8, maximum=128, singleStep=8)
         self.channels.setToolTip(
             "U-Net base channels (2x at the lower resolution); time t and class y enter\n"
             "through embeddings, with one extra 'null' class for guidance"
         )
-        b.spin("channels", self.channels)
+        self._binder.spin("channels", self.channels)
         form.addRow("U-Net channels", self.channels)
-        opt = QHBoxLayout()
-        self.batch_spin = QSpinBox(minimum=8, maximum=2048, singleStep=32)
-        self.batch_spin.setToolTip("images (with their z, eps, t) per optimizer step")
-        self.lr_spin = QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=0.05, singleStep=5e-4)
-        self.lr_spin.setToolTip("Adam learning rate")
-        b.spin("batch_size", self.batch_spin)
-        b.spin("lr", self.lr_spin)
-        opt.addWidget(self.batch_spin)
-        opt.addWidget(QLabel("lr"))
-        opt.addWidget(self.lr_spin)
-        form.addRow("batch", opt)
+        self._add_optimizer_row(form, QSpinBox(minimum=8, maximum=2048, singleStep=32),
+                                "images (with their z, eps, t) per optimizer step")  # fmt: skip
         self.ema = QCheckBox("EMA weights (0.999)")
         self.ema.setToolTip(
             "sample with an exponential moving average of the weights,\n"
             "theta_ema <- d theta_ema + (1 - d) theta, d = min(0.999, (1 + k) / (10 + k)):\n"
             "much cleaner images for the same training"
         )
-        b.check("ema", self.ema)
+        self._binder.check("ema", self.ema)
         form.addRow("", self.ema)
-        self.device_combo = _combo(
-            ["auto"] + devices, "where training runs; auto prefers CUDA, then Apple MPS, then CPU"
-        )
-        b.combo("device", self.device_combo, ["auto"] + devices)
-        form.addRow("device", self.device_combo)
-        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
-        self.dropout.setToolTip(
-            "label dropout eta: a label is replaced by the null label with probability eta,\n"
-            "so one network learns u(x | y) and u(x | empty) for guidance"
-        )
-        b.spin("label_dropout", self.dropout)
-        form.addRow("label dropout η", self.dropout)
-        self.status = QLabel("not trained yet")
-        self.status.setWordWrap(True)
-        self.status.setStyleSheet("color:#555;")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 6)
-        lay.addLayout(form)
-        lay.addLayout(self._train_buttons())
-        lay.addWidget(self.status)
+        self._add_device_and_dropout(form, devices)
+        self._finish(form, "not trained yet")
 
 
 class ImageSamplingPanel(QGroupBox):
@@ -357,15 +317,8 @@ class ImageWindow(QMainWindow):
         self.setCentralWidget(split)
         self.statusBar().showMessage("Press Train (T): digits take shape within minutes on a CPU.")
 
-    def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
-        a = QAction(text, self)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-        a.triggered.connect(slot)
-        menu.addAction(a)
-        return a
+    def _action(self, menu, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
+        return add_action(self, menu, text, slot, shortcut, tip, checkable)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()

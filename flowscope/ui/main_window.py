@@ -37,6 +37,7 @@ from ..core.device import available_devices
 from ..state import AppState
 from ..train.compute import FieldRequest, TrajectoryRequest
 from ..train.compute_process import make_compute_worker
+from .actions import add_action
 from .canvas import TargetCanvas
 from .explorer import ExplorerView
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
@@ -224,16 +225,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Press Train (T) to learn this target; Space plays time.")
 
     def _action(self, menu, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
-        a = QAction(text, self)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-            a.setToolTip(tip)
-        a.setCheckable(checkable)
-        a.triggered.connect(slot)
-        menu.addAction(a)
-        return a
+        return add_action(self, menu, text, slot, shortcut, tip, checkable)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -464,8 +456,7 @@ class MainWindow(QMainWindow):
             return
         now = time.perf_counter()
         last = self.traj.seconds if self.traj is not None and self.traj.source == "learned" else 0
-        # a niced compute process already yields to the trainer: no duty cycle on top
-        duty = 0.0 if getattr(self.worker, "pid", None) else REFRESH_DUTY
+        duty = 0.0 if self.worker.yields_to_trainer else REFRESH_DUTY  # no rationing on top
         wait = max(REFRESH_WHILE_TRAINING_S, duty * last)
         if not force and now - self._last_refresh < wait:
             return

@@ -73,6 +73,62 @@ class TrainControls(QGroupBox):
     stepClicked = Signal()
     resetClicked = Signal()
 
+    def _begin_form(self, state) -> QFormLayout:
+        """The form, bound to ``state``, opening with the objective and schedule rows."""
+        b = self._binder = Binder(state)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setVerticalSpacing(4)
+        self.objective = _combo(OBJECTIVES, OBJECTIVE_TIPS)
+        b.combo("objective", self.objective, OBJECTIVES)
+        form.addRow("objective", self.objective)
+        self.schedule = _combo(
+            SCHEDULE_LABELS, "Gaussian path x_t = alpha_t z + beta_t eps\n(t = 0 noise, t = 1 data)"
+        )
+        b.combo("schedule", self.schedule, SCHEDULES)
+        form.addRow("schedule", self.schedule)
+        return form
+
+    def _add_optimizer_row(self, form: QFormLayout, batch: QSpinBox, batch_tip: str) -> None:
+        """batch (``batch``, a spin box with its range) and the Adam learning rate."""
+        opt = QHBoxLayout()
+        self.batch_spin = batch
+        self.batch_spin.setToolTip(batch_tip)
+        self.lr_spin = QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=0.05, singleStep=5e-4)
+        self.lr_spin.setToolTip("Adam learning rate")
+        self._binder.spin("batch_size", self.batch_spin)
+        self._binder.spin("lr", self.lr_spin)
+        opt.addWidget(self.batch_spin)
+        opt.addWidget(QLabel("lr"))
+        opt.addWidget(self.lr_spin)
+        form.addRow("batch", opt)
+
+    def _add_device_and_dropout(self, form: QFormLayout, devices: list[str]) -> None:
+        b = self._binder
+        self.device_combo = _combo(
+            ["auto"] + devices, "where training runs; auto prefers CUDA, then Apple MPS, then CPU"
+        )
+        b.combo("device", self.device_combo, ["auto"] + devices)
+        form.addRow("device", self.device_combo)
+        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.dropout.setToolTip(
+            "label dropout eta: a label is replaced by the null label with probability eta,\n"
+            "so one network learns u(x | y) and u(x | empty) for guidance"
+        )
+        b.spin("label_dropout", self.dropout)
+        form.addRow("label dropout η", self.dropout)
+
+    def _finish(self, form: QFormLayout, status: str) -> None:
+        """Lay out the form, the Train / Step / Reset buttons and the status line."""
+        self.status = QLabel(status)
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color:#555;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.addLayout(form)
+        lay.addLayout(self._train_buttons())
+        lay.addWidget(self.status)
+
     def _train_buttons(self) -> QHBoxLayout:
         """Train / Step / Reset, wired to the panel's signals."""
         buttons = QHBoxLayout()
@@ -121,19 +177,8 @@ class TrainingPanel(TrainControls):
     def __init__(self, state: AppState, devices: list[str], parent=None):
         super().__init__("Training", parent)
         self.state = state
-        b = Binder(state)
-        self._binder = b
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setVerticalSpacing(4)
-        self.objective = _combo(OBJECTIVES, OBJECTIVE_TIPS)
-        b.combo("objective", self.objective, OBJECTIVES)
-        form.addRow("objective", self.objective)
-        self.schedule = _combo(
-            SCHEDULE_LABELS, "Gaussian path x_t = alpha_t z + beta_t eps\n(t = 0 noise, t = 1 data)"
-        )
-        b.combo("schedule", self.schedule, SCHEDULES)
-        form.addRow("schedule", self.schedule)
+        form = self._begin_form(state)
+        b = self._binder
         size = QHBoxLayout()
         self.width_spin = QSpinBox(minimum=16, maximum=1024, singleStep=16)
         self.width_spin.setToolTip("hidden units per layer of the MLP u_theta(x, t)")
@@ -145,41 +190,10 @@ class TrainingPanel(TrainControls):
         size.addWidget(QLabel("×"))
         size.addWidget(self.depth_spin)
         form.addRow("width × depth", size)
-        opt = QHBoxLayout()
-        self.batch_spin = QSpinBox(minimum=16, maximum=8192, singleStep=128)
-        self.batch_spin.setToolTip("samples (z, eps, t) per optimizer step")
-        self.lr_spin = QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=0.05, singleStep=5e-4)
-        self.lr_spin.setToolTip("Adam learning rate")
-        b.spin("batch_size", self.batch_spin)
-        b.spin("lr", self.lr_spin)
-        opt.addWidget(self.batch_spin)
-        opt.addWidget(QLabel("lr"))
-        opt.addWidget(self.lr_spin)
-        form.addRow("batch", opt)
-        self.device_combo = _combo(
-            ["auto"] + devices,
-            "where training runs; auto prefers CUDA, then Apple MPS, then the CPU",
-        )
-        b.combo("device", self.device_combo, ["auto"] + devices)
-        form.addRow("device", self.device_combo)
-        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
-        self.dropout.setToolTip(
-            "label dropout eta: a label is replaced by the null label with "
-            "probability eta,\nso one network learns u(x | y) and "
-            "u(x | empty) for guidance"
-        )
-        b.spin("label_dropout", self.dropout)
-        form.addRow("label dropout η", self.dropout)
-
-        buttons = self._train_buttons()
-        self.status = QLabel("not trained yet: the views show the exact field")
-        self.status.setWordWrap(True)
-        self.status.setStyleSheet("color:#555;")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 6)
-        lay.addLayout(form)
-        lay.addLayout(buttons)
-        lay.addWidget(self.status)
+        self._add_optimizer_row(form, QSpinBox(minimum=16, maximum=8192, singleStep=128),
+                                "samples (z, eps, t) per optimizer step")  # fmt: skip
+        self._add_device_and_dropout(form, devices)
+        self._finish(form, "not trained yet: the views show the exact field")
 
 
 class SamplingPanel(QGroupBox):
