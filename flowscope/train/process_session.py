@@ -70,7 +70,10 @@ def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0
     trainer.on_snapshot = publish
     out_q.put(("hello", str(trainer.device), trainer.device_message, trainer.normalization))
     running = False
+    parent = mp.parent_process()
     while True:
+        if parent is not None and not parent.is_alive():
+            return  # the window was killed: nobody will ever read the results
         block = not running or trainer.done
         try:
             cmd = unpack(cmd_q.get(timeout=0.1) if block else cmd_q.get_nowait())

@@ -1,5 +1,9 @@
 """Training in a child process behind the TrainingSession interface (what the GUI uses)."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -109,3 +113,40 @@ def test_what_goes_to_the_child_is_copied_not_moved_to_shared_memory():
         assert not em.means.is_shared() and not em.widths.is_shared()
     finally:
         s.stop()
+
+
+def _gone(pid: int) -> bool:
+    """True when ``pid`` has exited (a zombie left for init to reap counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+def test_the_trainer_exits_when_the_window_is_killed():
+    """A killed (not closed) window must not leave its trainer burning a core forever."""
+    code = (
+        "import time, torch\n"
+        "from flowscope.core.exact import ExactMarginal\n"
+        "from flowscope.core.models import ModelConfig\n"
+        "from flowscope.train import TrainConfig\n"
+        "from flowscope.train.process_session import ProcessTrainingSession, wait_ready\n"
+        "em = ExactMarginal(torch.tensor([[-1.5, 0.0], [1.5, 0.5]]), widths=0.3)\n"
+        "s = ProcessTrainingSession(em, ModelConfig(width=16, depth=2), TrainConfig(steps=None))\n"
+        "s.start(); wait_ready(s)\n"
+        "print(s._proc.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as window:
+        try:
+            child = int(window.stdout.readline())
+            assert not _gone(child)
+            time.sleep(0.5)
+            assert not _gone(child)  # training goes on while the window lives
+            window.send_signal(signal.SIGKILL)
+            window.wait(10)
+            assert _until(lambda: _gone(child), timeout=10.0)
+        finally:
+            window.kill()
