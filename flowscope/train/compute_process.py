@@ -1,60 +1,142 @@
-"""The compute worker in a child process: its own GIL, and a lower priority than the window and
-the trainer, so on a small machine it takes only the CPU they leave. Qt-free.
+"""The compute worker in a child process: its own GIL, and the lowest CPU priority, so on a small
+machine it takes only the CPU the window and the trainer leave. Qt-free.
 
 Same interface as :class:`~flowscope.train.compute.ComputeWorker` (``submit`` / ``take`` /
-``busy`` / ``last_error`` / ``compute_now`` / ``stop``), same rules: one request in flight, only
-the newest pending request of each kind kept, the kind that waited longest goes first. Until the
-child has imported torch (a few seconds), and if it ever dies, requests are computed in this
-process instead, so the first frames never wait for it.
+``busy`` / ``last_error`` / ``compute_now`` / ``stop``). Requests go to the child as soon as they
+are submitted; the child keeps only the newest request of each kind and answers the cheap kinds
+first: the arrows of a new t (~20 ms) are served between the field evaluations of a long
+trajectory request (seconds of CPU with 10k learned particles), and a trajectory request that a
+newer one replaced is abandoned there. Until the child has imported torch (a few seconds), and
+if it ever dies, requests are computed in this process instead, so the first frames never wait
+for it.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 
 from .compute import ComputeWorker
 from .process_session import pack, unpack
 
-COMPUTE_NICE = 15  # well below the trainer (5): training speed first, views take what is left
+COMPUTE_NICE = 19  # where SCHED_IDLE is not available: below the trainer (5)
+#: the child answers pending kinds in this order: cheap and latency-bound first
+PRIORITY = ("field", "images", "trajectory")
+
+
+def lower_process_priority(nice: int = COMPUTE_NICE) -> str:
+    """Give this process only idle CPU: SCHED_IDLE on Linux, else the nice value. Returns which."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return "idle"
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(nice)
+        return f"nice {nice}"
+    except (AttributeError, OSError):
+        return "normal"
+
+
+class _Gone(Exception):
+    """The window closed the pipe or said stop."""
+
+
+class _ChildInbox:
+    """The child's side of the pipe: the newest pending request of each kind."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.pending: dict[str, object] = {}
+
+    def send(self, status: str, req, payload=None) -> None:
+        """Answer ``req``: ('ok' | 'error' | 'dropped' | 'ready', kind, generation, payload)."""
+        try:
+            self.conn.send_bytes(pack((status, req.KIND, req.generation, payload)))
+        except (OSError, ValueError) as e:
+            raise _Gone from e
+
+    def read(self, block: bool) -> None:
+        """Take in what has arrived (waiting for a request if ``block`` and none is pending);
+        a request replaced by a newer one of its kind is answered 'dropped'."""
+        try:
+            while (block and not self.pending) or self.conn.poll():
+                req = unpack(self.conn.recv_bytes())
+                if req is None:
+                    raise _Gone
+                old = self.pending.pop(req.KIND, None)
+                if old is not None:
+                    self.send("dropped", old)
+                self.pending[req.KIND] = req
+        except (EOFError, OSError) as e:
+            raise _Gone from e
+
+    def next_kind(self, before: str | None = None) -> str | None:
+        """The most urgent pending kind (only kinds more urgent than ``before`` if given)."""
+        kinds = PRIORITY if before is None else PRIORITY[: PRIORITY.index(before)]
+        return next((k for k in kinds if k in self.pending), None)
+
+
+class _Superseded(Exception):
+    """A newer request of the same kind came: the one being computed is stale."""
+
+
+def _serve(worker: ComputeWorker, inbox: _ChildInbox, req) -> None:
+    """Compute ``req`` and answer it. Between the field evaluations of a trajectory, requests
+    of more urgent kinds are served, and a newer request of the same kind abandons this one."""
+
+    def pause() -> None:
+        inbox.read(block=False)
+        while (urgent := inbox.next_kind(before=req.KIND)) is not None:
+            _serve(worker, inbox, inbox.pending.pop(urgent))
+        if req.KIND in inbox.pending:
+            raise _Superseded
+
+    try:
+        out = worker.compute_now(req, pause)
+    except _Superseded:
+        inbox.send("dropped", req)
+        return
+    except _Gone:
+        raise
+    except Exception as e:  # noqa: BLE001 - reported to the window as text
+        inbox.send("error", req, f"{type(e).__name__}: {e}")
+        return
+    inbox.send("ok", req, out)
+
+
+class _Ready:
+    KIND, generation = "ready", 0
 
 
 def _child(conn, num_threads: int | None, nice: int) -> None:
     import torch
 
-    if nice > 0 and hasattr(os, "nice"):
-        os.nice(nice)
+    lower_process_priority(nice)
     torch.set_num_threads(num_threads or 1)
     worker = ComputeWorker(num_threads=None)
-    conn.send_bytes(pack(("ready", os.getpid())))
-    while True:
-        try:
-            req = unpack(conn.recv_bytes())
-        except (EOFError, OSError):
-            return
-        if req is None:
-            return
-        try:
-            out = ("ok", worker.compute_now(req))
-        except Exception as e:  # noqa: BLE001 - reported to the window as text
-            out = ("error", f"{type(e).__name__}: {e}")
-        try:
-            conn.send_bytes(pack(out))
-        except (OSError, ValueError):
-            return
+    inbox = _ChildInbox(conn)
+    try:
+        inbox.send("ready", _Ready, os.getpid())
+        while True:
+            inbox.read(block=True)
+            _serve(worker, inbox, inbox.pending.pop(inbox.next_kind()))
+    except _Gone:
+        return
 
 
 class ProcessComputeWorker(ComputeWorker):
     """Background renderer in a child process. ``submit(request)``; poll ``take(kind)``.
 
-    The queueing (newest request per kind, oldest kind first, one in flight) is
-    :class:`ComputeWorker`'s; its thread here only ships requests to the child and results
-    back, and computes in this process (``compute_now``) until the child is ready."""
+    ComputeWorker's thread here ships each request to the child as it comes (or computes it in
+    this process while the child is not ready); a second thread receives the answers."""
 
-    IDLE_POLL_S = 0.2  # notice the child's "ready" while idle
-    yields_to_trainer = True  # the child is niced below the training process
+    yields_to_trainer = True  # the child runs at idle priority, below the training process
 
     def __init__(self, num_threads: int | None = 1, nice: int = COMPUTE_NICE):
+        self._in_flight: dict[str, object] = {}  # kind -> the newest request sent, unanswered
+        self._local_busy = False
         # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
         super().__init__(num_threads=num_threads, nice=0)
         self.child_nice = nice
@@ -62,7 +144,24 @@ class ProcessComputeWorker(ComputeWorker):
         self._proc = None
         self._conn = None
         self._ready = False
+        self._send_lock = threading.Lock()
+        self._receiver: threading.Thread | None = None
         self.computed_remotely = 0  # results the child computed (tests, benchmarks)
+        self.computed_here = 0  # requests computed in this process (the child not ready)
+
+    @property
+    def busy(self) -> bool:
+        """True while a request is being computed here or in the child."""
+        return self._local_busy or bool(self._in_flight)
+
+    @busy.setter
+    def busy(self, value: bool) -> None:
+        self._local_busy = value
+
+    def working_on(self, kind: str) -> bool:
+        """True while a request of ``kind`` is queued, or computed here or in the child."""
+        with self._cond:
+            return kind in self._pending or kind in self._in_flight or self._current == kind
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -76,6 +175,10 @@ class ProcessComputeWorker(ComputeWorker):
         self._proc.start()
         child.close()
         self._conn = parent
+        self._receiver = threading.Thread(
+            target=self._receive, name="flowscope-compute-rx", daemon=True
+        )
+        self._receiver.start()
         super().start()
 
     @property
@@ -91,49 +194,69 @@ class ProcessComputeWorker(ComputeWorker):
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        if self._conn is not None and not self.busy:
-            try:
-                self._conn.send_bytes(pack(None))
-            except (OSError, ValueError):
-                pass
+        self._send(None)
         if self._proc is not None:
             self._proc.join(min(timeout, 1.0))
-            if self._proc.is_alive():  # mid-computation: nothing of it is needed any more
+            if self._proc.is_alive():  # mid-piece: nothing of it is needed any more
                 self._proc.terminate()
                 self._proc.join(timeout)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._receiver):
+            if thread is not None:
+                thread.join(timeout)
         if self._conn is not None:
             self._conn.close()
 
-    # ----------------------------------------------------------------- io thread
-    def _idle(self) -> None:
-        self._check_ready()
-
-    def _check_ready(self) -> None:
-        if self._ready or self._conn is None:
-            return
+    # ----------------------------------------------------------------- io threads
+    def _send(self, req) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
         try:
-            if self._conn.poll():
-                msg = unpack(self._conn.recv_bytes())
-                self._ready = msg[0] == "ready"
-        except (EOFError, OSError):
-            self._conn = None
+            with self._send_lock:
+                conn.send_bytes(pack(req))  # by value: see process_session.pack
+            return True
+        except (OSError, ValueError):
+            return False
 
     def _run(self, req):
-        self._check_ready()
-        if not self._ready or self._conn is None:
-            return self.compute_now(req)  # the child is starting (or gone): compute here
-        try:
-            self._conn.send_bytes(pack(req))  # by value: see process_session.pack
-            status, payload = unpack(self._conn.recv_bytes())
-        except (EOFError, OSError):  # the child died, or stop() ended it
-            self._ready, self._conn = False, None
-            return None if self._stop else self.compute_now(req)
-        if status != "ok":
-            raise RuntimeError(payload)
-        self.computed_remotely += 1
-        return payload
+        """On ComputeWorker's thread: ship ``req`` to the child, or compute it here."""
+        if self._ready:
+            with self._cond:
+                self._in_flight[req.KIND] = req
+            if self._send(req):
+                return None  # the answer comes to _receive
+            with self._cond:
+                self._in_flight.pop(req.KIND, None)
+        self.computed_here += 1
+        return self.compute_now(req)  # the child is starting (or gone): compute here
+
+    def _receive(self) -> None:
+        """The receiving thread: the child's 'ready', then its answers, until it is gone."""
+        conn = self._conn
+        while True:
+            try:
+                status, kind, generation, payload = unpack(conn.recv_bytes())
+            except (EOFError, OSError, ValueError):
+                break
+            with self._cond:
+                if status == "ready":
+                    self._ready = True
+                    continue
+                sent = self._in_flight.get(kind)
+                if sent is not None and sent.generation == generation:
+                    self._in_flight.pop(kind)  # answered the newest sent (else one is coming)
+                if status == "ok":
+                    self._results[kind] = payload
+                    self.computed_remotely += 1
+                elif status == "error":
+                    self.last_error = payload
+        with self._cond:  # the child is gone: what it still owed is computed here
+            self._ready = False
+            for kind, req in self._in_flight.items():
+                if not self._stop:
+                    self._pending.setdefault(kind, req)
+            self._in_flight.clear()
+            self._cond.notify_all()
 
 
 def make_compute_worker(num_threads: int | None = 1):

@@ -128,3 +128,41 @@ def test_exact_heatmap_is_cached_per_t_quantum_and_per_target():
     d = w.compute_now(FieldRequest(4, other, None, 0.5, BOUNDS, density_grid=32))
     ref = other.log_prob(pts, 0.5).exp().reshape(32, 32).float().numpy()
     np.testing.assert_allclose(d.density, ref, rtol=1e-5)
+
+
+def test_a_field_computed_while_a_trajectory_pauses_does_not_change_its_weights():
+    """The window's arrows are served between a trajectory's field evaluations; they may come
+    from a newer snapshot, which must not leak into the paused trajectory's model."""
+    tr = Trainer(EM, ModelConfig(width=16, depth=2), TrainConfig(steps=None, batch_size=64))
+    tr.step(3)
+    old = tr.snapshot()
+    tr.step(30)
+    new = tr.snapshot()
+    req = TrajectoryRequest(1, EM, old, n=64, steps=6, sigma=0.5)
+    ref = ComputeWorker().compute_now(req)
+    w = ComputeWorker()
+    pauses = []
+
+    def pause():
+        pauses.append(w.compute_now(FieldRequest(len(pauses), EM, new, 0.3, BOUNDS, grid=5)))
+
+    got = w.compute_now(req, pause)
+    assert len(pauses) >= 6 * 2 + 6  # before every evaluation: 2 per Heun step, 1 per SDE step
+    np.testing.assert_allclose(got.ode, ref.ode, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got.sde, ref.sde, rtol=1e-6, atol=1e-6)
+    alone = ComputeWorker().compute_now(FieldRequest(9, EM, new, 0.3, BOUNDS, grid=5))
+    np.testing.assert_allclose(pauses[-1].ode_field, alone.ode_field, rtol=1e-6)  # new weights
+
+
+def test_working_on_tells_the_kinds_apart():
+    w = ComputeWorker()
+    w.submit(TrajectoryRequest(1, EM, None, n=20, steps=2))
+    assert w.working_on("trajectory") and not w.working_on("field")
+    w.start()
+    try:
+        deadline = time.time() + 20
+        while w.take("trajectory") is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert not w.working_on("trajectory")
+    finally:
+        w.stop()
