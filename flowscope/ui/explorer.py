@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from flowscope.ui.field_items import ANTIALIAS_LINES, ArrowField, DensityImage, arrow_segments
+from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments, segment_lines
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
@@ -32,6 +32,7 @@ PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)
 TRAIL_MAX_PARTICLES = 500  # trails of more particles are subsampled (evenly, deterministic)
+PIXMAP_CACHE_MARGIN = 1.5  # room beyond the cached layers (Qt caches other pixmaps too)
 
 _GL_OK: bool | None = None
 
@@ -118,15 +119,10 @@ class _Side:
         vb.setAspectLocked(True, ratio=1.0)
 
         self.density = DensityImage()
-        self.field = ArrowField(FIELD_COLOR, width=1.3, z=10)
-        self.score = ArrowField(SCORE_COLOR, width=1.3, z=11)
+        self.field = ArrowField(FIELD_COLOR, z=10)
+        self.score = ArrowField(SCORE_COLOR, z=11)
         r, g, b, _ = (int(255 * c) for c in PARTICLE_COLORS[name])
-        self.trails = pg.PlotCurveItem(
-            connect="pairs",
-            antialias=ANTIALIAS_LINES,
-            skipFiniteCheck=True,
-            pen=pg.mkPen(r, g, b, 70),
-        )
+        self.trails = segment_lines(pen=pg.mkPen(r, g, b, 70))
         self.trails.setZValue(20)
         self.particles = GLPointsItem(size=point_size, color=PARTICLE_COLORS[name])
         self.particles.setZValue(30)
@@ -134,17 +130,11 @@ class _Side:
             self.plot.addItem(item, ignoreBounds=True)
         self.plot.addItem(self.particles, ignoreBounds=True)
         if not use_gl:
-            # Static layers repaint as cached pixmaps while particles move every frame: in the
-            # raster engine (and with PySide holding the GIL while painting) redrawing axes,
-            # grid and arrow paths each frame starved the trainer thread (bench/gui_soak.py).
+            # Slow static layers repaint as cached pixmaps while particles move every frame:
+            # redrawing the axes with their grid, and scaling the heatmap, each frame cost more
+            # than keeping them (bench/gui_soak.py). The arrows are cheap 1-px lines: drawn.
             cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
-            for item in (
-                *self.field.items(),
-                *self.score.items(),
-                self.density,
-                self.plot.getAxis("left"),
-                self.plot.getAxis("bottom"),
-            ):
+            for item in self.cached_items():
                 item.setCacheMode(cache)
 
         # pinned to the ViewBox (not its child group), so it ignores pan and zoom
@@ -159,6 +149,10 @@ class _Side:
         self.label.setFont(font)
         self.label.setBrush(QtGui.QBrush(QtGui.QColor(30, 30, 30)))
         self.label.setPos(4, 1)
+
+    def cached_items(self) -> tuple[QtWidgets.QGraphicsItem, ...]:
+        """The static layers that raster views keep as device pixmaps (QPixmapCache)."""
+        return self.density, self.plot.getAxis("left"), self.plot.getAxis("bottom")
 
     def set_label(self, text: str) -> None:
         self.label.setText(text)
@@ -211,6 +205,35 @@ class ExplorerView(QtWidgets.QWidget):
         self._visible = dict.fromkeys(LAYERS, True)
         self.set_bounds(DEFAULT_BOUNDS)
         self.set_time(0.5)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_pixmap_cache()
+
+    def _fit_pixmap_cache(self) -> None:
+        """Make room in QPixmapCache for every cached layer of both plots, at full plot size.
+
+        Each cached layer (density, axes with their grid) is a pixmap the size of its plot.
+        Qt's default cache (10 MB) held only part of them at ~650 x 650 (with the arrows, then
+        cached too): the layers evicted each other and were re-rendered every frame, the fills
+        on Qt's thread pool (measured: 80 -> 45 ms of GUI thread and 30 -> 1.6 ms of pool
+        threads a frame)."""
+        if self._use_gl:
+            return
+        dpr = self.devicePixelRatioF()
+        need = (
+            sum(
+                len(side.cached_items()) * side.widget.width() * side.widget.height()
+                for side in self._sides.values()
+            )
+            * dpr
+            * dpr
+            * 4
+            * PIXMAP_CACHE_MARGIN
+        )
+        need_kb = int(need // 1024)
+        if QtGui.QPixmapCache.cacheLimit() < need_kb:
+            QtGui.QPixmapCache.setCacheLimit(need_kb)
 
     # ----------------------------------------------------------------- access
     def uses_gl(self) -> bool:

@@ -349,8 +349,8 @@ class GLPointsItem(pg.GraphicsObject):
         if out is None:
             return
         x0, y0, img = out
-        h, w = img.shape[:2]
-        fmt = QtGui.QImage.Format.Format_RGBA8888_Premultiplied
+        h, w = img.shape
+        fmt = QtGui.QImage.Format.Format_ARGB32_Premultiplied  # drawn without a conversion
         qimg = QtGui.QImage(img.data, w, h, 4 * w, fmt)
         painter.save()
         painter.resetTransform()

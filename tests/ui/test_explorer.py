@@ -181,7 +181,7 @@ def test_linked_pan_moves_the_right_plot(view, qtbot):
 
 
 def test_raster_fallback_draws_particles(view):
-    """QPainter on a QImage (export path): GLPointsItem draws with drawPoints."""
+    """QPainter on a QImage (export path): GLPointsItem splats; red particles come out red."""
     view.set_particles("sde", _red_particles(), np.tile(RED, (2000, 1)))
     view.set_particles("ode", _red_particles())  # one colour, no per-point colours
     img = _to_rgb(view.render_image("raster"))
@@ -263,3 +263,20 @@ def test_trails_become_pairs(view):
     assert np.allclose(x[1::2] - x[0::2], 1.0)
     view.set_trails("ode", None)
     assert view._sides["ode"].trails.getData()[0] is None
+
+
+def test_the_pixmap_cache_holds_every_cached_layer(qtbot):
+    """Raster plots keep their heatmap and axes as plot-sized pixmaps; Qt's default 10 MB cache
+    held only some at ~650 x 650 and they were re-rendered every frame."""
+    view = ExplorerView(use_gl=False)
+    qtbot.addWidget(view)
+    view.resize(1500, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    dpr = view.devicePixelRatioF()
+    need = sum(
+        len(side.cached_items()) * side.widget.width() * side.widget.height() * dpr * dpr * 4
+        for side in view._sides.values()
+    )
+    assert need > 0
+    assert QtGui.QPixmapCache.cacheLimit() * 1024 >= need
