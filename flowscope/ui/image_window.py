@@ -56,7 +56,7 @@ from .panels import (
 
 TICK_MS = 100
 REFRESH_WHILE_TRAINING_S = 2.0  # a new grid at most this often while training
-TRAINER_NICE = 5
+TRAINER_NICE = 0  # as the 2D window: the compute process takes idle CPU only
 STRIP_FRAMES = 6
 TRAINING_KEYS = ("objective", "schedule", "channels", "batch_size", "lr", "ema", "device")
 SAMPLING_KEYS = (

@@ -54,9 +54,17 @@ REFRESH_WHILE_TRAINING_S = 1.5
 # last one took: the compute thread then uses <= 1 / REFRESH_DUTY of a core for them, and the
 # trainer keeps its core (10k particles x 50 Heun + SDE steps take ~3 s of one 2-core CPU).
 REFRESH_DUTY = 5.0
-TRAINER_NICE = 5  # the training process yields the CPU to the window when both want it
+#: the trainer's priority: the same as the window's. The compute process takes idle CPU only
+#: (SCHED_IDLE), so the trainer needs no lead over it; niced (5) it lost ~10% of its core to
+#: the window's short bursts on two cores (bench/gui_soak.py: 0.89 -> 0.96 of a core).
+TRAINER_NICE = 0
 FIELD_MIN_INTERVAL_S = 0.1  # arrows follow a playing t at up to 10 Hz
 FIELD_MIN_INTERVAL_TRAINING_S = 0.2  # 5 Hz while training: each exact + learned field ~30 ms
+STATUS_INTERVAL_S = 0.25  # steps, steps/s and the status line
+#: the loss plot: each redraw re-lays its log axis (~5-10 ms of GUI thread on 2 cores)
+CURVES_INTERVAL_S = 1.0
+#: while t plays, the heatmap steps in t by this: every later loop then finds it cached
+PLAY_DENSITY_T_STEP = 0.01
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (
@@ -111,6 +119,7 @@ class MainWindow(QMainWindow):
         self._traj_pending_full = False
         self._last_refresh = 0.0
         self._last_curves = 0.0
+        self._last_status = 0.0
         self._last_tick = time.perf_counter()
         self._snapshot_step_submitted = -1
         self._settings_changed = False
@@ -460,7 +469,8 @@ class MainWindow(QMainWindow):
         wait = max(REFRESH_WHILE_TRAINING_S, duty * last)
         if not force and now - self._last_refresh < wait:
             return
-        if snap.step == self._snapshot_step_submitted or (self.worker.busy and not force):
+        busy = self.worker.working_on("trajectory")  # the arrows have their own lane
+        if snap.step == self._snapshot_step_submitted or (busy and not force):
             return
         self._last_refresh = now
         self._snapshot_step_submitted = snap.step
@@ -510,6 +520,7 @@ class MainWindow(QMainWindow):
             drop_score_term=s.drop_score_term, y=None if s.label < 0 else s.label, w=s.w,
             guide_part=s.guide_part,
             density_kind="guided" if s.density_source == "guided" else "marginal",
+            **({"density_t_step": PLAY_DENSITY_T_STEP} if s.playing and t is None else {}),
         )  # fmt: skip
 
     def _request_field(self) -> None:
@@ -592,9 +603,12 @@ class MainWindow(QMainWindow):
             self._request_field()
         if self.session is not None:
             self._refresh_from_training()
-            if now - self._last_curves > 0.25:
-                self._last_curves = now
-                self._update_training_status()
+            if now - self._last_status > STATUS_INTERVAL_S:
+                self._last_status = now
+                curves = now - self._last_curves > CURVES_INTERVAL_S
+                if curves:
+                    self._last_curves = now
+                self._update_training_status(curves)
 
     def _field_interval(self) -> float:
         training = self.session is not None and self.session.running
@@ -670,8 +684,9 @@ class MainWindow(QMainWindow):
         if self.state.density_source != "histogram":
             self.explorer.set_density("both", fr.density, fr.bounds)
 
-    def _update_training_status(self) -> None:
-        self.curves.show_history(self.session.history, self.floor)
+    def _update_training_status(self, curves: bool = True) -> None:
+        if curves:
+            self.curves.show_history(self.session.history, self.floor)
         self.training_panel.show_session(self.session, self._settings_changed)
         src = "learned" if self.traj is not None and self.traj.source == "learned" else "exact"
         self.status_label.setText(f"particles follow the {src} field")

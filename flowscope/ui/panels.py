@@ -393,7 +393,8 @@ class CurvesPanel(QWidget):
             stride = max(1, len(steps) // 2000)
             self.loss_curve.setData(steps[::stride], losses[::stride])
             k = max(1, min(len(losses) // 10, 100))
-            smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
+            c = np.cumsum(losses)  # the running mean over k steps in O(n), not O(n k)
+            smooth = (c[k - 1 :] - np.concatenate(([0.0], c[:-k]))) / k
             self.loss_smooth.setData(steps[k - 1 :][::stride], smooth[::stride])
             if floor is not None and math.isfinite(floor):
                 self.excess_label.setText(

@@ -128,6 +128,14 @@ def test_exact_heatmap_is_cached_per_t_quantum_and_per_target():
     d = w.compute_now(FieldRequest(4, other, None, 0.5, BOUNDS, density_grid=32))
     ref = other.log_prob(pts, 0.5).exp().reshape(32, 32).float().numpy()
     np.testing.assert_allclose(d.density, ref, rtol=1e-5)
+    # while t plays the window asks for a coarser step: 0.503 and 0.497 share the heatmap at 0.5
+    e = w.compute_now(FieldRequest(5, EM, None, 0.503, BOUNDS, density_grid=32,
+                                   density_t_step=0.01))  # fmt: skip
+    f = w.compute_now(FieldRequest(6, EM, None, 0.497, BOUNDS, density_grid=32,
+                                   density_t_step=0.01))  # fmt: skip
+    np.testing.assert_allclose(e.density, a.density, rtol=1e-6)
+    np.testing.assert_allclose(f.density, a.density, rtol=1e-6)
+    assert len(w._density_cache) == 3 and e.t == 0.503
 
 
 def test_a_field_computed_while_a_trajectory_pauses_does_not_change_its_weights():

@@ -263,3 +263,19 @@ def test_views_are_computed_in_the_child_process_once_it_is_ready(win, qtbot):
     _wait(qtbot, lambda: win.worker.computed_remotely > before)
     _wait(qtbot, lambda: win.traj is not None and win.traj.ode.shape[1] == 600)
     assert win.explorer.particles_item("ode").data()[0].shape == (600, 2)
+
+
+def test_arrows_keep_following_t_while_training_and_playing(win, qtbot):
+    from flowscope.train.compute import DENSITY_T_QUANTUM
+    from flowscope.ui.main_window import PLAY_DENSITY_T_STEP
+
+    win.state.set(playing=False)
+    assert win.field_request(1).density_t_step == DENSITY_T_QUANTUM
+    win.toggle_training()
+    win.state.set(playing=True)
+    # while t plays, the heatmap steps coarsely in t, so later loops find it cached
+    assert win.field_request(1).density_t_step == PLAY_DENSITY_T_STEP
+    _wait(qtbot, lambda: win.field is not None and win.session.latest_snapshot is not None)
+    shown = []
+    _wait(qtbot, lambda: shown.append(win.field.t) or len(set(shown)) >= 4, timeout=30000)
+    assert win.session.running and win.state.playing
