@@ -139,7 +139,8 @@ def test_the_trainer_exits_when_the_window_is_killed():
         "print(s._proc.pid, flush=True)\n"
         "time.sleep(120)\n"
     )
-    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as window:
+    cmd = [sys.executable, "-c", code]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as window:
         try:
             child = int(window.stdout.readline())
             assert not _gone(child)
