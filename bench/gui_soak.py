@@ -1,7 +1,11 @@
 """Drive the real window: a preset, training on, animation playing, the t slider moving every
 0.5 s. Prints one JSON object: frames per second of the explorer, p95 frame time, GUI-thread CPU
 per frame, slider-move -> first new frame latency (p95), and the trainer's steps/s as a ratio to a
-trainer-only run in the same process. Run under a display (xvfb-run on headless machines):
+trainer-only run in the same process (before and after the soak: its speed drifts on these VMs).
+Diagnostics: the share of a core used by each process (window threads by name, compute child,
+trainer, X server), how often the arrows were refreshed (and the longest gap), how many learned
+trajectory sets arrived, and requests the window computed itself (the child not ready).
+Run under a display (xvfb-run on headless machines):
 
     xvfb-run -a -s "-screen 0 1600x1000x24 +extension GLX +render -noreset" \
         .venv/bin/python bench/gui_soak.py --seconds 30 --particles 10000
@@ -36,16 +40,20 @@ class PaintCounter(QObject):
 
 
 def _xserver_cpu() -> float | None:
-    """CPU seconds used so far by the X server (Xvfb / Xorg) on this machine, if visible."""
+    """CPU seconds used so far by the X server (Xvfb / Xorg) of this DISPLAY, if visible."""
+    display = os.environ.get("DISPLAY", "").split(".")[0]
     tick = os.sysconf("SC_CLK_TCK")
     for pid in filter(str.isdigit, os.listdir("/proc")) if os.path.isdir("/proc") else []:
         try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+            if not args or os.path.basename(args[0]) not in ("Xvfb", "Xorg"):
+                continue
+            if display and display not in args:  # another session's server
+                continue
             with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)
-            name = fields[0].split("(", 1)[1]
-            if name in ("Xvfb", "Xorg"):
-                utime, stime = fields[1].split()[11:13]
-                return (int(utime) + int(stime)) / tick
+                utime, stime = f.read().rsplit(")", 1)[1].split()[11:13]
+            return (int(utime) + int(stime)) / tick
         except (OSError, IndexError, ValueError):
             continue
     return None
@@ -57,6 +65,22 @@ def _proc_cpu(pid: int) -> float:
     return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of each thread of this process, by name (same names summed)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+            name = head.split("(", 1)[1]
+            utime, stime = tail.split()[11:13]
+        except (OSError, IndexError, ValueError):
+            continue
+        out[name] = out.get(name, 0.0) + (int(utime) + int(stime)) / tick
+    return out
+
+
 def _compute_cpu(worker) -> float:
     """CPU seconds of the compute worker: its child process, or its thread in this process."""
     pid = getattr(worker, "pid", None)
@@ -65,8 +89,9 @@ def _compute_cpu(worker) -> float:
     return time.clock_gettime(time.pthread_getcpuclockid(worker._thread.ident))
 
 
-def trainer_solo(target_name: str, seconds: float, state) -> float:
-    """Steps/s of the same training session with no window (same process, same threads)."""
+def trainer_solo(target_name: str, seconds: float, state) -> tuple[float, float | None]:
+    """Steps/s of the same training session with no window (same process, same threads), and
+    the share of a core its process used (None when it trains on a thread here)."""
     from flowscope.core.data import load_target
     from flowscope.core.models import ModelConfig
     from flowscope.train.process_session import ProcessTrainingSession, wait_ready
@@ -78,15 +103,24 @@ def trainer_solo(target_name: str, seconds: float, state) -> float:
     tc = TrainConfig(steps=None, batch_size=state.batch_size, lr=state.lr, num_threads=1,
                      normalize="none")  # fmt: skip
     threads = os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0"
-    s = TrainingSession(target, mc, tc) if threads else ProcessTrainingSession(target, mc, tc, 5)
+    if threads:
+        s = TrainingSession(target, mc, tc)
+    else:  # the same priority as the window gives its trainer
+        from flowscope.ui.main_window import TRAINER_NICE
+
+        s = ProcessTrainingSession(target, mc, tc, TRAINER_NICE)
     s.start()
     wait_ready(s)
     time.sleep(1.5)
+    pid = None if threads else s._proc.pid
+    cpu0 = _proc_cpu(pid) if pid else 0.0
     n0, t0 = s.step_count, time.perf_counter()
     time.sleep(seconds)
-    rate = (s.step_count - n0) / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    rate = (s.step_count - n0) / wall
+    share = (_proc_cpu(pid) - cpu0) / wall if pid else None
     s.stop()
-    return rate
+    return rate, share
 
 
 def main() -> int:
@@ -108,7 +142,7 @@ def main() -> int:
     _configure_threads()
     app = make_app()
     state = AppState(target_source=a.preset, n_particles=a.particles)
-    solo_before = trainer_solo(a.preset, a.solo_seconds, state)
+    solo_before, solo_share_before = trainer_solo(a.preset, a.solo_seconds, state)
 
     os.environ["FLOWSCOPE_HOME"] = ""
     win = MainWindow(state, ask_to_save=False)
@@ -137,12 +171,24 @@ def main() -> int:
     slider_timer.timeout.connect(lambda: (move_slider(), win.state.set(playing=True)))
     slider_timer.start(500)
     counter.times.clear()
+    field_times: list[float] = []
+    show_field = win._show_field
+
+    def timed_show_field():
+        field_times.append(time.perf_counter())
+        show_field()
+
+    win._show_field = timed_show_field
     n0 = win.session.step_count
     q0 = len(win.quality[0])
     ccpu0 = _compute_cpu(win.worker)
+    here0 = getattr(win.worker, "computed_here", 0)
     t_ready = time.perf_counter() + 30
     while not getattr(win.worker, "ready", True) and time.perf_counter() < t_ready:
         app.processEvents()  # measure the steady state: the compute child has started
+    trainer_pid = getattr(getattr(win.session, "_proc", None), "pid", None)
+    tcpu0 = _proc_cpu(trainer_pid) if trainer_pid else 0.0
+    threads0 = _thread_cpu()
     xvfb0, proc0 = _xserver_cpu(), time.process_time()
     cpu0, t0 = time.thread_time(), time.perf_counter()
     while time.perf_counter() - t0 < a.seconds:
@@ -151,19 +197,30 @@ def main() -> int:
     wall = time.perf_counter() - t0
     cpu = time.thread_time() - cpu0
     compute_cpu = _compute_cpu(win.worker) - ccpu0
+    computed_here = getattr(win.worker, "computed_here", 0) - here0
+    trainer_cpu = _proc_cpu(trainer_pid) - tcpu0 if trainer_pid else None
     process_cpu = time.process_time() - proc0
     xvfb1 = _xserver_cpu()
+    threads1 = _thread_cpu()
+    other_threads = {
+        name: round((cpu - threads0.get(name, 0.0)) / wall, 3)
+        for name, cpu in threads1.items()
+        if cpu - threads0.get(name, 0.0) > 0.003 * wall
+    }
     steps = win.session.step_count - n0
     refreshes = len(win.quality[0]) - q0
     slider_timer.stop()
     win.shutdown()
     # solo speed drifts on these VMs: measure it before and after the soak, use the mean
-    solo_after = trainer_solo(a.preset, a.solo_seconds, state)
+    solo_after, solo_share_after = trainer_solo(a.preset, a.solo_seconds, state)
     solo = 0.5 * (solo_before + solo_after)
 
     paints = np.array(counter.times)
     frames = len(paints)
     dts = np.diff(paints) * 1000 if frames > 1 else np.array([np.nan])
+    fields = np.array(field_times)
+    fields = fields[(fields >= t0) & (fields <= t0 + wall)]
+    field_gaps = np.diff(np.concatenate([[t0], fields, [t0 + wall]])) * 1000
     lat = []
     for m in moves:
         after = paints[paints > m]
@@ -180,11 +237,19 @@ def main() -> int:
         "gui_cpu_share": round(cpu / wall, 3),
         "compute_cpu_share": round(compute_cpu / wall, 3),
         "window_process_cpu_share": round(process_cpu / wall, 3),
+        "trainer_cpu_share": None if trainer_cpu is None else round(trainer_cpu / wall, 3),
+        "trainer_cpu_share_solo_before_after": [
+            None if v is None else round(v, 3) for v in (solo_share_before, solo_share_after)
+        ],
+        "window_thread_cpu_shares": other_threads,
         "x_server_cpu_share": None if xvfb0 is None else round((xvfb1 - xvfb0) / wall, 3),
         "slider_to_frame_ms_median": round(float(np.median(lat)), 1) if lat else None,
         "slider_to_frame_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
         "slider_moves": len(moves),
         "learned_trajectory_refreshes": refreshes,
+        "requests_computed_in_window_process": computed_here,
+        "field_refreshes_per_s": round(len(fields) / wall, 2),
+        "field_gap_ms_max": round(float(field_gaps.max()), 1),
         "trainer_steps_per_s_gui": round(steps / wall, 1),
         "trainer_steps_per_s_solo": round(solo, 1),
         "trainer_steps_per_s_solo_before_after": [round(solo_before, 1), round(solo_after, 1)],
