@@ -260,7 +260,9 @@ class ProcessComputeWorker(ComputeWorker):
 
 
 def make_compute_worker(num_threads: int | None = 1):
-    """The window's compute worker: a child process unless FLOWSCOPE_COMPUTE_PROCESS=0."""
-    if os.environ.get("FLOWSCOPE_COMPUTE_PROCESS", "1") == "0":
+    """The window's compute worker: a child process on idle CPU, or a thread in this process
+    (rationed by the window while training) with FLOWSCOPE_COMPUTE_PROCESS=0 or on one core,
+    where a trainer and a window leave no idle CPU at all."""
+    if os.environ.get("FLOWSCOPE_COMPUTE_PROCESS", "1") == "0" or (os.cpu_count() or 1) < 2:
         return ComputeWorker(num_threads=num_threads)
     return ProcessComputeWorker(num_threads=num_threads)

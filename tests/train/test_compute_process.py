@@ -143,3 +143,17 @@ def test_a_replaced_trajectory_is_abandoned_midway():
         assert w.take("trajectory") is None and w.last_error is None
     finally:
         w.stop()
+
+
+def test_one_core_or_the_switch_keeps_the_worker_in_this_process(monkeypatch):
+    from flowscope.train.compute import ComputeWorker
+    from flowscope.train.compute_process import make_compute_worker
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert isinstance(make_compute_worker(), ProcessComputeWorker)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # no idle CPU for a child to live on
+    w = make_compute_worker()
+    assert isinstance(w, ComputeWorker) and not isinstance(w, ProcessComputeWorker)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("FLOWSCOPE_COMPUTE_PROCESS", "0")
+    assert not isinstance(make_compute_worker(), ProcessComputeWorker)
