@@ -6,6 +6,7 @@ import signal
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from flowscope.core.exact import ExactMarginal
@@ -91,58 +92,51 @@ def test_stop_is_quick_while_the_child_is_busy():
     assert not w._proc.is_alive() and not w._thread.is_alive()
 
 
-def test_the_child_runs_on_idle_cpu_only():
+@pytest.fixture
+def child():
+    """A started worker whose child process takes requests."""
     w = ProcessComputeWorker()
     w.start()
     try:
         _wait(lambda: w.ready)
-        if hasattr(os, "sched_getscheduler") and hasattr(os, "SCHED_IDLE"):
-            assert os.sched_getscheduler(w.pid) == os.SCHED_IDLE
-        else:  # elsewhere: niced below the trainer
-            assert os.getpriority(os.PRIO_PROCESS, w.pid) > os.getpriority(os.PRIO_PROCESS, 0)
+        yield w
     finally:
         w.stop()
 
 
-def _long_trajectory(generation):
-    """Many seconds of work in the child (12000 evaluations of 20k particles)."""
-    return TrajectoryRequest(generation, EM, None, n=20_000, steps=4000)
+def test_the_child_runs_on_idle_cpu_only(child):
+    if hasattr(os, "sched_getscheduler") and hasattr(os, "SCHED_IDLE"):
+        assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
+    else:  # elsewhere: niced below the trainer
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) > os.getpriority(os.PRIO_PROCESS, 0)
 
 
-def test_fields_are_answered_while_a_long_trajectory_computes():
-    w = ProcessComputeWorker()
-    w.start()
-    try:
-        _wait(lambda: w.ready)
-        w.submit(_long_trajectory(1))
-        _wait(lambda: w.working_on("trajectory"))
-        time.sleep(0.3)  # the child is inside the trajectory now
-        for g in (2, 3):
-            w.submit(FieldRequest(g, EM, None, 0.1 * g, BOUNDS, grid=5, density_grid=8))
-            f = _wait(lambda: w.take("field"), timeout=20)
-            assert f.generation == g
-        assert w.working_on("trajectory") and w.take("trajectory") is None
-    finally:
-        w.stop()
+def _inside_a_long_trajectory(w) -> None:
+    """Give the child many seconds of work (12000 evaluations of 20k particles), and wait
+    until it is computing it."""
+    w.submit(TrajectoryRequest(1, EM, None, n=20_000, steps=4000))
+    _wait(lambda: w.working_on("trajectory"))
+    time.sleep(0.3)
 
 
-def test_a_replaced_trajectory_is_abandoned_midway():
-    w = ProcessComputeWorker()
-    w.start()
-    try:
-        _wait(lambda: w.ready)
-        w.submit(_long_trajectory(1))
-        _wait(lambda: w.working_on("trajectory"))
-        time.sleep(0.3)
-        t0 = time.perf_counter()
-        w.submit(TrajectoryRequest(2, EM, None, n=30, steps=3))
-        res = _wait(lambda: w.take("trajectory"), timeout=20)
-        assert res.generation == 2 and res.ode.shape == (4, 30, 2)
-        assert time.perf_counter() - t0 < 5.0  # not after the seconds of the stale one
-        _wait(lambda: not w.working_on("trajectory"))  # generation 1 answered 'dropped'
-        assert w.take("trajectory") is None and w.last_error is None
-    finally:
-        w.stop()
+def test_fields_are_answered_while_a_long_trajectory_computes(child):
+    _inside_a_long_trajectory(child)
+    for g in (2, 3):
+        child.submit(FieldRequest(g, EM, None, 0.1 * g, BOUNDS, grid=5, density_grid=8))
+        f = _wait(lambda: child.take("field"), timeout=20)
+        assert f.generation == g
+    assert child.working_on("trajectory") and child.take("trajectory") is None
+
+
+def test_a_replaced_trajectory_is_abandoned_midway(child):
+    _inside_a_long_trajectory(child)
+    t0 = time.perf_counter()
+    child.submit(TrajectoryRequest(2, EM, None, n=30, steps=3))
+    res = _wait(lambda: child.take("trajectory"), timeout=20)
+    assert res.generation == 2 and res.ode.shape == (4, 30, 2)
+    assert time.perf_counter() - t0 < 5.0  # not after the seconds of the stale one
+    _wait(lambda: not child.working_on("trajectory"))  # generation 1 answered 'dropped'
+    assert child.take("trajectory") is None and child.last_error is None
 
 
 def test_one_core_or_the_switch_keeps_the_worker_in_this_process(monkeypatch):
