@@ -194,12 +194,15 @@ class ProcessComputeWorker(ComputeWorker):
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._send(None)
+        self._send(None, wait=0.5)  # else the child is terminated below
         if self._proc is not None:
             self._proc.join(min(timeout, 1.0))
-            if self._proc.is_alive():  # mid-piece: nothing of it is needed any more
-                self._proc.terminate()
-                self._proc.join(timeout)
+            # mid-computation: nothing of it is needed any more; a stopped process ignores
+            # SIGTERM until it runs again, so SIGKILL last
+            for end in (self._proc.terminate, self._proc.kill):
+                if self._proc.is_alive():
+                    end()
+                    self._proc.join(min(timeout, 1.0))
         for thread in (self._thread, self._receiver):
             if thread is not None:
                 thread.join(timeout)
@@ -207,16 +210,19 @@ class ProcessComputeWorker(ComputeWorker):
             self._conn.close()
 
     # ----------------------------------------------------------------- io threads
-    def _send(self, req) -> bool:
+    def _send(self, req, wait: float = -1) -> bool:
+        """Send ``req`` to the child; False if it is gone, or if another send still blocks
+        after ``wait`` seconds (a full pipe: the child is starved of CPU)."""
         conn = self._conn
-        if conn is None:
+        if conn is None or not self._send_lock.acquire(timeout=wait):
             return False
         try:
-            with self._send_lock:
-                conn.send_bytes(pack(req))  # by value: see process_session.pack
+            conn.send_bytes(pack(req))  # by value: see process_session.pack
             return True
         except (OSError, ValueError):
             return False
+        finally:
+            self._send_lock.release()
 
     def _run(self, req):
         """On ComputeWorker's thread: ship ``req`` to the child, or compute it here."""
@@ -227,6 +233,8 @@ class ProcessComputeWorker(ComputeWorker):
                 return None  # the answer comes to _receive
             with self._cond:
                 self._in_flight.pop(req.KIND, None)
+            if self._stop:
+                return None  # closing: nobody wants it
         self.computed_here += 1
         return self.compute_now(req)  # the child is starting (or gone): compute here
 

@@ -151,3 +151,21 @@ def test_one_core_or_the_switch_keeps_the_worker_in_this_process(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     monkeypatch.setenv("FLOWSCOPE_COMPUTE_PROCESS", "0")
     assert not isinstance(make_compute_worker(), ProcessComputeWorker)
+
+
+def test_stop_is_quick_when_the_child_cannot_read_its_pipe(child):
+    """A child starved of CPU (here: stopped) stops reading; sends then block on a full pipe,
+    and closing the window must not wait for it."""
+    import threading
+
+    os.kill(child.pid, signal.SIGSTOP)
+    big = ExactMarginal(torch.randn(20_000, 2), widths=0.3)  # ~0.5 MB a request: fills the pipe
+    for g in (1, 2):
+        child.submit(FieldRequest(g, big, None, 0.5, BOUNDS))
+        time.sleep(0.3)
+    stopper = threading.Thread(target=child.stop, kwargs={"timeout": 2.0}, daemon=True)
+    t0 = time.perf_counter()
+    stopper.start()
+    stopper.join(15.0)
+    assert not stopper.is_alive(), "stop() hung on the full pipe"
+    assert time.perf_counter() - t0 < 8.0 and not child._proc.is_alive()
