@@ -123,6 +123,37 @@ def trainer_solo(target_name: str, seconds: float, state) -> tuple[float, float 
     return rate, share
 
 
+def quiet_busy_rounds(app, win, slider_timer, rounds: int, seconds: float = 5.0) -> list:
+    """The same trainer, same process, alternately beside a quiet window (frame timer and
+    slider stopped, nothing playing) and the busy soak: steps/s busy / quiet per round. Drift
+    of the machine's speed shows up in both halves of a round, unlike in separate solo runs."""
+
+    def rate(busy: bool) -> float:
+        if busy:
+            win.timer.start()
+            slider_timer.start(500)
+            win.state.set(playing=True)
+        else:
+            slider_timer.stop()
+            win.state.set(playing=False)
+            win.timer.stop()
+        t_end = time.perf_counter() + 1.0  # settle
+        while time.perf_counter() < t_end:
+            app.processEvents()
+            time.sleep(0.001)
+        n0, t0 = win.session.step_count, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            app.processEvents()
+            time.sleep(0.001)
+        return (win.session.step_count - n0) / (time.perf_counter() - t0)
+
+    out = []
+    for _ in range(rounds):
+        quiet = rate(False)
+        out.append(round(rate(True) / quiet, 3) if quiet else None)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -131,9 +162,12 @@ def main() -> int:
     ap.add_argument("--preset", default="two_moons")
     ap.add_argument("--quick", action="store_true", help="8 s soak, 4 s solo")
     ap.add_argument("--save", action="store_true")
+    ap.add_argument(
+        "--ab-rounds", type=int, default=3, help="after the soak: (quiet, busy) rounds of 5 s"
+    )
     a = ap.parse_args()
     if a.quick:
-        a.seconds, a.solo_seconds = 8.0, 4.0
+        a.seconds, a.solo_seconds, a.ab_rounds = 8.0, 4.0, 1
 
     from flowscope.app import _configure_threads, make_app
     from flowscope.state import AppState
@@ -209,20 +243,21 @@ def main() -> int:
     }
     steps = win.session.step_count - n0
     refreshes = len(win.quality[0]) - q0
+    paints, soak_moves = np.array(counter.times), list(moves)  # not the rounds' below
+    fields = np.array(field_times)
+    ab = quiet_busy_rounds(app, win, slider_timer, a.ab_rounds)
     slider_timer.stop()
     win.shutdown()
     # solo speed drifts on these VMs: measure it before and after the soak, use the mean
     solo_after, solo_share_after = trainer_solo(a.preset, a.solo_seconds, state)
     solo = 0.5 * (solo_before + solo_after)
 
-    paints = np.array(counter.times)
     frames = len(paints)
     dts = np.diff(paints) * 1000 if frames > 1 else np.array([np.nan])
-    fields = np.array(field_times)
     fields = fields[(fields >= t0) & (fields <= t0 + wall)]
     field_gaps = np.diff(np.concatenate([[t0], fields, [t0 + wall]])) * 1000
     lat = []
-    for m in moves:
+    for m in soak_moves:
         after = paints[paints > m]
         if len(after):
             lat.append((after[0] - m) * 1000)
@@ -245,7 +280,7 @@ def main() -> int:
         "x_server_cpu_share": None if xvfb0 is None else round((xvfb1 - xvfb0) / wall, 3),
         "slider_to_frame_ms_median": round(float(np.median(lat)), 1) if lat else None,
         "slider_to_frame_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
-        "slider_moves": len(moves),
+        "slider_moves": len(soak_moves),
         "learned_trajectory_refreshes": refreshes,
         "requests_computed_in_window_process": computed_here,
         "field_refreshes_per_s": round(len(fields) / wall, 2),
@@ -254,6 +289,8 @@ def main() -> int:
         "trainer_steps_per_s_solo": round(solo, 1),
         "trainer_steps_per_s_solo_before_after": [round(solo_before, 1), round(solo_after, 1)],
         "trainer_ratio": round(steps / wall / solo, 3) if solo else None,
+        "trainer_ratio_quiet_busy_rounds": ab,
+        "trainer_ratio_quiet_busy_median": round(float(np.median(ab)), 3) if ab else None,
         "uses_gl": bool(win.explorer.uses_gl()),
         "trainer_in": "thread" if os.environ.get("FLOWSCOPE_TRAIN_PROCESS") == "0" else "process",
         "compute_in": "process" if getattr(win.worker, "pid", None) else "thread",
