@@ -20,7 +20,7 @@ import threading
 from .compute import ComputeWorker
 from .process_session import pack, unpack
 
-COMPUTE_NICE = 19  # where SCHED_IDLE is not available: below the trainer (5)
+COMPUTE_NICE = 19  # where SCHED_IDLE is not available: far below the trainer and the window
 #: the child answers pending kinds in this order: cheap and latency-bound first
 PRIORITY = ("field", "images", "trajectory")
 
