@@ -183,11 +183,14 @@ class ComputeWorker:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        self._request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _request_stop(self) -> None:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def submit(self, request) -> None:
         """Queue ``request``, replacing any pending request of the same kind."""

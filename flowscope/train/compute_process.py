@@ -25,18 +25,17 @@ COMPUTE_NICE = 19  # where SCHED_IDLE is not available: far below the trainer an
 PRIORITY = ("field", "images", "trajectory")
 
 
-def lower_process_priority(nice: int = COMPUTE_NICE) -> str:
-    """Give this process only idle CPU: SCHED_IDLE on Linux, else the nice value. Returns which."""
+def lower_process_priority(nice: int = COMPUTE_NICE) -> None:
+    """Give this process only idle CPU: SCHED_IDLE on Linux, else the nice value."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return "idle"
+        return
     except (AttributeError, OSError):
         pass
     try:
         os.nice(nice)
-        return f"nice {nice}"
     except (AttributeError, OSError):
-        return "normal"
+        pass
 
 
 class _Gone(Exception):
@@ -51,9 +50,15 @@ class _ChildInbox:
         self.pending: dict[str, object] = {}
 
     def send(self, status: str, req, payload=None) -> None:
-        """Answer ``req``: ('ok' | 'error' | 'dropped' | 'ready', kind, generation, payload)."""
+        """Answer ``req``: ('ok' | 'error' | 'dropped', kind, generation, payload)."""
+        self._send((status, req.KIND, req.generation, payload))
+
+    def send_ready(self) -> None:
+        self._send(("ready", None, 0, os.getpid()))
+
+    def _send(self, msg: tuple) -> None:
         try:
-            self.conn.send_bytes(pack((status, req.KIND, req.generation, payload)))
+            self.conn.send_bytes(pack(msg))
         except (OSError, ValueError) as e:
             raise _Gone from e
 
@@ -106,10 +111,6 @@ def _serve(worker: ComputeWorker, inbox: _ChildInbox, req) -> None:
     inbox.send("ok", req, out)
 
 
-class _Ready:
-    KIND, generation = "ready", 0
-
-
 def _child(conn, num_threads: int | None, nice: int) -> None:
     import torch
 
@@ -118,7 +119,7 @@ def _child(conn, num_threads: int | None, nice: int) -> None:
     worker = ComputeWorker(num_threads=None)
     inbox = _ChildInbox(conn)
     try:
-        inbox.send("ready", _Ready, os.getpid())
+        inbox.send_ready()
         while True:
             inbox.read(block=True)
             _serve(worker, inbox, inbox.pending.pop(inbox.next_kind()))
@@ -191,9 +192,7 @@ class ProcessComputeWorker(ComputeWorker):
         return self._ready
 
     def stop(self, timeout: float = 5.0) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
+        self._request_stop()
         self._send(None, wait=0.5)  # else the child is terminated below
         if self._proc is not None:
             self._proc.join(min(timeout, 1.0))

@@ -27,25 +27,33 @@ def _wait(fn, timeout=60.0):
     raise AssertionError("timed out")
 
 
-def test_child_results_equal_in_process_results():
+@pytest.fixture
+def child():
+    """A started worker whose child process takes requests."""
     w = ProcessComputeWorker()
     w.start()
     try:
         _wait(lambda: w.ready)
-        req = TrajectoryRequest(5, EM, None, n=300, steps=10, seed=3)
-        w.submit(req)
-        res = _wait(lambda: w.take("trajectory"))
-        assert w.computed_remotely == 1 and res.generation == 5
-        ref = w.compute_now(req)
-        np.testing.assert_allclose(res.ode, ref.ode, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(res.sde, ref.sde, rtol=1e-6, atol=1e-6)
-        w.submit(FieldRequest(6, EM, None, 0.4, BOUNDS, density_grid=24))
-        f = _wait(lambda: w.take("field"))
-        np.testing.assert_allclose(f.density, w.compute_now(FieldRequest(
-            6, EM, None, 0.4, BOUNDS, density_grid=24)).density, rtol=1e-6)  # fmt: skip
-        assert w.computed_remotely == 2
+        yield w
     finally:
         w.stop()
+
+
+def test_child_results_equal_in_process_results(child):
+    w = child
+    req = TrajectoryRequest(5, EM, None, n=300, steps=10, seed=3)
+    w.submit(req)
+    res = _wait(lambda: w.take("trajectory"))
+    assert w.computed_remotely == 1 and res.generation == 5
+    ref = w.compute_now(req)
+    np.testing.assert_allclose(res.ode, ref.ode, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(res.sde, ref.sde, rtol=1e-6, atol=1e-6)
+    w.submit(FieldRequest(6, EM, None, 0.4, BOUNDS, density_grid=24))
+    f = _wait(lambda: w.take("field"))
+    np.testing.assert_allclose(f.density, w.compute_now(FieldRequest(
+        6, EM, None, 0.4, BOUNDS, density_grid=24)).density, rtol=1e-6)  # fmt: skip
+    assert w.computed_remotely == 2
+    w.stop()
     assert not w._proc.is_alive()
 
 
@@ -60,48 +68,29 @@ def test_requests_before_the_child_is_ready_are_computed_here():
         w.stop()
 
 
-def test_newest_only_and_a_dead_child_falls_back():
-    w = ProcessComputeWorker()
-    w.start()
-    try:
-        _wait(lambda: w.ready)
-        for g in (1, 2, 3):
-            w.submit(TrajectoryRequest(g, EM, None, n=40, steps=4))
+def test_newest_only_and_a_dead_child_falls_back(child):
+    w = child
+    for g in (1, 2, 3):
+        w.submit(TrajectoryRequest(g, EM, None, n=40, steps=4))
+    res = _wait(lambda: w.take("trajectory"))
+    if res.generation != 3:  # the first may have been dispatched before the others came
         res = _wait(lambda: w.take("trajectory"))
-        if res.generation != 3:  # the first may have been dispatched before the others came
-            res = _wait(lambda: w.take("trajectory"))
-        assert res.generation == 3
-        os.kill(w.pid, signal.SIGKILL)
-        time.sleep(0.3)
-        w.submit(TrajectoryRequest(4, EM, None, n=40, steps=4))
-        res = _wait(lambda: w.take("trajectory"))
-        assert res.generation == 4 and w.last_error is None and not w.ready
-    finally:
-        w.stop()
+    assert res.generation == 3
+    os.kill(w.pid, signal.SIGKILL)
+    time.sleep(0.3)
+    w.submit(TrajectoryRequest(4, EM, None, n=40, steps=4))
+    res = _wait(lambda: w.take("trajectory"))
+    assert res.generation == 4 and w.last_error is None and not w.ready
 
 
-def test_stop_is_quick_while_the_child_is_busy():
-    w = ProcessComputeWorker()
-    w.start()
-    _wait(lambda: w.ready)
+def test_stop_is_quick_while_the_child_is_busy(child):
+    w = child
     w.submit(TrajectoryRequest(1, EM, None, n=200_000, steps=200))  # many seconds of work
     _wait(lambda: w.busy)
     t0 = time.perf_counter()
     w.stop(timeout=4.0)
     assert time.perf_counter() - t0 < 5.0
     assert not w._proc.is_alive() and not w._thread.is_alive()
-
-
-@pytest.fixture
-def child():
-    """A started worker whose child process takes requests."""
-    w = ProcessComputeWorker()
-    w.start()
-    try:
-        _wait(lambda: w.ready)
-        yield w
-    finally:
-        w.stop()
 
 
 def test_the_child_runs_on_idle_cpu_only(child):
