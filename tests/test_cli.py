@@ -180,3 +180,15 @@ def test_gui_without_a_display_says_so_instead_of_aborting():
                        env=env, timeout=60)  # fmt: skip
     assert r.returncode == 2
     assert "no display" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_polynomial_power_below_one_exits_2_with_one_line(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "flowscope", "train", "--data", "two_moons", "--steps", "5",
+         "--schedule", "poly0.5", "--out", str(tmp_path / "m")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "n >= 1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .flow_model import FlowModel
-from .paths import convert
+from .paths import conversion_time, convert
 
 FORMATS = ("pt2", "onnx")
 
@@ -41,6 +41,8 @@ class VelocityFunction(nn.Module):
         t_len = torch.ones_like(t, dtype=torch.long).sum()  # a tensor, so ONNX can take it
         t = t[torch.remainder(torch.arange(x.shape[0], device=x.device), t_len)]
         xn = (x - self.shift) / self.scale
+        # evaluated and converted at one time (score/noise networks: t >= T_MIN_ALPHA)
+        t = conversion_time(self.schedule, t, self.parameterization, "velocity")
         out = self.net(xn, t, y if self.conditional else None)
         u = convert(self.schedule, out, xn, t, self.parameterization, "velocity")
         return u * self.scale
