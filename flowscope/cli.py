@@ -55,6 +55,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--out", required=True, help="model directory to write")
     t.add_argument("--objective", choices=("velocity", "score", "noise"), default="velocity")
+    t.add_argument(
+        "--score-weighting",
+        choices=("beta2", "none"),
+        default="beta2",
+        help="score objective's loss weight lambda(t): beta2 = E||beta_t s + eps||^2 (default, "
+        "as in denoising score matching), none = E||s + eps/beta_t||^2",
+    )
     t.add_argument("--schedule", default="condot", help="condot, cosine, vp, sqrt or polyN")
     t.add_argument("--width", type=int, default=256, help="MLP width (2D)")
     t.add_argument("--depth", type=int, default=4, help="MLP hidden layers (2D)")
@@ -175,6 +182,7 @@ def _train_points(a) -> int:
         device=a.device,
         ema_decay=a.ema or None,
         label_dropout=a.label_dropout,
+        score_weighting=a.score_weighting,
     )
     trainer = Trainer(target, mc, tc)
     run_trainer(trainer, a, target.name)
@@ -182,9 +190,11 @@ def _train_points(a) -> int:
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
     exact = exact.with_schedule(trainer.schedule)
     if n_cls:
-        floor = conditional_loss_floor(exact, a.objective, a.label_dropout, n=20000, seed=a.seed)
+        floor = conditional_loss_floor(
+            exact, a.objective, a.label_dropout, n=20000, seed=a.seed, weighting=a.score_weighting
+        )
     else:
-        floor = loss_floor(exact, a.objective, n=20000, seed=a.seed)
+        floor = loss_floor(exact, a.objective, n=20000, seed=a.seed, weighting=a.score_weighting)
     final = trainer.summary()["final_loss"]
     with torch.no_grad():
         gen = model.sample(4000, seed=a.seed + 1)

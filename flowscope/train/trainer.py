@@ -21,7 +21,12 @@ from ..core.device import pick_device
 from ..core.exact import ExactMarginal
 from ..core.flow_model import FlowModel, Normalization
 from ..core.images.dataset import ImageDataset
-from ..core.losses import per_sample_loss, sample_training_times
+from ..core.losses import (
+    check_weighting,
+    loss_formula,
+    per_sample_loss,
+    sample_training_times,
+)
 from ..core.models import ModelConfig, build_model
 from ..core.paths import sample_path
 from ..core.schedules import get_schedule
@@ -56,6 +61,8 @@ class TrainConfig:
     snapshot_hz: float = 10.0
     normalize: str = "auto"
     num_threads: int | None = None
+    #: the score objective's lambda(t): 'beta2' (E || beta_t s + eps ||^2) or 'none'
+    score_weighting: str = "beta2"
 
     def __post_init__(self):
         if self.steps is not None and int(self.steps) < 1:
@@ -72,6 +79,7 @@ class TrainConfig:
             raise ValueError("ema_decay must be in (0, 1) or None")
         if self.normalize not in ("none", "standardize", "auto"):
             raise ValueError("normalize must be 'none', 'standardize' or 'auto'")
+        check_weighting(self.score_weighting)
         get_schedule(self.schedule)
 
 
@@ -327,7 +335,7 @@ class Trainer:
         )
         path = sample_path(self.schedule, z, t, generator=self.generator)
         pred = self.net(path.x_t, t, self._labels(labels, n))
-        per = per_sample_loss(pred, path, mc.parameterization)
+        per = per_sample_loss(pred, path, mc.parameterization, c.score_weighting)
         loss = per.mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -487,6 +495,7 @@ class Trainer:
         return {
             "steps": self.step_count,
             "final_loss": (sum(tail) / len(tail)) if tail else None,
+            "loss": loss_formula(self.model_config.parameterization, self.config.score_weighting),
             "config": {k: v for k, v in vars(self.config).items()},
             "device": str(self.device),
             "target_version": self.target_version,

@@ -30,7 +30,9 @@ OBJECTIVES = ["velocity", "score", "noise"]
 OBJECTIVE_TIPS = (
     "What the network predicts (MATH.md):\n"
     "velocity (flow matching): u_theta(x_t, t) ~ d_alpha_t z + d_beta_t eps\n"
-    "score (denoising score matching): s_theta ~ -eps / beta_t (unstable as beta_t -> 0)\n"
+    "score (denoising score matching): s_theta ~ -eps / beta_t, loss weighted by\n"
+    "    lambda(t) = beta_t^2: E || beta_t s_theta + eps ||^2 (unweighted, late times dominate\n"
+    "    and the ODE samples of a score model are poor)\n"
     "noise (DDPM): eps_theta ~ eps, score = -eps_theta / beta_t"
 )
 SCHEDULES = ["condot", "cosine", "vp", "sqrt", "poly2"]
