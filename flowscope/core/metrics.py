@@ -327,6 +327,52 @@ def conditional_loss_floor(
     return total
 
 
+@dataclass(frozen=True)
+class FloorEstimate:
+    """A Monte Carlo estimate of L_min and its standard error (one sigma)."""
+
+    value: float
+    stderr: float
+
+
+def loss_floor_estimate(
+    exact,
+    objective: str = "velocity",
+    label_dropout: float | None = None,
+    n: int = 20000,
+    seed: int = 0,
+    weighting: str = "beta2",
+    max_classes: int = 64,
+) -> FloorEstimate:
+    """L_min with its standard error: unconditional (label_dropout None, or a target without
+    labels) or, for a class-conditional model, eta L_min + (1 - eta) sum_y P(y) L_min(y) as in
+    :func:`conditional_loss_floor`. The per-class work is bounded: at most ``max_classes``
+    classes (the heaviest) are estimated separately and the rest, rarely worth a separate
+    estimate, are counted with the unconditional floor; n is split across classes by weight."""
+    per = _floor_samples(exact, objective, n, seed, None, 8192, weighting)[1]
+    uncond = FloorEstimate(float(per.mean()), float(per.std() / math.sqrt(per.numel())))
+    if label_dropout is None or exact.labels is None:
+        return uncond
+    eta = float(label_dropout)
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError("label_dropout must be in [0, 1]")
+    classes = sorted(
+        exact.classes, key=lambda c: -float(exact.weights[exact.labels == c].sum())
+    )[: max(1, int(max_classes))]
+    value, var, rest = eta * uncond.value, (eta * uncond.stderr) ** 2, 1.0
+    for c in classes:
+        p_c = float(exact.weights[exact.labels == c].sum())
+        k = max(500, int(n * p_c))
+        pc = _floor_samples(exact, objective, k, seed + 1 + c, c, 8192, weighting)[1]
+        value += (1.0 - eta) * p_c * float(pc.mean())
+        var += ((1.0 - eta) * p_c) ** 2 * float(pc.var()) / pc.numel()
+        rest -= p_c
+    if rest > 1e-12:  # classes beyond max_classes: bounded by their unconditional floor
+        value += (1.0 - eta) * rest * uncond.value
+        var += ((1.0 - eta) * rest * uncond.stderr) ** 2
+    return FloorEstimate(value, math.sqrt(var))
+
+
 def loss_floor_by_t(
     exact,
     objective: str = "velocity",

@@ -99,6 +99,35 @@ class FieldResult:
 
 
 @dataclass(frozen=True)
+class TargetRequest:
+    """What a new target (or a new objective, schedule or label dropout) needs once: the heatmap
+    of p_data for the canvas and the loss floor L_min. Seconds for large mixtures (checkerboard:
+    ~1 s each on one core), so never on the GUI thread."""
+
+    KIND = "target"
+    generation: int
+    exact: ExactMarginal
+    bounds: tuple[float, float, float, float]
+    objective: str = "velocity"
+    schedule: str = "condot"
+    label_dropout: float | None = None  # None: the unconditional floor
+    score_weighting: str = "beta2"
+    density_grid: int = 128
+    floor_n: int = 6000
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    generation: int
+    density: np.ndarray  # (G, G) p_data (row 0 = top)
+    bounds: tuple[float, float, float, float]
+    floor: float | None  # None when it cannot be computed (message in floor_error)
+    floor_stderr: float | None
+    floor_error: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ImageRequest:
     """Image mode: the class x w grid from fixed seeds and one sample's trajectory strip."""
 
@@ -155,7 +184,7 @@ def grid_points(bounds, n: int) -> torch.Tensor:
 class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
-    KINDS = ("trajectory", "field", "images")
+    KINDS = ("trajectory", "field", "images", "target")
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()
@@ -281,7 +310,28 @@ class ComputeWorker:
                 return self._trajectories(req, pause)
             if isinstance(req, ImageRequest):
                 return self._images(req)
+            if isinstance(req, TargetRequest):
+                return self._target(req)
             return self._fields(req)
+
+    def _target(self, r: TargetRequest) -> TargetResult:
+        from ..core.metrics import loss_floor_estimate
+
+        t0 = time.perf_counter()
+        pts = grid_points(r.bounds, r.density_grid).double()
+        dens = r.exact.log_prob(pts, 1.0).exp().reshape(r.density_grid, -1).float().numpy()
+        floor = stderr = error = None
+        try:
+            est = loss_floor_estimate(
+                r.exact.with_schedule(r.schedule), r.objective, r.label_dropout, n=r.floor_n,
+                weighting=r.score_weighting,
+            )  # fmt: skip
+            floor, stderr = est.value, est.stderr
+        except ValueError as e:
+            error = str(e)
+        return TargetResult(
+            r.generation, dens, tuple(r.bounds), floor, stderr, error, time.perf_counter() - t0
+        )
 
     def _images(self, r: ImageRequest) -> ImageResult:
         from ..core.images.grid import guidance_grid, trajectory_strip

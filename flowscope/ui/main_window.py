@@ -35,7 +35,7 @@ from superqt import QLabeledDoubleSlider
 from ..core.data import PRESETS, DataError, Drawing, load_target
 from ..core.device import available_devices
 from ..state import AppState
-from ..train.compute import FieldRequest, TrajectoryRequest
+from ..train.compute import FieldRequest, TargetRequest, TrajectoryRequest
 from ..train.compute_process import make_compute_worker
 from .actions import add_action
 from .canvas import TargetCanvas
@@ -109,13 +109,14 @@ class MainWindow(QMainWindow):
         self.session = None
         self.target = None
         self.floor: float | None = None
+        self.floor_stderr: float | None = None
         self.quality: tuple[list[int], list[float]] = ([], [])
         self.traj = None
         self.field = None
         self.project_path: Path | None = None
         self.dirty = False
-        self._gen = {"trajectory": 0, "field": 0}
-        self._shown = {"trajectory": -1, "field": -1}
+        self._gen = {"trajectory": 0, "field": 0, "target": 0}
+        self._shown = {"trajectory": -1, "field": -1, "target": -1}
         self._traj_pending_full = False
         self._last_refresh = 0.0
         self._last_curves = 0.0
@@ -328,8 +329,8 @@ class MainWindow(QMainWindow):
         if idx >= 0:
             self.preset_combo.setCurrentIndex(idx)
         self.canvas.set_bounds(target.bounds)
+        self.canvas.set_density(None)  # the new target's heatmap comes from the compute side
         self.explorer.set_bounds(target.bounds)
-        self._show_target_density()
         self.sampling_panel.set_classes(target.class_names)
         if self.state.label >= (target.num_classes or 0):
             self.state.set(label=-1)
@@ -345,30 +346,24 @@ class MainWindow(QMainWindow):
         self._request_trajectories(preview=True)
         self._request_field()
 
-    def _show_target_density(self) -> None:
-        from ..train.compute import grid_points
-
-        pts = grid_points(self.target.bounds, 128).double()
-        dens = self.target.exact.log_prob(pts, 1.0).exp().reshape(128, 128).numpy()
-        self.canvas.set_density(dens, self.target.bounds)
-
     def _needed_classes(self) -> int:
         if self.state.target_source == "drawing":
             return MAX_DRAWING_CLASSES if self.target.num_classes else 0
         return int(self.target.num_classes or 0)
 
     def _compute_floor(self) -> None:
-        from ..core.metrics import conditional_loss_floor, loss_floor
-
-        try:
-            exact = self.target.exact.with_schedule(self.state.schedule)
-            if self._needed_classes() and exact.labels is not None:
-                eta = self.state.label_dropout
-                self.floor = conditional_loss_floor(exact, self.state.objective, eta, n=6000)
-            else:
-                self.floor = loss_floor(exact, self.state.objective, n=6000, seed=0)
-        except ValueError:
-            self.floor = None
+        """Ask the compute side for the target's heatmap and loss floor (seconds for large
+        mixtures: never on this thread). The floor is unknown (None) until the answer comes."""
+        s = self.state
+        self.floor = None
+        self._gen["target"] += 1
+        conditional = bool(self._needed_classes()) and self.target.exact.labels is not None
+        self.worker.submit(
+            TargetRequest(
+                self._gen["target"], self.target.exact, tuple(self.target.bounds), s.objective,
+                s.schedule, s.label_dropout if conditional else None,
+            )
+        )  # fmt: skip
 
     def _on_preset_combo_activated(self, index: int) -> None:
         if index == self.preset_combo.count() - 1:
@@ -446,7 +441,6 @@ class MainWindow(QMainWindow):
         self.session = None
         self.quality = ([], [])
         self._snapshot_step_submitted = -1
-        self._compute_floor()
         self.curves.set_loss(np.zeros(0), np.zeros(0), self.floor)
         self.curves.set_quality([], [])
         self.training_panel.set_running(False)
@@ -631,6 +625,13 @@ class MainWindow(QMainWindow):
             self._shown["field"] = res.generation
             self.field = res
             self._show_field()
+        res = self.worker.take("target")
+        if res is not None and res.generation >= self._shown["target"]:
+            self._shown["target"] = res.generation
+            self.canvas.set_density(res.density, res.bounds)
+            if res.generation == self._gen["target"]:
+                self.floor, self.floor_stderr = res.floor, res.floor_stderr
+                self.curves.set_floor(self.floor)
         if self.worker.last_error:
             self.statusBar().showMessage(f"render error: {self.worker.last_error}", 8000)
             self.worker.last_error = None

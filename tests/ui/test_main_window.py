@@ -279,3 +279,27 @@ def test_arrows_keep_following_t_while_training_and_playing(win, qtbot):
     shown = []
     _wait(qtbot, lambda: shown.append(win.field.t) or len(set(shown)) >= 4, timeout=30000)
     assert win.session.running and win.state.playing
+
+
+def test_target_heatmap_and_loss_floor_come_from_the_compute_side(win, qtbot):
+    """Picking a target returns at once (the GUI thread runs no log_prob or floor: 1-4 s for
+    checkerboard); the floor and the canvas heatmap arrive from the compute worker, and the
+    floor is the Monte Carlo L_min of the exact marginal (two moons has classes: the
+    conditional floor with label dropout eta, checked against an independent larger draw)."""
+    from flowscope.core.metrics import conditional_loss_floor
+
+    _wait(qtbot, lambda: win.floor is not None, timeout=120000)
+    assert win.set_target_source("two_moons")
+    assert win.floor is None  # not computed here: it is on its way
+    _wait(qtbot, lambda: win.floor is not None, timeout=120000)
+    exact = win.target.exact.with_schedule(win.state.schedule)
+    eta = win.state.label_dropout
+    for objective in ("velocity", "noise"):
+        if objective != "velocity":
+            win.state.set(objective=objective)
+            assert win.floor is None
+            _wait(qtbot, lambda: win.floor is not None, timeout=120000)
+        ref = conditional_loss_floor(exact, objective, eta, n=30000, seed=5)
+        assert 0 < win.floor_stderr < 0.05 * win.floor
+        assert abs(win.floor - ref) < 5 * win.floor_stderr, (objective, win.floor, ref)
+    assert win.canvas._density_item.isVisible()
