@@ -174,6 +174,10 @@ class ProcessTrainingSession(SessionView):
         if self.alive():
             return
         self._cmd_q, self._out_q = self._ctx.Queue(), self._ctx.Queue()
+        # A command still in the feeder thread when the child is gone (stopped, killed) would
+        # block this process's exit forever (the queue's finalizer joins the feeder, which
+        # waits on a pipe nobody reads): commands to a child that ended may be dropped.
+        self._cmd_q.cancel_join_thread()
         self._proc = self._ctx.Process(
             target=_child,
             args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice),
@@ -276,20 +280,24 @@ class ProcessTrainingSession(SessionView):
         if self.alive():
             self._send(("pause",) if self.trainer.paused else ("resume",))
 
-    def stop(self, timeout: float = 5.0) -> bool:
-        """End the process; True if it ended within ``timeout`` seconds (else it is killed)."""
+    def stop(self, timeout: float = 5.0, wait: bool = True) -> bool:
+        """End the process; True if it ended within ``timeout`` seconds (else it is killed).
+
+        wait=False returns at once (a GUI thread must not block on a child that may still be
+        importing torch: 2-4 s): a daemon thread joins, terminates or kills it, and closes
+        the queues."""
         if self._proc is None:
             return True
         self._send(("stop",))
-        self._proc.join(timeout)
-        ok = not self._proc.is_alive()
-        if not ok:
-            self._proc.terminate()
-            self._proc.join(1.0)
-        if self._reader is not None:
-            self._reader.join(1.0)
         self.trainer.paused = True
-        return ok
+        proc, reader = self._proc, self._reader
+        if not wait:
+            threading.Thread(
+                target=_reap, args=(proc, reader, timeout), name="flowscope-trainer-reaper",
+                daemon=True,
+            ).start()  # fmt: skip
+            return False
+        return _reap(proc, reader, timeout)
 
     def reset(self, target=None, model_config=None, config=None) -> None:
         self.stop()
@@ -298,6 +306,21 @@ class ProcessTrainingSession(SessionView):
         self._tc = config or self._tc
         self.trainer = TrainerView(self._mc, self._tc)
         self._proc = None
+
+
+def _reap(proc, reader: threading.Thread | None, timeout: float) -> bool:
+    """Join a trainer child that was told to stop; terminate, then kill it if it does not."""
+    proc.join(timeout)
+    ok = not proc.is_alive()
+    if not ok:
+        proc.terminate()
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    if reader is not None:
+        reader.join(1.0)
+    return ok
 
 
 def wait_ready(session: ProcessTrainingSession, timeout: float = 30.0) -> bool:

@@ -102,13 +102,14 @@ class TrainingSession(SessionView):
         self._target = target
         self.trainer.set_target(target)
 
-    def stop(self, timeout: float = 5.0) -> bool:
-        """End the background thread; True if it ended within ``timeout`` seconds."""
+    def stop(self, timeout: float = 5.0, wait: bool = True) -> bool:
+        """End the background thread; True if it ended within ``timeout`` seconds (wait=False:
+        return at once, the thread ends after its current step)."""
         self.trainer.stop()
-        if self._thread is not None:
+        if self._thread is not None and wait:
             self._thread.join(timeout)
             return not self._thread.is_alive()
-        return True
+        return self._thread is None or not self._thread.is_alive()
 
     def reset(
         self,

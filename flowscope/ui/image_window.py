@@ -535,7 +535,7 @@ class ImageWindow(QMainWindow):
 
     def _stop_session(self) -> None:
         if self.session is not None:
-            self.session.stop()
+            self.session.stop(wait=False)  # never block the GUI thread on a child
         self.session = None
 
     def reset_training(self, quiet: bool = False) -> None:

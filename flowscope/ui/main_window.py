@@ -437,7 +437,7 @@ class MainWindow(QMainWindow):
     def reset_training(self, quiet: bool = False) -> None:
         was_running = self.session is not None and self.session.running
         if self.session is not None:
-            self.session.stop()
+            self.session.stop(wait=False)  # never block the GUI thread on a child
         self.session = None
         self.quality = ([], [])
         self._snapshot_step_submitted = -1
@@ -747,7 +747,7 @@ class MainWindow(QMainWindow):
             self._error("Cannot open the project", str(e))
             return False
         if self.session is not None:
-            self.session.stop()
+            self.session.stop(wait=False)  # never block the GUI thread on a child
             self.session = None
         self.canvas.set_drawing(drawing)
         settings = dict(proj.settings)
@@ -793,7 +793,7 @@ class MainWindow(QMainWindow):
         if not self._maybe_save():
             return
         if self.session is not None:
-            self.session.stop()
+            self.session.stop(wait=False)  # never block the GUI thread on a child
             self.session = None
         self.canvas.set_drawing(Drawing())
         self.project_path = None
