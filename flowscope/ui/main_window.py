@@ -39,6 +39,7 @@ from ..train.compute import FieldRequest, TargetRequest, TrajectoryRequest
 from ..train.compute_process import make_compute_worker
 from .actions import add_action
 from .canvas import TargetCanvas
+from .controllers import RequestChannel, SessionController
 from .explorer import ExplorerView
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
 
@@ -106,7 +107,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("flowscope: flow matching, live")
         self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
-        self.session = None
+        self.requests = RequestChannel(self.worker, ("trajectory", "field", "target"), self)
+        self.requests.resultReady.connect(self._on_result)
+        self.requests.failed.connect(
+            lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
+        )
+        self.sessions = SessionController(self._new_session, self)
+        self.sessions.failed.connect(self._error)
         self.target = None
         self.floor: float | None = None
         self.floor_stderr: float | None = None
@@ -115,20 +122,18 @@ class MainWindow(QMainWindow):
         self.field = None
         self.project_path: Path | None = None
         self.dirty = False
-        self._gen = {"trajectory": 0, "field": 0, "target": 0}
-        self._shown = {"trajectory": -1, "field": -1, "target": -1}
         self._traj_pending_full = False
         self._last_refresh = 0.0
         self._last_curves = 0.0
         self._last_status = 0.0
         self._last_tick = time.perf_counter()
         self._snapshot_step_submitted = -1
-        self._settings_changed = False
         self._field_dirty = False
         self._last_field_request = 0.0
         self.frame_times: list[float] = []  # for the soak benchmark
 
         self._build_widgets()
+        self.sessions.runningChanged.connect(self.training_panel.set_running)
         self._build_menus()
         self.state.subscribe(self._on_state_changed)
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
@@ -141,6 +146,11 @@ class MainWindow(QMainWindow):
             self.explorer.set_layer_visible(layer, bool(getattr(self.state, key)))
         self.timer.start()
         self.resize(1560, 940)
+
+    @property
+    def session(self):
+        """The training session (None before the first Train / Step); see SessionController."""
+        return self.sessions.session
 
     # ================================================================== construction
     def _build_widgets(self) -> None:
@@ -356,14 +366,11 @@ class MainWindow(QMainWindow):
         mixtures: never on this thread). The floor is unknown (None) until the answer comes."""
         s = self.state
         self.floor = None
-        self._gen["target"] += 1
         conditional = bool(self._needed_classes()) and self.target.exact.labels is not None
-        self.worker.submit(
-            TargetRequest(
-                self._gen["target"], self.target.exact, tuple(self.target.bounds), s.objective,
-                s.schedule, s.label_dropout if conditional else None,
-            )
-        )  # fmt: skip
+        self.requests.submit("target", lambda gen: TargetRequest(
+            gen, self.target.exact, tuple(self.target.bounds), s.objective, s.schedule,
+            s.label_dropout if conditional else None,
+        ))  # fmt: skip
 
     def _on_preset_combo_activated(self, index: int) -> None:
         if index == self.preset_combo.count() - 1:
@@ -393,9 +400,9 @@ class MainWindow(QMainWindow):
             self.set_target_source(path)
 
     # ================================================================== training
-    def _make_session(self):
-        """Training runs in a child process (its own GIL) unless FLOWSCOPE_TRAIN_PROCESS=0."""
-
+    def _new_session(self, **overrides):
+        """SessionController's factory: training runs in a child process (its own GIL) unless
+        FLOWSCOPE_TRAIN_PROCESS=0."""
         from ..core.models import ModelConfig
         from ..train.process_session import ProcessTrainingSession
         from ..train.session import TrainingSession
@@ -415,38 +422,21 @@ class MainWindow(QMainWindow):
         return ProcessTrainingSession(self.target, mc, tc, nice=TRAINER_NICE)
 
     def toggle_training(self) -> None:
-        if self.session is None:
-            try:
-                self.session = self._make_session()
-            except ValueError as e:
-                self._error("Cannot start training", str(e))
-                return
-            self._settings_changed = False
-        running = self.session.toggle()
-        self.training_panel.set_running(running)
+        self.sessions.toggle()
         self.dirty = True
-        if self.session.trainer.device_message:
+        if self.session is not None and self.session.trainer.device_message:
             self.statusBar().showMessage(self.session.trainer.device_message, 6000)
 
     def _on_step_clicked(self) -> None:
-        if self.session is None:
-            self.session = self._make_session()
-        self.session.step_once(1)
+        self.sessions.step(1)
         self._refresh_from_training(force=True)
 
     def reset_training(self, quiet: bool = False) -> None:
-        was_running = self.session is not None and self.session.running
-        if self.session is not None:
-            self.session.stop(wait=False)  # never block the GUI thread on a child
-        self.session = None
+        self.sessions.reset()
         self.quality = ([], [])
         self._snapshot_step_submitted = -1
         self.curves.set_loss(np.zeros(0), np.zeros(0), self.floor)
         self.curves.set_quality([], [])
-        self.training_panel.set_running(False)
-        self._settings_changed = False
-        if was_running:
-            self.toggle_training()
         self._request_trajectories(preview=True)
         self._request_field()
         if not quiet:
@@ -472,9 +462,7 @@ class MainWindow(QMainWindow):
         self._request_field()
 
     def _snapshot(self):
-        if self.session is None:
-            return None
-        return self.session.latest_snapshot
+        return self.sessions.snapshot
 
     # ================================================================== requests
     def _follow_learned(self) -> bool:
@@ -486,10 +474,8 @@ class MainWindow(QMainWindow):
         snap = self._snapshot() if self._follow_learned() else None
         n = min(PREVIEW_PARTICLES, s.n_particles) if preview else s.n_particles
         self._traj_pending_full = preview and n < s.n_particles
-        self._gen["trajectory"] += 1
-        self.worker.submit(
-            TrajectoryRequest(
-                self._gen["trajectory"],
+        self.requests.submit("trajectory", lambda gen: TrajectoryRequest(
+                gen,
                 self.target.exact,
                 snap,
                 n,
@@ -502,8 +488,7 @@ class MainWindow(QMainWindow):
                 s.w,
                 s.seed,
                 score_quality=quality and snap is not None,
-            )
-        )
+        ))  # fmt: skip
 
     def field_request(self, generation: int, t: float | None = None) -> FieldRequest:
         """The arrows and heatmap request for the current settings (at time t if given)."""
@@ -519,8 +504,7 @@ class MainWindow(QMainWindow):
 
     def _request_field(self) -> None:
         self._last_field_request = time.perf_counter()
-        self._gen["field"] += 1
-        self.worker.submit(self.field_request(self._gen["field"]))
+        self.requests.submit("field", self.field_request)
 
     # ================================================================== state
     def _on_state_changed(self, name: str, value) -> None:
@@ -553,10 +537,8 @@ class MainWindow(QMainWindow):
         elif name in TRAINING_KEYS:
             if name in ("objective", "schedule", "label_dropout"):
                 self._compute_floor()
-            if self.session is None:
-                return
-            self._settings_changed = True
-            self.statusBar().showMessage(f"{name} changed: press Reset to train with it", 5000)
+            if self.sessions.mark_settings_changed():
+                self.statusBar().showMessage(f"{name} changed: press Reset to train with it", 5000)
         if name != "t":
             self.dirty = True
 
@@ -590,7 +572,7 @@ class MainWindow(QMainWindow):
         self._poll_results()
         if (
             self._field_dirty
-            and self._shown["field"] >= self._gen["field"]
+            and not self.requests.stale("field")
             and now - self._last_field_request >= self._field_interval()
         ):
             self._field_dirty = False  # the last field is shown: ask for the current t
@@ -609,32 +591,43 @@ class MainWindow(QMainWindow):
         return FIELD_MIN_INTERVAL_TRAINING_S if training else FIELD_MIN_INTERVAL_S
 
     def _poll_results(self) -> None:
-        res = self.worker.take("trajectory")
-        if res is not None and res.generation >= self._shown["trajectory"]:
-            self._shown["trajectory"] = res.generation
+        self.requests.poll()
+
+    def _on_result(self, kind: str, res) -> None:
+        """A current (not stale) result from the compute side."""
+        if kind == "trajectory":
             self.traj = res
             if res.energy is not None:
                 self.quality[0].append(res.step)
                 self.quality[1].append(res.energy)
                 self.curves.set_quality(*self.quality)
-            if self._traj_pending_full and res.generation == self._gen["trajectory"]:
+            if self._traj_pending_full and res.generation == self.requests.generation(kind):
                 self._request_trajectories()
             self._show_frame()
-        res = self.worker.take("field")
-        if res is not None and res.generation >= self._shown["field"]:
-            self._shown["field"] = res.generation
+        elif kind == "field":
             self.field = res
             self._show_field()
-        res = self.worker.take("target")
-        if res is not None and res.generation >= self._shown["target"]:
-            self._shown["target"] = res.generation
+        elif kind == "target":
             self.canvas.set_density(res.density, res.bounds)
-            if res.generation == self._gen["target"]:
+            if res.generation == self.requests.generation(kind):
                 self.floor, self.floor_stderr = res.floor, res.floor_stderr
                 self.curves.set_floor(self.floor)
-        if self.worker.last_error:
-            self.statusBar().showMessage(f"render error: {self.worker.last_error}", 8000)
-            self.worker.last_error = None
+
+    def render_now(self, t: float | None = None) -> None:
+        """Compute the particles and the arrows for the current settings on this thread and show
+        them (scripted mode, the animation export): blocks, so never from a user's action."""
+        s = self.state
+        if t is not None:
+            s.set(t=float(t), playing=False)
+        snap = self._snapshot() if self._follow_learned() else None
+        if self.traj is None or t is None:
+            self.requests.render_now("trajectory", lambda gen: TrajectoryRequest(
+                gen, self.target.exact, snap, s.n_particles, s.steps, s.solver, s.sigma,
+                s.sigma_schedule, s.drop_score_term, None if s.label < 0 else s.label, s.w,
+                s.seed, score_quality=snap is not None,
+            ))  # fmt: skip
+        self.requests.render_now("field", lambda gen: self.field_request(gen, t))
+        self._show_frame()
 
     def current_positions(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(ODE, SDE) particle positions at the current t, interpolated between frames."""
@@ -688,7 +681,7 @@ class MainWindow(QMainWindow):
     def _update_training_status(self, curves: bool = True) -> None:
         if curves:
             self.curves.show_history(self.session.history, self.floor)
-        self.training_panel.show_session(self.session, self._settings_changed)
+        self.training_panel.show_session(self.session, self.sessions.settings_changed)
         src = "learned" if self.traj is not None and self.traj.source == "learned" else "exact"
         self.status_label.setText(f"particles follow the {src} field")
 
@@ -746,9 +739,7 @@ class MainWindow(QMainWindow):
         except (ProjectError, ValueError, KeyError, TypeError) as e:
             self._error("Cannot open the project", str(e))
             return False
-        if self.session is not None:
-            self.session.stop(wait=False)  # never block the GUI thread on a child
-            self.session = None
+        self.sessions.discard()
         self.canvas.set_drawing(drawing)
         settings = dict(proj.settings)
         source = settings.pop("target_source", "two_moons")
@@ -776,15 +767,7 @@ class MainWindow(QMainWindow):
             else self.state.schedule,
         )
         self._adopted_model = model
-        try:
-            self.session = self._make_session()
-            steps = list((history or {}).get("steps", []))
-            self.session.history.steps.extend(steps)
-            self.session.history.losses.extend((history or {}).get("losses", []))
-            self.session.load_weights(model.net.state_dict(), step=len(steps))
-        except (ValueError, RuntimeError) as e:
-            self.session = None
-            self._error("The saved model does not fit this target", str(e))
+        if not self.sessions.adopt(model.net.state_dict(), history):
             return
         self._update_training_status()
         self._refresh_from_training(force=True)
@@ -792,9 +775,7 @@ class MainWindow(QMainWindow):
     def new_project(self) -> None:
         if not self._maybe_save():
             return
-        if self.session is not None:
-            self.session.stop(wait=False)  # never block the GUI thread on a child
-            self.session = None
+        self.sessions.discard()
         self.canvas.set_drawing(Drawing())
         self.project_path = None
         self.set_target_source("two_moons")
@@ -957,8 +938,7 @@ class MainWindow(QMainWindow):
         self.timer.stop()
         if getattr(self, "_image_window", None) is not None:
             self._image_window.close()
-        if self.session is not None:
-            self.session.stop(timeout=4.0)
+        self.sessions.shutdown(timeout=4.0)
         self.worker.stop(timeout=4.0)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -109,8 +109,9 @@ def test_project_round_trip(win, qtbot, tmp_path):
     win.canvas.set_drawing(d)
     _wait(qtbot, lambda: win.state.target_source == "drawing")
     win.state.set(sigma=1.7, solver="euler", steps=25)
-    win._on_step_clicked()
-    win._on_step_clicked()
+    win.training_panel.step_button.click()
+    win.training_panel.step_button.click()  # Step answers asynchronously: wait for its weights
+    _wait(qtbot, lambda: win._snapshot() is not None and win._snapshot().step >= 2, 120000)
     path = tmp_path / "p.flowscope"
     assert win._save_to(path)
     assert zipfile.is_zipfile(path)
@@ -206,8 +207,8 @@ def test_guidance_controls_drive_the_overlays(win, qtbot):
     assert win.state.label == 2
     win.state.set(field_source="exact", guide_part="conditional", w=3.0, t=0.5, playing=False)
     assert panel.guide_part.currentIndex() == 1
-    gen = win._gen["field"]
-    _wait(qtbot, lambda: win.field is not None and win._shown["field"] >= gen)
+    gen = win.requests.generation("field")
+    _wait(qtbot, lambda: win.field is not None and win.requests.shown("field") >= gen)
     import torch
 
     pts = torch.from_numpy(win.field.origins).double()
@@ -215,8 +216,8 @@ def test_guidance_controls_drive_the_overlays(win, qtbot):
     np.testing.assert_allclose(win.field.ode_field, ref, atol=1e-4)
     panel.density_source.setCurrentIndex(2)
     assert win.state.density_source == "guided"
-    gen = win._gen["field"]
-    _wait(qtbot, lambda: win._shown["field"] >= gen)
+    gen = win.requests.generation("field")
+    _wait(qtbot, lambda: win.requests.shown("field") >= gen)
     assert abs(win.field.density.sum() - 1.0) < 1e-4
 
 
