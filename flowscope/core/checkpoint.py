@@ -227,7 +227,7 @@ def save_checkpoint(directory: str | Path, state_dict: dict, metadata: dict) -> 
 def _read_meta(meta_path: Path) -> dict:
     try:
         raw = read_regular_file(meta_path, MAX_META_BYTES, "model.json")
-        meta = json.loads(raw, parse_constant=_no_constant)
+        meta = json.loads(raw)
     except SafeIOError as e:
         raise CheckpointError(str(e)) from e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as e:
@@ -243,10 +243,6 @@ def _read_meta(meta_path: Path) -> dict:
             "upgrade flowscope to load it"
         )
     return meta
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number flowscope accepts")
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
