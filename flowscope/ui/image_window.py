@@ -791,7 +791,7 @@ class ImageWindow(QMainWindow):
     def _autosave(self) -> None:
         """Keep the last trained image model (FLOWSCOPE_HOME/last-image-model)."""
         path = last_image_model_path()
-        if path is None or self._snapshot() is None:
+        if path is None or self._snapshot() is None or not getattr(self, "autosave_enabled", 1):
             return
         try:
             self.current_model().save(path)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -401,16 +401,12 @@ class MainWindow(QMainWindow):
     def _make_session(self):
         """Training runs in a child process (its own GIL) unless FLOWSCOPE_TRAIN_PROCESS=0."""
 
-        from ..core.models import ModelConfig
         from ..train.process_session import ProcessTrainingSession
         from ..train.session import TrainingSession
         from ..train.trainer import TrainConfig
 
         s = self.state
-        mc = ModelConfig(
-            width=s.width, depth=s.depth, parameterization=s.objective,
-            num_classes=self._needed_classes(),
-        )  # fmt: skip
+        mc = self._session_model_config()
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, num_threads=1, snapshot_hz=10.0, normalize="none",
@@ -418,6 +414,15 @@ class MainWindow(QMainWindow):
         if os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0":
             return TrainingSession(self.target, mc, tc)
         return ProcessTrainingSession(self.target, mc, tc, nice=TRAINER_NICE)
+
+    def _session_model_config(self):
+        from ..core.models import ModelConfig
+
+        s = self.state
+        return ModelConfig(
+            width=s.width, depth=s.depth, parameterization=s.objective,
+            num_classes=self._needed_classes(),
+        )  # fmt: skip
 
     def toggle_training(self) -> None:
         if self.session is None:
@@ -757,23 +762,37 @@ class MainWindow(QMainWindow):
             self._error("Some settings could not be restored", str(e))
         if not self.set_target_source(source):
             self.set_target_source("two_moons")
-        if proj.model is not None:
-            self._adopt_model(proj.model, proj.history)
+        adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
         self.project_path = Path(path)
         self.dirty = False
-        self.statusBar().showMessage(f"opened {path}", 4000)
+        note = "" if adopted else " without its model (it does not fit the target)"
+        self.statusBar().showMessage(f"opened {path}{note}", 8000)
         return True
 
-    def _adopt_model(self, model, history) -> None:
-        """Continue from saved weights: a session whose network starts from them."""
-        self.state.set(
-            objective=model.config.parameterization,
-            width=model.config.width,
-            depth=model.config.depth,
-            schedule=model.schedule.name
-            if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
-            else self.state.schedule,
-        )
+    def _adopt_model(self, model, history) -> bool:
+        """Continue from saved weights: a session whose network starts from them. False (with
+        a message) when the weights cannot continue on this target."""
+        try:
+            self.state.set(
+                objective=model.config.parameterization,
+                width=model.config.width,
+                depth=model.config.depth,
+                schedule=model.schedule.name
+                if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
+                else self.state.schedule,
+            )
+            want = self._session_model_config()
+        except ValueError as e:
+            self._error("The saved model does not fit this window", str(e))
+            return False
+        if model.config != want:  # the trainer would die on these weights
+            self._error(
+                "The saved model does not fit this target",
+                f"it was trained for {model.config.num_classes} classes (dimension "
+                f"{model.config.dim}), this target needs {want.num_classes}; its weights were "
+                "not loaded: train again",
+            )
+            return False
         self._adopted_model = model
         try:
             self.session = self._make_session()
@@ -784,9 +803,10 @@ class MainWindow(QMainWindow):
         except (ValueError, RuntimeError) as e:
             self.session = None
             self._error("The saved model does not fit this target", str(e))
-            return
+            return False
         self._update_training_status()
         self._refresh_from_training(force=True)
+        return True
 
     def new_project(self) -> None:
         if not self._maybe_save():
@@ -971,13 +991,12 @@ class MainWindow(QMainWindow):
     def _autosave(self) -> None:
         """Keep the last session's project so the next launch restores it."""
         path = last_session_path()
-        if path is None:
+        if path is None or not getattr(self, "autosave_enabled", True):
             return
         try:
             keep, dirty = self.project_path, self.dirty
             self._save_to(path)
             self.project_path, self.dirty = keep, dirty
-            QSettings("flowscope", "flowscope").setValue("last_session", str(path))
         except Exception:  # never block closing on the autosave
             pass
 
