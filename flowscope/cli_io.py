@@ -1,0 +1,82 @@
+"""What the command line writes and checks before working: output paths checked before training,
+outputs written atomically, and a failed write reported in one line naming the path (never a
+traceback, never a lost model)."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .core.safeio import atomic_write
+
+
+def _reason(e: BaseException) -> str:
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return text.strip().splitlines()[0][:200]
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """Fail before training when ``path`` cannot become a model directory: it is a file or a
+    device (/dev/null), or the nearest existing folder above it is not writable."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise OSError(f"--out {p} is not a folder; give a model directory to write")
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OSError(f"--out {p}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OSError(f"--out {p}: the folder {probe} is not writable")
+    return p
+
+
+def check_out_file(path: str | Path) -> Path:
+    """Fail before sampling when ``path`` is an existing non-regular file or under a folder that
+    is not writable."""
+    from .core.safeio import check_writable_target
+
+    return check_writable_target(path, "output")
+
+
+def write_output(out: Path, writer: Callable[[Path], object]) -> Path:
+    """``writer(tmp)`` into a temporary file renamed over ``out``; OSError naming ``out``."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write(out, writer)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise OSError(f"could not write {out}: {_reason(e)}") from None
+
+
+def save_model(model, out: str | Path) -> Path:
+    """Save a trained model to ``out``; when that fails (full disk, folder gone), keep the
+    weights in a fresh temporary folder and say where, in one OSError line."""
+    try:
+        return model.save(out)
+    except (OSError, RuntimeError) as e:
+        why = _reason(e)
+    try:
+        rescue = Path(tempfile.mkdtemp(prefix="flowscope-rescued-"))
+        model.save(rescue)
+    except (OSError, RuntimeError) as e2:
+        raise OSError(
+            f"could not write the model to {out} ({why}), nor to a temporary folder "
+            f"({_reason(e2)}); free some disk space and train again"
+        ) from None
+    raise OSError(
+        f"could not write the model to {out} ({why}); the trained weights were saved to "
+        f"{rescue} instead"
+    )
+
+
+def check_finite(**values) -> None:
+    """ValueError naming the option when any given number is NaN or infinite."""
+    for name, v in values.items():
+        if v is not None and not math.isfinite(v):
+            opt = "--" + name.replace("_", "-")
+            raise ValueError(f"{opt} must be a finite number, got {v}")
