@@ -168,6 +168,8 @@ def _train_points(a) -> int:
 
     a.steps = a.steps or STEPS_2D
     target = load_target(a.data)
+    for note in getattr(target, "notes", ()):
+        print(f"flowscope: {note}", file=sys.stderr)
     n_cls = 0 if a.unconditional else int(getattr(target, "num_classes", 0))
     mc = ModelConfig(
         dim=2, width=a.width, depth=a.depth, parameterization=a.objective, num_classes=n_cls

@@ -316,6 +316,8 @@ class MainWindow(QMainWindow):
             self._error("Cannot use this target", str(e))
             return False
         self._apply_target(target, source)
+        for note in getattr(target, "notes", ()):  # e.g. "subsampled to 20000 points"
+            self.statusBar().showMessage(note, 8000)
         return True
 
     def _apply_target(self, target, source: str) -> None:
