@@ -255,6 +255,7 @@ def _cmd_sample(a) -> int:
     if a.n is not None and a.n < 1:
         raise CliError("--n must be >= 1")
     from .cli_io import check_finite, check_out_file, write_output
+    from .core.safeio import save_npy
 
     check_finite(w=a.w, sigma=a.sigma)
     check_out_file(out)
@@ -278,7 +279,7 @@ def _cmd_sample(a) -> int:
         sigma_schedule=a.sigma_schedule,
     ).numpy()
     if out.suffix.lower() == ".npy":
-        write_output(out, lambda tmp: np.save(tmp, pts))
+        write_output(out, lambda tmp: save_npy(tmp, pts))
     elif out.suffix.lower() == ".csv":
         fmt = dict(delimiter=",", header="x,y", comments="", fmt="%.6f")
         write_output(out, lambda tmp: np.savetxt(tmp, pts, **fmt))

@@ -75,7 +75,6 @@ def _parse_ws(text: str) -> list[float]:
 
 def sample_images(a, model, y, out: Path) -> int:
     """Image models: --out .png (a grid of samples, or class x w with --grid) or .npy."""
-    import numpy as np
 
     from .core.images.grid import grid_rows, guidance_grid
     from .core.render import save_image_grid
@@ -96,9 +95,10 @@ def sample_images(a, model, y, out: Path) -> int:
         x = model.sample(a.n or 64, y=y, w=a.w, seed=a.seed, **opts)
         nrow = None
     from .cli_io import write_output
+    from .core.safeio import save_npy
 
     if out.suffix.lower() == ".npy":
-        write_output(out, lambda tmp: np.save(tmp, x.numpy()))
+        write_output(out, lambda tmp: save_npy(tmp, x.numpy()))
     else:
         vr = model.value_range
         write_output(out, lambda tmp: save_image_grid(x, tmp, nrow, value_range=vr, scale=scale))

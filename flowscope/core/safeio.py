@@ -186,3 +186,11 @@ def read_zip_member(zf: zipfile.ZipFile, member: str, max_bytes: int) -> bytes:
                 raise SafeIOError(f"{member} expands to more than {max_bytes / 1e6:g} MB")
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def save_npy(path: str | Path, array) -> None:
+    """np.save to exactly ``path`` (np.save given a name appends .npy to one without it)."""
+    import numpy as np
+
+    with open(path, "wb") as fh:
+        np.save(fh, array)

@@ -729,7 +729,7 @@ class MainWindow(QMainWindow):
             self.project_path = save_project(
                 path, self._settings(), self.canvas.drawing().to_dict(), model, hist
             )
-        except OSError as e:
+        except (OSError, ValueError, RuntimeError) as e:  # full disk, read-only folder, ...
             self._error("Could not save the project", str(e))
             return False
         self.dirty = False
@@ -869,12 +869,15 @@ class MainWindow(QMainWindow):
         if not path:
             return
         ode, _ = pos
+        from ..core.safeio import atomic_write, save_npy
+
         try:
             if path.endswith(".csv"):
-                np.savetxt(path, ode, delimiter=",", header="x,y", comments="", fmt="%.6f")
+                fmt = dict(delimiter=",", header="x,y", comments="", fmt="%.6f")
+                atomic_write(Path(path), lambda tmp: np.savetxt(tmp, ode, **fmt))
             else:
-                np.save(path, ode)
-        except OSError as e:
+                atomic_write(Path(path), lambda tmp: save_npy(tmp, ode))
+        except (OSError, ValueError) as e:
             self._error("Could not write the samples", str(e))
             return
         self.statusBar().showMessage(f"wrote {len(ode)} samples (ODE, t = {self.state.t:.2f})")
@@ -889,8 +892,16 @@ class MainWindow(QMainWindow):
         try:
             if fmt == "svg":
                 self.explorer.export_svg(path)
-            elif not self.explorer.render_image().save(path):
-                raise OSError(f"could not write {path}")
+            else:
+                from ..core.safeio import atomic_write
+
+                img = self.explorer.render_image()
+
+                def write(tmp: Path) -> None:
+                    if not img.save(str(tmp)):
+                        raise OSError(f"could not write {path}")
+
+                atomic_write(Path(path), write)
         except (OSError, RuntimeError) as e:
             self._error("Export failed", str(e))
             return False

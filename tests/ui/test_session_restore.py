@@ -142,3 +142,24 @@ def test_a_scripted_demo_never_touches_the_last_session(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert out.exists() and path.read_bytes() == before
     assert sorted(p.name for p in home.iterdir()) == ["last-session.flowscope"]
+
+
+def test_a_full_disk_while_saving_shows_a_message_and_keeps_the_old_project(
+    win, tmp_path, monkeypatch
+):
+    import errno
+
+    p = tmp_path / "p.flowscope"
+    win.state.set(steps=33)
+    assert win._save_to(p)
+    win.state.set(steps=44)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert win._save_to(p) is False
+    monkeypatch.undo()
+    assert "No space left" in win.statusBar().currentMessage()
+    assert load_project(p).settings["steps"] == 33
+    assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith(".")) == []
