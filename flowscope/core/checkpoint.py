@@ -183,11 +183,12 @@ def save_checkpoint(directory: str | Path, state_dict: dict, metadata: dict) -> 
     (a hard link) until both renames are done, and both files carry the same ``save_id``, so
     :func:`read_checkpoint` falls back to the previous weights while model.json is still the
     old one. Temporary files of an earlier killed save are removed."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     d = Path(directory).expanduser()
     d.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(d)
+    _repair(d)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
     save_id = secrets.token_hex(8)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **metadata, "save_id": save_id}
@@ -195,7 +196,11 @@ def save_checkpoint(directory: str | Path, state_dict: dict, metadata: dict) -> 
     weights, meta_file, prev = d / WEIGHTS_FILE, d / META_FILE, d / PREV_WEIGHTS_FILE
     tmp_w, tmp_m = temp_path(weights), temp_path(meta_file)
     try:
-        save_file(tensors, str(tmp_w), metadata={"format": FORMAT, "save_id": save_id})
+        # bytes written here rather than safetensors' save_file, whose own temporary file
+        # (.tmpXXXX) a kill would leave behind
+        blob = save(tensors, metadata={"format": FORMAT, "save_id": save_id})
+        tmp_w.write_bytes(blob)
+        del blob
         tmp_m.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
         for f in (tmp_w, tmp_m):
             fd = os.open(f, os.O_RDONLY)
@@ -222,6 +227,26 @@ def save_checkpoint(directory: str | Path, state_dict: dict, metadata: dict) -> 
     with contextlib.suppress(OSError):
         prev.unlink()
     return d
+
+
+def _repair(d: Path) -> None:
+    """Before a save: when a killed save left model.json with the previous weights (kept as
+    PREV_WEIGHTS_FILE), put those back, so that the pair is consistent again and the save's own
+    copy of the previous weights is the right one."""
+    prev, weights = d / PREV_WEIGHTS_FILE, d / WEIGHTS_FILE
+    if not prev.is_file():
+        return
+    try:
+        want = _read_meta(d / META_FILE).get("save_id")
+        if (
+            want is not None
+            and (not weights.is_file() or _save_id(_read_header(weights)) != want)
+            and _save_id(_read_header(prev)) == want
+        ):
+            os.replace(prev, weights)
+            fsync_dir(d)
+    except (CheckpointError, OSError):
+        pass  # nothing consistent to restore: the save below writes a fresh pair
 
 
 def _read_meta(meta_path: Path) -> dict:

@@ -83,19 +83,25 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[Path], object])
     return out
 
 
-def remove_stale_temps(directory: str | Path) -> int:
-    """Remove temporary files and folders this module left in ``directory`` (a killed save);
-    returns how many were removed."""
+def remove_stale_temps(directory: str | Path, stem: str | None = None, min_age_s: float = 0) -> int:
+    """Remove temporary files and folders this module left in ``directory`` (a killed save):
+    all of them, or only those of files named ``stem.*`` untouched for ``min_age_s`` seconds
+    (in a shared folder, where another process may be saving right now). Returns the count."""
     import shutil
+    import time
 
     n = 0
     try:
         entries = list(Path(directory).iterdir())
     except OSError:
         return 0
+    head = "." if stem is None else f".{stem}{TMP_MARK}"
+    now = time.time()
     for e in entries:
-        if e.name.startswith(".") and TMP_MARK in e.name:
+        if e.name.startswith(head) and TMP_MARK in e.name:
             try:
+                if min_age_s and now - e.lstat().st_mtime < min_age_s:
+                    continue
                 if e.is_dir() and not e.is_symlink():
                     shutil.rmtree(e)
                 else:

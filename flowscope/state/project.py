@@ -17,7 +17,13 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.safeio import SafeIOError, atomic_write, check_zip, read_zip_member
+from ..core.safeio import (
+    SafeIOError,
+    atomic_write,
+    check_zip,
+    read_zip_member,
+    remove_stale_temps,
+)
 from .project_check import ProjectError, check_meta
 
 PROJECT_FORMAT = "flowscope-project"
@@ -28,6 +34,8 @@ MAX_PROJECT_JSON = 64 * 1024 * 1024
 MAX_MODEL_JSON = 16 * 1024 * 1024
 MAX_WEIGHTS = 512 * 1024 * 1024
 MAX_TOTAL = MAX_PROJECT_JSON + MAX_MODEL_JSON + MAX_WEIGHTS
+#: a temporary file of a save this old was left by a killed process (removed on the next save)
+STALE_TEMP_S = 600.0
 
 __all__ = ["Project", "ProjectError", "load_project", "move_aside", "save_project"]
 
@@ -61,6 +69,7 @@ def save_project(
         "history": history,
     }
     text = json.dumps(meta)
+    remove_stale_temps(out.parent, out.stem, min_age_s=STALE_TEMP_S)  # left by a killed save
 
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

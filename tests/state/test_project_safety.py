@@ -245,3 +245,33 @@ def test_random_corruptions_load_or_raise_project_error_within_a_memory_cap(tmp_
     counts = json.loads(res.stdout.strip().splitlines()[-1])
     assert counts["ok"] + counts["refused"] == 160
     assert counts["refused"] > 40  # most corruptions are caught, none escapes as another error
+
+
+def test_killing_a_saving_process_always_leaves_a_loadable_project(tmp_path):
+    """20 SIGKILLs at random moments of a loop of project saves: the file always loads."""
+    import random
+    import signal
+    import time
+
+    p = save_project(tmp_path / "p.flowscope", _settings(steps=1), _stroke())
+    rng = random.Random(2)
+    big = {"steps": list(range(20000)), "losses": [0.5] * 20000}  # a few hundred kB to write
+    for _ in range(20):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                k = 2
+                while True:
+                    save_project(p, _settings(steps=k), _stroke(), None, big)
+                    k = 3 - k + 2 if k < 3 else 2
+            finally:
+                os._exit(0)
+        time.sleep(rng.uniform(0.0, 0.05))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        assert load_project(p).settings["steps"] in (1, 2, 3)
+    old = time.time() - 3600
+    for f in tmp_path.iterdir():
+        os.utime(f, (old, old))
+    save_project(p, _settings(steps=1))  # the next save removes what the kills left
+    assert [f.name for f in tmp_path.iterdir()] == ["p.flowscope"]
