@@ -63,6 +63,8 @@ def check_drawing(drawing) -> dict | None:
         return None
     if not isinstance(drawing, dict) or not isinstance(drawing.get("strokes"), list):
         raise ProjectError("the drawing is damaged (no list of strokes)")
+    if drawing.get("version", 1) != 1:
+        raise ProjectError(f"the drawing has an unknown version {drawing.get('version')!r}")
     strokes = drawing["strokes"]
     if len(strokes) > MAX_STROKES:
         raise ProjectError(f"the drawing has {len(strokes)} strokes (at most {MAX_STROKES})")

@@ -166,7 +166,8 @@ _FUZZ = textwrap.dedent(
     raw = open(src, "rb").read()
     with zipfile.ZipFile(src) as zf:
         members = {i.filename: zf.read(i.filename) for i in zf.infolist()}
-    HUGE = [10**9, 1e300, -1e300, float("inf"), float("nan"), "x", None, [], {}, True, 10**40]
+    HUGE = [10**9, 1e300, -1e300, float("inf"), float("nan"), "x", None, [], {}, True, 10**40,
+            1e-30]
 
     def mutate_json(obj):
         # replace one random leaf (or container) by a hostile value
@@ -203,16 +204,45 @@ _FUZZ = textwrap.dedent(
                 zf.writestr(k, json.dumps(obj) if k == name else v)
         return out.getvalue()
 
+    from flowscope.core.data import Drawing
+    from flowscope.state import AppState
+
+    defaults = AppState().to_dict()
+
+    def unsafe(proj):
+        # what the window does next with a loaded project must be safe: settings of their
+        # default's type, finite and bounded; a drawing that rebuilds within the memory cap
+        for k, v in proj.settings.items():
+            d = defaults.get(k)
+            if k not in defaults:
+                continue
+            if type(d) is float and type(v) is int:
+                v = float(v)
+            if type(v) is not type(d):
+                return f"{k}={v!r}"
+            if isinstance(v, float) and not abs(v) < 1e6:
+                return f"{k}={v!r}"
+            if k == "n_particles" and not 1 <= v <= 100_000:
+                return f"{k}={v!r}"
+        if proj.drawing:
+            Drawing.from_dict(proj.drawing).components()
+        return None
+
     ok = refused = 0
+    bad = []
     for i in range(n):
         path = f"{work}/v{i}.flowscope"
         open(path, "wb").write(variant(i))
         try:
-            load_project(path)
-            ok += 1
+            proj = load_project(path)
         except ProjectError:
             refused += 1
-    print(json.dumps({"ok": ok, "refused": refused}))
+            continue
+        ok += 1
+        why = unsafe(proj)
+        if why:
+            bad.append(why)
+    print(json.dumps({"ok": ok, "refused": refused, "unsafe": bad}))
     """
 )
 
@@ -240,10 +270,12 @@ def test_random_corruptions_load_or_raise_project_error_within_a_memory_cap(tmp_
         text=True,
         timeout=300,
         env=env,
+        cwd=str(tmp_path),
     )
     assert res.returncode == 0, res.stderr[-3000:]
     counts = json.loads(res.stdout.strip().splitlines()[-1])
     assert counts["ok"] + counts["refused"] == 160
+    assert counts["unsafe"] == []  # loaded means safe to use
     assert counts["refused"] > 40  # most corruptions are caught, none escapes as another error
 
 
