@@ -51,7 +51,7 @@ def check_value(owner: str, name: str, value, default, bounds: tuple | None):
         if not isinstance(value, numbers.Integral):
             if not (math.isfinite(value) and float(value).is_integer()):
                 raise ValueError(f"{owner}.{name} must be a whole number, got {value!r}")
-        value = int(value)
+        value = int(float(value)) if not isinstance(value, numbers.Integral) else int(value)
     else:
         value = float(value)
         if not math.isfinite(value):

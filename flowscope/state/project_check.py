@@ -72,10 +72,11 @@ def check_drawing(drawing) -> dict | None:
     for i, s in enumerate(strokes):
         if not isinstance(s, dict):
             raise ProjectError(f"stroke {i} of the drawing is damaged")
-        pts, width = s.get("points"), s.get("width")
-        if not _finite(width) or not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1]:
+        pts, raw_width = s.get("points"), s.get("width")
+        width = float(raw_width) if _finite(raw_width) else math.nan  # type: ignore[arg-type]
+        if not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1]:  # NaN fails too
             raise ProjectError(
-                f"stroke {i} has brush width {width!r}; widths lie in "
+                f"stroke {i} has brush width {raw_width!r}; widths lie in "
                 f"[{WIDTH_RANGE[0]}, {WIDTH_RANGE[1]}]"
             )
         if not isinstance(pts, list) or not 1 <= len(pts) <= MAX_STROKE_POINTS:

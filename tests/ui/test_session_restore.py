@@ -116,6 +116,7 @@ def _run_app(home: Path, *argv: str) -> subprocess.CompletedProcess:
         "sys.exit(app.run_app(_build_parser().parse_args(['gui', *sys.argv[1:]])))\n"
     )
     env = {**os.environ, "FLOWSCOPE_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env["XDG_CONFIG_HOME"] = str(home.parent / "config")  # where Qt would write its settings
     return subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=240, env=env
     )
@@ -131,6 +132,8 @@ def test_the_app_starts_with_a_damaged_last_session_and_keeps_it(tmp_path):
     assert len(lines) == 1 and "n_particles" in lines[0]
     assert len(list(home.glob("last-session.flowscope.broken-*"))) == 1
     assert load_project(path).settings["n_particles"] == AppState().n_particles  # a new autosave
+    config = tmp_path / "config"
+    assert not config.exists() or not list(config.rglob("*flowscope*"))  # FLOWSCOPE_HOME only
 
 
 def test_a_scripted_demo_never_touches_the_last_session(tmp_path):
