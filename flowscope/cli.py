@@ -278,6 +278,9 @@ def _cmd_sample(a) -> int:
         seed=a.seed,
         sigma_schedule=a.sigma_schedule,
     ).numpy()
+    from .cli_io import check_samples_finite
+
+    check_samples_finite(pts)
     if out.suffix.lower() == ".npy":
         write_output(out, lambda tmp: save_npy(tmp, pts))
     elif out.suffix.lower() == ".csv":

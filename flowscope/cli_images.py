@@ -94,8 +94,10 @@ def sample_images(a, model, y, out: Path) -> int:
     else:
         x = model.sample(a.n or 64, y=y, w=a.w, seed=a.seed, **opts)
         nrow = None
-    from .cli_io import write_output
+    from .cli_io import check_samples_finite, write_output
     from .core.safeio import save_npy
+
+    check_samples_finite(x)
 
     if out.suffix.lower() == ".npy":
         write_output(out, lambda tmp: save_npy(tmp, x.numpy()))

@@ -80,3 +80,17 @@ def check_finite(**values) -> None:
         if v is not None and not math.isfinite(v):
             opt = "--" + name.replace("_", "-")
             raise ValueError(f"{opt} must be a finite number, got {v}")
+
+
+def check_samples_finite(x) -> None:
+    """ValueError when generated samples hold NaN or Inf (a diverged model): nothing is written
+    and the exit status says so, rather than a file of NaN with status 0."""
+    import numpy as np
+
+    arr = np.asarray(x)
+    bad = int((~np.isfinite(arr.reshape(arr.shape[0], -1))).any(axis=1).sum()) if arr.size else 0
+    if bad:
+        raise ValueError(
+            f"{bad} of {arr.shape[0]} samples hold NaN or Inf (the model or the sampler "
+            "diverged); nothing was written. Try fewer --sigma, another --solver, or retrain"
+        )

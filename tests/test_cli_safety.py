@@ -104,3 +104,18 @@ def test_sample_write_failure_names_the_path(model_dir, tmp_path, capsys, monkey
     out = tmp_path / "s.npy"
     assert main(["sample", "--model", str(model_dir), "--n", "10", "--out", str(out)]) == 2
     assert f"could not write {out}: No space left" in _one_line(capsys)
+
+
+def test_samples_holding_nan_are_not_written(model_dir, tmp_path, capsys, monkeypatch):
+    import torch
+
+    real = FlowModel.sample
+
+    def diverged(self, *a, **k):
+        x = real(self, *a, **k)
+        return torch.full_like(x, float("nan"))
+
+    monkeypatch.setattr(FlowModel, "sample", diverged)
+    out = tmp_path / "s.npy"
+    assert main(["sample", "--model", str(model_dir), "--n", "10", "--out", str(out)]) == 2
+    assert "NaN" in _one_line(capsys) and not out.exists()
