@@ -119,3 +119,12 @@ def test_the_conditional_loss_floor_visits_a_bounded_number_of_classes(monkeypat
     assert val == pytest.approx(1.0)  # eta * 1 + (1 - eta) * (a weighted mean of ones)
     assert len(calls) <= metrics.MAX_FLOOR_CLASSES + 1
     assert sum(n for n, _ in calls) <= 6000 + metrics.MAX_FLOOR_CLASSES * 1000
+
+
+def test_a_fifo_named_like_a_dataset_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "data.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageDataError, match="not a regular file"):
+        load_image_dataset(str(fifo))
