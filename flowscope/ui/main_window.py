@@ -891,7 +891,9 @@ class MainWindow(QMainWindow):
                 return False
         try:
             if fmt == "svg":
-                self.explorer.export_svg(path)
+                from ..core.safeio import atomic_write
+
+                atomic_write(Path(path), lambda tmp: self.explorer.export_svg(str(tmp)))
             else:
                 from ..core.safeio import atomic_write
 
@@ -918,7 +920,9 @@ class MainWindow(QMainWindow):
             if not path:
                 return False
         try:
-            export_gif(self, path, frames)
+            from ..core.safeio import atomic_write
+
+            atomic_write(Path(path), lambda tmp: export_gif(self, str(tmp), frames))
         except (OSError, RuntimeError, ValueError) as e:
             self._error("Animation export failed", str(e))
             return False
