@@ -166,3 +166,12 @@ def test_a_full_disk_while_saving_shows_a_message_and_keeps_the_old_project(
     assert "No space left" in win.statusBar().currentMessage()
     assert load_project(p).settings["steps"] == 33
     assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_view_exports_are_written_through_a_temporary_file(win, tmp_path, fmt):
+    out = tmp_path / f"v.{fmt}"
+    out.write_bytes(b"old")
+    assert win.export_view(fmt, str(out))
+    assert out.read_bytes() != b"old" and out.stat().st_size > 100
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []
