@@ -143,13 +143,14 @@ def _is_image_data(text: str) -> bool:
 
 
 def _cmd_train(a) -> int:
-    from .cli_io import check_finite, check_model_dir
+    from .cli_io import check_finite, check_model_dir, check_ranges
 
     if a.steps is not None and a.steps < 1:
         raise CliError("--steps must be >= 1")
     if a.batch is not None and a.batch < 1:
         raise CliError("--batch must be >= 1")
     check_finite(lr=a.lr, ema=a.ema, label_dropout=a.label_dropout)
+    check_ranges(a)
     check_model_dir(a.out)  # before minutes of training, not after
     if _is_image_data(a.data):
         from .cli_images import train_images
@@ -260,6 +261,9 @@ def _cmd_sample(a) -> int:
     check_finite(w=a.w, sigma=a.sigma)
     check_out_file(out)
     model = load(a.model)
+    from .cli_io import check_sample_count
+
+    check_sample_count(a.n, model.kind)
     y = _parse_label(model, a.label)
     if model.kind == "image":
         from .cli_images import sample_images

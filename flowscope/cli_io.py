@@ -94,3 +94,29 @@ def check_samples_finite(x) -> None:
             f"{bad} of {arr.shape[0]} samples hold NaN or Inf (the model or the sampler "
             "diverged); nothing was written. Try fewer --sigma, another --solver, or retrain"
         )
+
+
+#: the ranges of the command line's counts (as the app's state enforces its own): beyond them a
+#: network or a batch would take more memory than a desktop has
+RANGES = {
+    "width": (1, 4096),
+    "depth": (1, 64),
+    "channels": (4, 512),
+    "batch": (1, 65_536),
+    "size": (1, 512),
+}
+MAX_SAMPLES = {"2d": 10_000_000, "image": 100_000}
+
+
+def check_ranges(a) -> None:
+    """ValueError naming the option when a count given on the command line is out of range."""
+    for name, (lo, hi) in RANGES.items():
+        v = getattr(a, name, None)
+        if v is not None and not lo <= v <= hi:
+            raise ValueError(f"--{name} must lie in [{lo}, {hi}], got {v}")
+
+
+def check_sample_count(n: int | None, kind: str) -> None:
+    most = MAX_SAMPLES[kind]
+    if n is not None and n > most:
+        raise ValueError(f"--n must be at most {most} for a {kind} model, got {n}")

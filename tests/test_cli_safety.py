@@ -67,6 +67,9 @@ def test_train_checks_its_output_before_training(tmp_path, capsys, monkeypatch, 
         (["train", "--data", "gaussian", "--lr", "nan"], "--lr"),
         (["sample", "--model", "M", "--w", "nan"], "--w"),
         (["sample", "--model", "M", "--w", "inf"], "--w"),
+        (["sample", "--model", "M", "--n", "1000000000"], "--n"),
+        (["train", "--data", "gaussian", "--width", "25000"], "--width"),
+        (["train", "--data", "gaussian", "--depth", "1000000"], "--depth"),
     ],
 )
 def test_bad_numbers_exit_2_with_one_line(model_dir, tmp_path, capsys, args, word):
