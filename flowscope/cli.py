@@ -255,14 +255,18 @@ def _cmd_sample(a) -> int:
         raise CliError("--out must end in .npy, .csv or .png")
     if a.n is not None and a.n < 1:
         raise CliError("--n must be >= 1")
-    from .cli_io import check_finite, check_out_file, write_output
+    from .cli_io import (
+        check_finite,
+        check_out_file,
+        check_sample_count,
+        check_samples_finite,
+        write_output,
+    )
     from .core.safeio import save_npy
 
     check_finite(w=a.w, sigma=a.sigma)
     check_out_file(out)
     model = load(a.model)
-    from .cli_io import check_sample_count
-
     check_sample_count(a.n, model.kind)
     y = _parse_label(model, a.label)
     if model.kind == "image":
@@ -282,8 +286,6 @@ def _cmd_sample(a) -> int:
         seed=a.seed,
         sigma_schedule=a.sigma_schedule,
     ).numpy()
-    from .cli_io import check_samples_finite
-
     check_samples_finite(pts)
     if out.suffix.lower() == ".npy":
         write_output(out, lambda tmp: save_npy(tmp, pts))

@@ -111,9 +111,12 @@ def _header_shapes(header: dict) -> dict[str, tuple[int, ...]]:
     for k, v in header.items():
         if k == "__metadata__":
             continue
-        if not isinstance(v, dict) or not isinstance(v.get("shape"), list):
+        shape = v.get("shape") if isinstance(v, dict) else None
+        if not isinstance(shape, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+        ):
             raise CheckpointError(f"the weights' header is damaged at {k!r}; re-export the model")
-        out[k] = tuple(int(s) for s in v["shape"])
+        out[k] = tuple(shape)
     return out
 
 
