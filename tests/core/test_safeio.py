@@ -154,3 +154,17 @@ def test_killing_a_saving_process_always_leaves_a_loadable_model(tmp_path):
         assert torch.equal(state["b"], sets[k]["b"]) and torch.equal(state["a"], sets[k]["a"])
     save_checkpoint(d, sets[0], {"which": 0})  # the next save cleans what the kills left
     assert sorted(f.name for f in d.iterdir()) == ["model.json", "model.safetensors"]
+
+
+def test_check_writable_target_refuses_a_path_under_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OSError, match="cannot write"):
+        safeio.check_writable_target(tmp_path / "f" / "x.onnx")
+
+
+def test_read_regular_file_refuses_more_than_the_cap_before_reading(tmp_path):
+    p = tmp_path / "big.json"
+    p.write_bytes(b"x" * 2000)
+    with pytest.raises(safeio.SafeIOError, match="MB"):
+        safeio.read_regular_file(p, 1000)
+    assert safeio.read_regular_file(p, 2000) == b"x" * 2000
