@@ -247,6 +247,7 @@ _FUZZ = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_random_corruptions_load_or_raise_project_error_within_a_memory_cap(tmp_path):
     import torch
 

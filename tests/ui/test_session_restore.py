@@ -122,6 +122,7 @@ def _run_app(home: Path, *argv: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_the_app_starts_with_a_damaged_last_session_and_keeps_it(tmp_path):
     home = tmp_path / "home"
     path = _session(home / "last-session.flowscope", settings={"n_particles": 10**9})
@@ -136,6 +137,7 @@ def test_the_app_starts_with_a_damaged_last_session_and_keeps_it(tmp_path):
     assert not config.exists() or not list(config.rglob("*flowscope*"))  # FLOWSCOPE_HOME only
 
 
+@pytest.mark.slow
 def test_a_scripted_demo_never_touches_the_last_session(tmp_path):
     home = tmp_path / "home"
     path = _session(home / "last-session.flowscope", settings={"steps": 33})
