@@ -18,6 +18,8 @@ from flowscope.state import AppState  # noqa: E402
 from flowscope.state.project import load_project, save_project  # noqa: E402
 from flowscope.ui.main_window import MainWindow  # noqa: E402
 
+pytestmark = pytest.mark.gui
+
 ROOT = Path(__file__).resolve().parents[2]
 STROKE = {"points": [[0.0, 0.0], [1.0, 1.0]], "width": 0.4, "label": 0, "erase": False}
 
