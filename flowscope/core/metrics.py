@@ -300,6 +300,10 @@ def loss_floor(
     return float(_floor_samples(exact, objective, n, seed, y, chunk_size, weighting)[1].mean())
 
 
+#: classes beyond which conditional_loss_floor samples classes instead of visiting each
+MAX_FLOOR_CLASSES = 16
+
+
 def conditional_loss_floor(
     exact,
     objective: str = "velocity",
@@ -319,8 +323,20 @@ def conditional_loss_floor(
         raise ValueError("label_dropout must be in [0, 1]")
     total = eta * loss_floor(exact, objective, n, seed, weighting=weighting) if eta > 0 else 0.0
     if eta < 1.0:
-        for c in exact.classes:
-            p_c = float(exact.weights[exact.labels == c].sum())
+        classes = [int(c) for c in exact.classes]
+        probs = [float(exact.weights[exact.labels == c].sum()) for c in classes]
+        if len(classes) > MAX_FLOOR_CLASSES:
+            # many classes (1000 labels froze the window for minutes): an unbiased estimate of
+            # sum_y P(y) L_min(y) from MAX_FLOOR_CLASSES classes drawn with probability P(y)
+            g = torch.Generator().manual_seed(int(seed))
+            pick = torch.multinomial(torch.tensor(probs), MAX_FLOOR_CLASSES, True, generator=g)
+            per = max(250, n // MAX_FLOOR_CLASSES)
+            for i in pick.tolist():
+                c = classes[i]
+                floor_c = loss_floor(exact, objective, per, seed + 1 + c, y=c, weighting=weighting)
+                total += (1.0 - eta) * floor_c / MAX_FLOOR_CLASSES
+            return total
+        for c, p_c in zip(classes, probs):
             per = max(1000, int(n * p_c))
             floor_c = loss_floor(exact, objective, per, seed + 1 + c, y=c, weighting=weighting)
             total += (1.0 - eta) * p_c * floor_c
@@ -342,13 +358,11 @@ def loss_floor_estimate(
     n: int = 20000,
     seed: int = 0,
     weighting: str = "beta2",
-    max_classes: int = 64,
 ) -> FloorEstimate:
     """L_min with its standard error: unconditional (label_dropout None, or a target without
     labels) or, for a class-conditional model, eta L_min + (1 - eta) sum_y P(y) L_min(y) as in
-    :func:`conditional_loss_floor`. The per-class work is bounded: at most ``max_classes``
-    classes (the heaviest) are estimated separately and the rest, rarely worth a separate
-    estimate, are counted with the unconditional floor; n is split across classes by weight."""
+    :func:`conditional_loss_floor` (with more than MAX_FLOOR_CLASSES classes, the same unbiased
+    estimate from classes drawn with probability P(y), so the work stays bounded)."""
     per = _floor_samples(exact, objective, n, seed, None, 8192, weighting)[1]
     uncond = FloorEstimate(float(per.mean()), float(per.std() / math.sqrt(per.numel())))
     if label_dropout is None or exact.labels is None:
@@ -356,20 +370,20 @@ def loss_floor_estimate(
     eta = float(label_dropout)
     if not 0.0 <= eta <= 1.0:
         raise ValueError("label_dropout must be in [0, 1]")
-    classes = sorted(
-        exact.classes, key=lambda c: -float(exact.weights[exact.labels == c].sum())
-    )[: max(1, int(max_classes))]
-    value, var, rest = eta * uncond.value, (eta * uncond.stderr) ** 2, 1.0
-    for c in classes:
-        p_c = float(exact.weights[exact.labels == c].sum())
-        k = max(500, int(n * p_c))
+    classes = [int(c) for c in exact.classes]
+    probs = [float(exact.weights[exact.labels == c].sum()) for c in classes]
+    if len(classes) > MAX_FLOOR_CLASSES:
+        g = torch.Generator().manual_seed(int(seed))
+        pick = torch.multinomial(torch.tensor(probs), MAX_FLOOR_CLASSES, True, generator=g)
+        terms = [(classes[i], 1.0 / MAX_FLOOR_CLASSES, max(250, n // MAX_FLOOR_CLASSES))
+                 for i in pick.tolist()]  # fmt: skip
+    else:
+        terms = [(c, p, max(500, int(n * p))) for c, p in zip(classes, probs)]
+    value, var = eta * uncond.value, (eta * uncond.stderr) ** 2
+    for c, coef, k in terms:
         pc = _floor_samples(exact, objective, k, seed + 1 + c, c, 8192, weighting)[1]
-        value += (1.0 - eta) * p_c * float(pc.mean())
-        var += ((1.0 - eta) * p_c) ** 2 * float(pc.var()) / pc.numel()
-        rest -= p_c
-    if rest > 1e-12:  # classes beyond max_classes: bounded by their unconditional floor
-        value += (1.0 - eta) * rest * uncond.value
-        var += ((1.0 - eta) * rest * uncond.stderr) ** 2
+        value += (1.0 - eta) * coef * float(pc.mean())
+        var += ((1.0 - eta) * coef) ** 2 * float(pc.var()) / pc.numel()
     return FloorEstimate(value, math.sqrt(var))
 
 

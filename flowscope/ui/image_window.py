@@ -668,7 +668,7 @@ class ImageWindow(QMainWindow):
                 return False
         try:
             out = model.save(path)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RuntimeError) as e:
             self._error("Export failed", str(e))
             return False
         self.statusBar().showMessage(f"saved the model to {out}", 5000)
@@ -707,9 +707,11 @@ class ImageWindow(QMainWindow):
         path = path or self._ask_path("Export the samples", "samples.npy", "NumPy (*.npy)")
         if not path:
             return False
+        from ..core.safeio import atomic_write, save_npy
+
         try:
-            np.save(path, got[0])
-        except OSError as e:
+            atomic_write(Path(path), lambda tmp: save_npy(tmp, got[0]))
+        except (OSError, ValueError) as e:
             self._error("Could not write the samples", str(e))
             return False
         self.statusBar().showMessage(
@@ -775,7 +777,7 @@ class ImageWindow(QMainWindow):
     def _autosave(self) -> None:
         """Keep the last trained image model (FLOWSCOPE_HOME/last-image-model)."""
         path = last_image_model_path()
-        if path is None or self._snapshot() is None:
+        if path is None or self._snapshot() is None or not getattr(self, "autosave_enabled", 1):
             return
         try:
             self.current_model().save(path)

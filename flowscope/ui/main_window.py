@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -327,6 +327,8 @@ class MainWindow(QMainWindow):
             self._error("Cannot use this target", str(e))
             return False
         self._apply_target(target, source)
+        for note in getattr(target, "notes", ()):  # e.g. "subsampled to 20000 points"
+            self.statusBar().showMessage(note, 8000)
         return True
 
     def _apply_target(self, target, source: str) -> None:
@@ -403,16 +405,12 @@ class MainWindow(QMainWindow):
     def _new_session(self, **overrides):
         """SessionController's factory: training runs in a child process (its own GIL) unless
         FLOWSCOPE_TRAIN_PROCESS=0."""
-        from ..core.models import ModelConfig
         from ..train.process_session import ProcessTrainingSession
         from ..train.session import TrainingSession
         from ..train.trainer import TrainConfig
 
         s = self.state
-        mc = ModelConfig(
-            width=s.width, depth=s.depth, parameterization=s.objective,
-            num_classes=self._needed_classes(),
-        )  # fmt: skip
+        mc = self._session_model_config()
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, num_threads=1, snapshot_hz=10.0, normalize="none",
@@ -420,6 +418,15 @@ class MainWindow(QMainWindow):
         if os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0":
             return TrainingSession(self.target, mc, tc)
         return ProcessTrainingSession(self.target, mc, tc, nice=TRAINER_NICE)
+
+    def _session_model_config(self):
+        from ..core.models import ModelConfig
+
+        s = self.state
+        return ModelConfig(
+            width=s.width, depth=s.depth, parameterization=s.objective,
+            num_classes=self._needed_classes(),
+        )  # fmt: skip
 
     def toggle_training(self) -> None:
         self.sessions.toggle()
@@ -716,7 +723,7 @@ class MainWindow(QMainWindow):
             self.project_path = save_project(
                 path, self._settings(), self.canvas.drawing().to_dict(), model, hist
             )
-        except OSError as e:
+        except (OSError, ValueError, RuntimeError) as e:  # full disk, read-only folder, ...
             self._error("Could not save the project", str(e))
             return False
         self.dirty = False
@@ -749,28 +756,43 @@ class MainWindow(QMainWindow):
             self._error("Some settings could not be restored", str(e))
         if not self.set_target_source(source):
             self.set_target_source("two_moons")
-        if proj.model is not None:
-            self._adopt_model(proj.model, proj.history)
+        adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
         self.project_path = Path(path)
         self.dirty = False
-        self.statusBar().showMessage(f"opened {path}", 4000)
+        note = "" if adopted else " without its model (it does not fit the target)"
+        self.statusBar().showMessage(f"opened {path}{note}", 8000)
         return True
 
-    def _adopt_model(self, model, history) -> None:
-        """Continue from saved weights: a session whose network starts from them."""
-        self.state.set(
-            objective=model.config.parameterization,
-            width=model.config.width,
-            depth=model.config.depth,
-            schedule=model.schedule.name
-            if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
-            else self.state.schedule,
-        )
+    def _adopt_model(self, model, history) -> bool:
+        """Continue from saved weights: a session whose network starts from them. False (with
+        a message) when the weights cannot continue on this target."""
+        try:
+            self.state.set(
+                objective=model.config.parameterization,
+                width=model.config.width,
+                depth=model.config.depth,
+                schedule=model.schedule.name
+                if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
+                else self.state.schedule,
+            )
+            want = self._session_model_config()
+        except ValueError as e:
+            self._error("The saved model does not fit this window", str(e))
+            return False
+        if model.config != want:  # the trainer would die on these weights
+            self._error(
+                "The saved model does not fit this target",
+                f"it was trained for {model.config.num_classes} classes (dimension "
+                f"{model.config.dim}), this target needs {want.num_classes}; its weights were "
+                "not loaded: train again",
+            )
+            return False
         self._adopted_model = model
         if not self.sessions.adopt(model.net.state_dict(), history):
-            return
+            return False
         self._update_training_status()
         self._refresh_from_training(force=True)
+        return True
 
     def new_project(self) -> None:
         if not self._maybe_save():
@@ -829,12 +851,15 @@ class MainWindow(QMainWindow):
         if not path:
             return
         ode, _ = pos
+        from ..core.safeio import atomic_write, save_npy
+
         try:
             if path.endswith(".csv"):
-                np.savetxt(path, ode, delimiter=",", header="x,y", comments="", fmt="%.6f")
+                fmt = dict(delimiter=",", header="x,y", comments="", fmt="%.6f")
+                atomic_write(Path(path), lambda tmp: np.savetxt(tmp, ode, **fmt))
             else:
-                np.save(path, ode)
-        except OSError as e:
+                atomic_write(Path(path), lambda tmp: save_npy(tmp, ode))
+        except (OSError, ValueError) as e:
             self._error("Could not write the samples", str(e))
             return
         self.statusBar().showMessage(f"wrote {len(ode)} samples (ODE, t = {self.state.t:.2f})")
@@ -848,9 +873,19 @@ class MainWindow(QMainWindow):
                 return False
         try:
             if fmt == "svg":
-                self.explorer.export_svg(path)
-            elif not self.explorer.render_image().save(path):
-                raise OSError(f"could not write {path}")
+                from ..core.safeio import atomic_write
+
+                atomic_write(Path(path), lambda tmp: self.explorer.export_svg(str(tmp)))
+            else:
+                from ..core.safeio import atomic_write
+
+                img = self.explorer.render_image()
+
+                def write(tmp: Path) -> None:
+                    if not img.save(str(tmp)):
+                        raise OSError(f"could not write {path}")
+
+                atomic_write(Path(path), write)
         except (OSError, RuntimeError) as e:
             self._error("Export failed", str(e))
             return False
@@ -867,7 +902,9 @@ class MainWindow(QMainWindow):
             if not path:
                 return False
         try:
-            export_gif(self, path, frames)
+            from ..core.safeio import atomic_write
+
+            atomic_write(Path(path), lambda tmp: export_gif(self, str(tmp), frames))
         except (OSError, RuntimeError, ValueError) as e:
             self._error("Animation export failed", str(e))
             return False
@@ -952,13 +989,12 @@ class MainWindow(QMainWindow):
     def _autosave(self) -> None:
         """Keep the last session's project so the next launch restores it."""
         path = last_session_path()
-        if path is None:
+        if path is None or not getattr(self, "autosave_enabled", True):
             return
         try:
             keep, dirty = self.project_path, self.dirty
             self._save_to(path)
             self.project_path, self.dirty = keep, dirty
-            QSettings("flowscope", "flowscope").setValue("last_session", str(path))
         except Exception:  # never block closing on the autosave
             pass
 
