@@ -108,7 +108,8 @@ def test_the_conditional_loss_floor_visits_a_bounded_number_of_classes(monkeypat
 
     calls = []
 
-    def fake(exact, objective="velocity", n=20000, seed=0, y=None, chunk_size=8192):
+    def fake(exact, objective="velocity", n=20000, seed=0, y=None, chunk_size=8192,
+             weighting="beta2"):  # fmt: skip
         calls.append((n, y))
         return 1.0
 
@@ -117,6 +118,28 @@ def test_the_conditional_loss_floor_visits_a_bounded_number_of_classes(monkeypat
     ex = ExactMarginal(pts, widths=0.0, labels=np.arange(5000) % 1000)
     val = metrics.conditional_loss_floor(ex, "velocity", 0.1, n=6000)
     assert val == pytest.approx(1.0)  # eta * 1 + (1 - eta) * (a weighted mean of ones)
+    assert len(calls) <= metrics.MAX_FLOOR_CLASSES + 1
+    assert sum(n for n, _ in calls) <= 6000 + metrics.MAX_FLOOR_CLASSES * 1000
+
+
+def test_the_windows_floor_estimate_visits_a_bounded_number_of_classes(monkeypatch):
+    """The GUI's estimate (with its standard error) bounds the per-class work the same way."""
+    import torch
+
+    import flowscope.core.metrics as metrics
+    from flowscope.core.exact import ExactMarginal
+
+    calls = []
+
+    def fake(exact, objective, n, seed, y, chunk_size, weighting="beta2"):
+        calls.append((n, y))
+        return None, torch.ones(n, dtype=torch.float64)
+
+    monkeypatch.setattr(metrics, "_floor_samples", fake)
+    pts = np.random.default_rng(0).normal(size=(5000, 2))
+    ex = ExactMarginal(pts, widths=0.0, labels=np.arange(5000) % 1000)
+    est = metrics.loss_floor_estimate(ex, "velocity", 0.1, n=6000)
+    assert est.value == pytest.approx(1.0) and est.stderr == pytest.approx(0.0)
     assert len(calls) <= metrics.MAX_FLOOR_CLASSES + 1
     assert sum(n for n, _ in calls) <= 6000 + metrics.MAX_FLOOR_CLASSES * 1000
 
