@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from .models import ModelConfig, build_model
 from .paths import evaluate_as, time_tensor
