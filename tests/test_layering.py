@@ -23,7 +23,7 @@ LAYERS = ("core", "train", "state", "ui", "app", "cli")
 
 
 def module_name(path: Path, root: Path = PKG) -> str:
-    """"flowscope.core.data.presets" for <root>/core/data/presets.py (a package: no __init__)."""
+    """Dotted name of root/core/data/presets.py: flowscope.core.data.presets."""
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
