@@ -57,7 +57,16 @@ def _wait(qtbot, fn, timeout=20000):
 def test_first_launch_flows_along_the_exact_field(win, qtbot):
     _wait(qtbot, lambda: win.traj is not None and win.traj.ode.shape[1] == 600)
     assert win.traj.source == "exact"
-    assert win.explorer.particles_item("ode") is not None
+    drawn = win.explorer.particles_item("ode")  # the ODE particles on screen are the trajectory's
+
+    def shows_the_trajectory():
+        xy, now = drawn.data()[0], win.current_positions()
+        return (
+            now is not None and xy is not None and xy.shape == (600, 2) and np.allclose(xy, now[0])
+        )
+
+    _wait(qtbot, shows_the_trajectory)
+    assert np.ptp(drawn.data()[0], axis=0).min() > 0.5  # spread out, not collapsed or empty
     _wait(qtbot, lambda: win.field is not None)
     assert np.isfinite(win.field.density).all() and win.field.density.max() > 0
 
