@@ -192,6 +192,7 @@ def test_size_and_colour_controls_reload_the_data(win, qtbot):
     assert win.result.cells.shape[-3:] == (3, 12, 12)
 
 
+@pytest.mark.slow  # a whole app in a subprocess: ~20 s
 def test_cli_image_mode_screenshot_and_bad_data(tmp_path):
     import os
     import subprocess

@@ -179,6 +179,7 @@ def test_export_view_png_has_content(win, qtbot, tmp_path):
     assert img.shape[0] > 100 and len(np.unique(img.reshape(-1, 3), axis=0)) > 20
 
 
+@pytest.mark.slow  # a whole app in a subprocess: ~20 s
 def test_scripted_demo_writes_a_screenshot(tmp_path):
     out = tmp_path / "shot.png"
     r = subprocess.run(
