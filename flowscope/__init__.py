@@ -10,6 +10,7 @@ Public API (no Qt is imported here):
 from ._version import __version__
 
 __all__ = [
+    "__version__",
     "ExactMarginal",
     "FlowModel",
     "ModelConfig",
