@@ -8,7 +8,8 @@ one emits nothing, so a widget that writes back what it was just told cannot sta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, ClassVar
 
 Listener = Callable[[str, object], None]
 
@@ -27,6 +28,9 @@ CHOICES = {
 
 class Evented:
     """Attributes that notify subscribers when changed through :meth:`set`."""
+
+    # subclasses are dataclasses (this tells the type checker; fields() reads it at run time)
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def __post_init__(self):
         self._listeners: list[Listener] = []
