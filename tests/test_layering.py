@@ -18,6 +18,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "flowscope"
 FORBIDDEN = ("PySide6", "pyqtgraph", "OpenGL", "superqt", "PyQt5", "PyQt6", "shiboken6")
 QT_FREE = ("core", "train", "state")
+# top-level modules that import no Qt themselves either (`flowscope gui` imports the app lazily)
+QT_FREE_TOP = ("__init__", "__main__", "_version", "cli", "cli_images")
 # lowest first; a module may import from its own layer and the ones before it
 LAYERS = ("core", "train", "state", "ui", "app", "cli")
 
@@ -63,15 +65,17 @@ def violations(module: str, imports: set[str]) -> list[str]:
     """The imports of `module` that break the layering: Qt/GL from a Qt-free layer, or any module
     of a higher layer."""
     own = _layer(module)
-    if own is None:
-        return []
+    parts = module.split(".")
+    qt_free = (own is not None and LAYERS[own] in QT_FREE) or (
+        parts[0] == PKG.name and (len(parts) == 1 or parts[1] in QT_FREE_TOP)
+    )
     bad = []
     for name in sorted(imports):
-        if LAYERS[own] in QT_FREE and name.split(".")[0] in FORBIDDEN:
+        if qt_free and name.split(".")[0] in FORBIDDEN:
             bad.append(name)
             continue
         other = _layer(name)
-        if other is not None and other > own:
+        if own is not None and other is not None and other > own:
             bad.append(name)
     return bad
 
@@ -110,6 +114,9 @@ def test_checker_catches_absolute_relative_and_lazy_violations():
     names = imported_modules(init, "flowscope.train", is_package=True)
     assert "flowscope.train.trainer" in names
     assert violations("flowscope.train", names) == ["flowscope.ui", "flowscope.ui.x"]
+    # the package root and the CLI import no Qt themselves (the app only lazily, by name)
+    assert violations("flowscope", {"PySide6.QtCore", "flowscope.core"}) == ["PySide6.QtCore"]
+    assert violations("flowscope.cli", {"pyqtgraph", "flowscope.app"}) == ["pyqtgraph"]
 
 
 def test_checker_finds_a_violation_planted_in_a_copy_of_the_package(tmp_path):
