@@ -30,7 +30,10 @@ def _train_a_little(win, qtbot, steps=20):
     win._on_step_clicked()  # creates the session, one step, asks for a grid
     win.session.step_once(steps)
     win.session.publish()
-    qtbot.waitUntil(lambda: win._snapshot() is not None and win._snapshot().step >= steps + 1)
+    qtbot.waitUntil(
+        lambda: win._snapshot() is not None and win._snapshot().step >= steps + 1,
+        timeout=READY_MS,
+    )
     win._request_images(force=True)
     qtbot.waitUntil(
         lambda: win.result is not None and win.result.step >= steps + 1, timeout=READY_MS
