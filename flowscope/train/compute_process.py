@@ -125,8 +125,9 @@ def _child(conn, num_threads: int | None, nice: int) -> None:
         while True:
             inbox.read(block=True)
             kind = inbox.next_kind()
-            if kind is not None:
-                _serve(worker, inbox, inbox.pending.pop(kind))
+            if kind is None:  # cannot happen: PRIORITY names every kind
+                raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
+            _serve(worker, inbox, inbox.pending.pop(kind))
     except _Gone:
         return
 
