@@ -128,6 +128,7 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+@pytest.mark.slow  # a window process killed under a live trainer: ~10-15 s
 def test_the_trainer_exits_when_the_window_is_killed():
     """A killed (not closed) window must not leave its trainer burning a core forever."""
     code = (
