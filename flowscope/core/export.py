@@ -27,6 +27,8 @@ FORMATS = ("pt2", "onnx")
 class VelocityFunction(nn.Module):
     """nn.Module wrapper: (x, t[, y]) -> velocity in data coordinates."""
 
+    shift: torch.Tensor  # a buffer
+
     def __init__(self, model: FlowModel):
         super().__init__()
         self.net = model.net.to("cpu").eval()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, ClassVar
 
 Listener = Callable[[str, object], None]
 
@@ -68,6 +68,9 @@ class Evented:
     checked against its field's type (that of its default) and range."""
 
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    # subclasses are dataclasses (this tells the type checker; fields() reads it at run time)
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def __post_init__(self):
         self._listeners: list[Listener] = []

@@ -16,8 +16,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import threading
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
-from .compute import ComputeWorker
+from .compute import ComputeWorker, Request
 from .process_session import pack, unpack
 
 COMPUTE_NICE = 19  # where SCHED_IDLE is not available: far below the trainer and the window
@@ -122,7 +124,10 @@ def _child(conn, num_threads: int | None, nice: int) -> None:
         inbox.send_ready()
         while True:
             inbox.read(block=True)
-            _serve(worker, inbox, inbox.pending.pop(inbox.next_kind()))
+            kind = inbox.next_kind()
+            if kind is None:  # cannot happen: PRIORITY names every kind
+                raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
+            _serve(worker, inbox, inbox.pending.pop(kind))
     except _Gone:
         return
 
@@ -136,14 +141,14 @@ class ProcessComputeWorker(ComputeWorker):
     yields_to_trainer = True  # the child runs at idle priority, below the training process
 
     def __init__(self, num_threads: int | None = 1, nice: int = COMPUTE_NICE):
-        self._in_flight: dict[str, object] = {}  # kind -> the newest request sent, unanswered
+        self._in_flight: dict[str, Request] = {}  # kind -> the newest request sent, unanswered
         self._local_busy = False
         # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
         super().__init__(num_threads=num_threads, nice=0)
         self.child_nice = nice
         self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._conn = None
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
         self._ready = False
         self._send_lock = threading.Lock()
         self._receiver: threading.Thread | None = None
@@ -240,6 +245,8 @@ class ProcessComputeWorker(ComputeWorker):
     def _receive(self) -> None:
         """The receiving thread: the child's 'ready', then its answers, until it is gone."""
         conn = self._conn
+        if conn is None:  # not started
+            return
         while True:
             try:
                 status, kind, generation, payload = unpack(conn.recv_bytes())

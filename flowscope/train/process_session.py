@@ -15,6 +15,9 @@ import pickle
 import queue
 import threading
 import time
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from typing import Any
 
 import torch
 
@@ -144,15 +147,18 @@ class TrainerView:
 class ProcessTrainingSession(SessionView):
     """Train / Pause / Step / Reset with the trainer in a child process (spawned on start)."""
 
+    trainer: TrainerView
+
     def __init__(self, target, model_config: ModelConfig, config: TrainConfig, nice: int = 0):
         self._target, self._mc, self._tc = target, model_config, config
         self.nice = nice
         self.trainer = TrainerView(model_config, config)
         self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._cmd_q = self._out_q = None
+        self._proc: BaseProcess | None = None
+        self._cmd_q: Queue[Any] | None = None
+        self._out_q: Queue[Any] | None = None
         self._reader: threading.Thread | None = None
-        self._pending_weights = None
+        self._pending_weights: tuple[dict, int] | None = None
         self._ready = threading.Event()
         self._token = 0  # step commands sent
         self._acked = 0  # step commands the child has finished (and published)
@@ -197,6 +203,8 @@ class ProcessTrainingSession(SessionView):
 
     def _read(self) -> None:
         out, tv = self._out_q, self.trainer
+        if out is None:  # not started
+            return
         while True:
             try:
                 msg = unpack(out.get(timeout=0.2))

@@ -43,7 +43,7 @@ def _open(path: Path) -> Image.Image:
 
 
 def _unpalette(im: Image.Image) -> Image.Image:
-    has_alpha = "transparency" in im.info or im.palette.mode == "RGBA"
+    has_alpha = "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
     return im.convert("RGBA" if has_alpha else "RGB")
 
 

@@ -66,6 +66,11 @@ def _nchw(arr: np.ndarray, what: str) -> np.ndarray:
     )
 
 
+def _pair(value_range) -> tuple[float, float]:
+    lo, hi = value_range
+    return float(lo), float(hi)
+
+
 def _drop_alpha(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """(N, 2 or 4, H, W) -> composite over white (the top of the value range)."""
     lo, hi = value_range
@@ -170,7 +175,7 @@ def dataset_from_array(
     x = _nchw(arr, what)
     x, labels, notes = _cap(x, labels, size, what, notes)
     arr = x
-    vr = infer_value_range(arr) if value_range is None else tuple(map(float, value_range))
+    vr = infer_value_range(arr) if value_range is None else _pair(value_range)
     x = x.astype(np.float32)
     if x.shape[1] in (2, 4):
         x = _drop_alpha(x, vr)

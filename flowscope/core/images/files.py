@@ -144,7 +144,8 @@ def load_idx_dataset(path: Path, size: Size = None, grayscale: bool | None = Non
             "(N, H, W) (magic 0x00000803). Did you pass the labels file?"
         )
     lab_path = idx_labels_path(path)
-    labels, notes = None, ()
+    labels = None
+    notes: tuple[str, ...] = ()
     if lab_path is None:
         notes = (f"no labels file found beside {path.name}; loaded without classes",)
     else:
