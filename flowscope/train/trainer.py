@@ -437,6 +437,10 @@ class Trainer:
         self.step_count = int(step)
         self.publish()
 
+    def restart_rate(self) -> None:
+        """Measure steps/s from now on (training resumes after a pause)."""
+        self._rate_t0, self._rate_step = time.perf_counter(), self.step_count
+
     def publish(self) -> Snapshot:
         """Publish a snapshot now (outside the rate limit), e.g. after a manual step."""
         last = self.history.losses[-1] if self.history.losses else math.nan
