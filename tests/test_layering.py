@@ -9,6 +9,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "flowscope"
 FORBIDDEN = ("PySide6", "pyqtgraph", "OpenGL", "superqt", "PyQt5", "PyQt6", "shiboken6")
 QT_FREE = ["core", "train", "state", "__init__.py", "cli.py", "cli_images.py", "__main__.py"]
+QT_FREE += ["cli_diagnose.py", "diagnostics.py"]
 
 
 def _imports(path: Path) -> set[str]:
