@@ -28,7 +28,6 @@ from _common import emit, log, parser, rnd, setup
 from flowscope import diagnostics as D
 from flowscope.core.data import load_target
 from flowscope.core.exact import ExactMarginal
-from flowscope.core.models import ModelConfig
 from flowscope.train.trainer import TrainConfig, Trainer
 
 TARGETS = ("two_moons", "checkerboard")
@@ -56,6 +55,36 @@ def _cli_seconds(model_dir: Path, threads: int | None) -> tuple[float, dict]:
     return wall, json.loads(out.read_text())["timing_s"]
 
 
+def _decompositions(model, exact, counts, n_dec: int) -> list[dict]:
+    rows = []
+    for k in counts:
+        d, sec = _timed(lambda k=k: D.decompose(model, exact, k, "heun", n=n_dec))
+        row = {
+            "steps": k,
+            "total": rnd(d.total),
+            "network": rnd(d.network),
+            "solver": rnd(d.solver),
+            "floor": rnd(d.floor),
+            "seconds": rnd(sec, 3),
+        }
+        rows.append(row)
+        log(f"  {row}")
+    return rows
+
+
+def _time_each(model, exact, box, n_dec: int) -> dict:
+    t = {}
+    _, t["error_by_t"] = _timed(lambda: D.error_by_t(model, exact))
+    _, t["error_map_res128"] = _timed(lambda: D.error_map(model, exact, 0.9, box))
+    _, t["continuity_residual_res128"] = _timed(
+        lambda: D.continuity_residual(model, exact, 0.9, box)
+    )
+    _, t["decompose_heun50_n4000"] = _timed(lambda: D.decompose(model, exact, n=n_dec))
+    _, t["nll_n2000"] = _timed(lambda: D.nll(model, exact))
+    _, t["nll_n1000"] = _timed(lambda: D.nll(model, exact, n=1000))
+    return t
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3000, help="training steps (the CLI default)")
@@ -73,29 +102,8 @@ def main() -> None:
         trainer, train_s = _timed(lambda target=target, tc=tc: Trainer(target, None, tc).run())
         model = trainer.model()
         log(f"{name}: trained {steps} steps in {train_s:.1f}s")
-        rows = []
-        for k in counts:
-            d, sec = _timed(lambda k=k: D.decompose(model, exact, k, "heun", n=n_dec))
-            row = {
-                "steps": k,
-                "total": rnd(d.total),
-                "network": rnd(d.network),
-                "solver": rnd(d.solver),
-                "floor": rnd(d.floor),
-                "seconds": rnd(sec, 3),
-            }
-            rows.append(row)
-            log(f"  {row}")
-        box = target.bounds
-        t = {}
-        _, t["error_by_t"] = _timed(lambda: D.error_by_t(model, exact))
-        _, t["error_map_res128"] = _timed(lambda: D.error_map(model, exact, 0.9, box))
-        _, t["continuity_residual_res128"] = _timed(
-            lambda: D.continuity_residual(model, exact, 0.9, box)
-        )
-        _, t["decompose_heun50_n4000"] = _timed(lambda: D.decompose(model, exact, n=n_dec))
-        _, t["nll_n2000"] = _timed(lambda: D.nll(model, exact))
-        _, t["nll_n1000"] = _timed(lambda: D.nll(model, exact, n=1000))
+        rows = _decompositions(model, exact, counts, n_dec)
+        t = _time_each(model, exact, target.bounds, n_dec)
         model_dir = tmp / name
         model.save(model_dir)
         wall, inner = _cli_seconds(model_dir, args.threads)
@@ -119,7 +127,8 @@ def main() -> None:
         "diagnostics",
         {
             "n_decomposition": n_dec,
-            "metric": "energy distance to fresh target samples (network = RK4 max(50, steps) steps)",
+            "metric": "energy distance to fresh target samples",
+            "fine_reference": "RK4 with max(50, steps) steps",
             "targets": targets,
             "seconds": timings,
             "memorization_exact_field_500_points": {
