@@ -93,6 +93,7 @@ def main() -> None:
     steps = 150 if args.quick else args.steps
     n_dec = 500 if args.quick else 4000
     counts = (10, 50) if args.quick else STEP_COUNTS
+    load_before = os.getloadavg()  # other work on the machine slows every figure below
     tmp = Path(tempfile.mkdtemp(prefix="flowscope-bench-diag-"))
     targets, timings = {}, {}
     for name in TARGETS:
@@ -126,6 +127,10 @@ def main() -> None:
     emit(
         "diagnostics",
         {
+            "load_average_1_5_15_min": {
+                "before": [rnd(v, 3) for v in load_before],
+                "after": [rnd(v, 3) for v in os.getloadavg()],
+            },
             "n_decomposition": n_dec,
             "metric": "energy distance to fresh target samples",
             "fine_reference": "RK4 with max(50, steps) steps",
