@@ -142,13 +142,13 @@ def _training_weighting(model) -> str:
     return str(cfg.get("score_weighting") or "beta2")
 
 
-def _excess(field, ref: PathReference, bins: int, n: int, y, w: float, seed: int):
+def _excess(field, ref: PathReference, n: int, y, w: float, seed: int):
     """(objective, weighting, per-sample model loss, per-sample floor, training t) or None."""
     from .flow_model import FlowModel
 
-    model = field if isinstance(field, FlowModel) else None
-    if model is None and float(w) != 1.0:
+    if float(w) != 1.0:  # a guided field is not what any objective trains
         return None
+    model = field if isinstance(field, FlowModel) else None
     objective = model.parameterization if model is not None else "velocity"
     weighting = _training_weighting(model) if model is not None else "beta2"
     inner = ref.inner
@@ -193,7 +193,7 @@ def error_by_t(field, exact, bins: int = 20, n: int = 8192, y=None, w: float = 1
         u_r = r.velocity(x, t)
     mse, mse_se = _bin_stats((u_f - u_r).square().sum(1), idx, bins)
     centres = (torch.arange(bins, dtype=torch.float64) + 0.5) / bins
-    ex = _excess(field, ref, bins, n, y, w, int(seed) + 1)
+    ex = _excess(field, ref, n, y, w, int(seed) + 1)
     if ex is None:
         return ErrorByT(centres, mse, mse_se, None, None, None, None, None, None, ref.scale, n)
     objective, weighting, loss, floor, tt = ex

@@ -88,6 +88,10 @@ def test_guided_offset_and_class_conditional_reference():
     r = D.error_by_t(Offset(ex, (0.0, 0.5)), ex, bins=4, n=400, y=1, w=2.0)
     assert r.field_mse.tolist() == pytest.approx([0.25] * 4, rel=1e-9)
     assert r.excess_loss is None  # no training objective at w != 1
+    model = oracle_model(ex, "velocity")
+    model.config = ModelConfig(dim=2, width=4, depth=1, num_classes=2)
+    guided_model = D.error_by_t(model, ex, bins=2, n=100, y=1, w=3.0)
+    assert guided_model.excess_loss is None and guided_model.field_mse.max() > 0.01
 
 
 @pytest.mark.parametrize("parameterization", ["velocity", "noise", "score"])
