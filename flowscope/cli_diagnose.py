@@ -27,7 +27,9 @@ def add_diagnose_parser(sub) -> None:
     )
     d.add_argument("--model", required=True, help="model directory")
     d.add_argument(
-        "--data", default=None, help="the target (preset or file); default: the one kept in DIR"
+        "--data",
+        default=None,
+        help="the target (preset or file); default: the one kept in the model directory",
     )
     d.add_argument("--steps", type=int, default=50, help="sampler steps of the decomposition")
     d.add_argument("--solver", choices=("euler", "heun", "rk4"), default="heun")
