@@ -10,7 +10,7 @@ import torch
 
 from .metrics import energy_distance, log_likelihood
 from .reference import check_field, check_int, field_dtype, reference_for
-from .samplers import SOLVERS, sample_ode, sample_sde
+from .samplers import SOLVERS, sample_ode, velocity_and_score
 
 #: the fine reference solver of :func:`decompose`: RK4 with max(this, steps) steps (ODE; on the
 #: presets RK4 50 lands within ~2e-6 of RK4 400, closer than Heun with 200 steps) ...
@@ -95,10 +95,11 @@ def decompose(
     seed: int = 0,
 ) -> Decomposition:
     """Split the sample error of ``field`` (energy distance to the target) into the network's
-    and the solver's share (see :class:`Decomposition`). sigma > 0 uses the SDE
-    (Euler-Maruyama, sigma constant; ``solver`` is then ignored) with the same seed for all four
-    runs; the fine reference is RK4 with max(FINE_ODE_STEPS, steps) steps, or Euler-Maruyama
-    with max(FINE_SDE_STEPS, 4 steps) steps."""
+    and the solver's share (see :class:`Decomposition`). The fine reference is RK4 with
+    max(FINE_ODE_STEPS, steps) steps. sigma > 0 uses the SDE dX = [u + sigma^2 / 2 s] dt +
+    sigma dW (Euler-Maruyama, sigma constant; ``solver`` is then ignored) with m * steps fine
+    steps, m = max(4, ceil(FINE_SDE_STEPS / steps)), and one Brownian path for all four runs:
+    each coarse increment is the sum of its m fine ones."""
     check_field(field)
     steps, n = check_int(steps, "steps"), check_int(n, "n", 2)
     if solver not in SOLVERS:
@@ -106,6 +107,8 @@ def decompose(
     sigma = float(sigma)
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
+    if sigma > 0 and not (hasattr(field, "velocity_and_score") or hasattr(field, "score")):
+        raise ValueError("sigma > 0 samples the SDE, which needs the field's score too")
     ref = reference_for(field, exact)
     gen = torch.Generator().manual_seed(int(seed))
     x0 = ref.source_sample(n, gen)
@@ -113,14 +116,14 @@ def decompose(
     if sigma == 0.0:
         fine_steps, fine_solver = max(FINE_ODE_STEPS, steps), "rk4"
     else:
-        fine_steps, fine_solver = max(FINE_SDE_STEPS, 4 * steps), "euler"
+        fine_steps, fine_solver = steps * max(4, math.ceil(FINE_SDE_STEPS / steps)), "euler"
 
     def run(f, k: int, how: str) -> torch.Tensor:
         x = x0.to(field_dtype(f))
         if sigma == 0.0:
             out = sample_ode(f, x, k, how).x
         else:
-            out = sample_sde(f, x, k, sigma=sigma, seed=int(seed) + 1).x
+            out = _coupled_em(f, x, k, fine_steps // k, sigma, int(seed) + 1)
         return out.to(torch.float64)
 
     def dist(x: torch.Tensor) -> float:
@@ -143,6 +146,24 @@ def decompose(
         n=n,
         samples=samples,
     )
+
+
+def _coupled_em(field, x: torch.Tensor, steps: int, m: int, sigma: float, seed: int):
+    """Euler-Maruyama with ``steps`` steps on a Brownian path drawn as steps * m fine N(0, h / m)
+    increments from ``seed``: every step count sees the same path (the samplers' own SDE draws
+    fresh noise per step)."""
+    gen = torch.Generator().manual_seed(seed)
+    h = 1.0 / steps
+    with torch.no_grad():
+        for k in range(steps):
+            t = torch.full((x.shape[0],), k * h, dtype=x.dtype)
+            u, s = velocity_and_score(field, x, t)
+            dw = torch.zeros(x.shape, dtype=torch.float64)
+            for _ in range(m):  # one draw per fine step: torch's stream depends on the size
+                dw += torch.randn(x.shape, dtype=torch.float64, generator=gen)
+            dw = dw.to(x.dtype) * math.sqrt(h / m)
+            x = x + h * (u + 0.5 * sigma * sigma * s) + sigma * dw
+    return x
 
 
 # ----------------------------------------------------------------------------- likelihood

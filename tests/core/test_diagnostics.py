@@ -204,10 +204,27 @@ def test_decomposition_of_a_perfect_network_matches_the_exact_field(ring):
 def test_decomposition_sde_and_validation(ring):
     d = D.decompose(ring, ring, steps=20, sigma=0.5, n=200)
     assert d.solver_name == "euler-maruyama" and d.fine_steps == 500 and d.network == d.floor
+    with pytest.raises(ValueError, match="score"):
+        D.decompose(Offset(ring, (0.0, 0.0)), ring, sigma=1.0)
     with pytest.raises(ValueError, match="solver"):
         D.decompose(ring, ring, solver="midpoint")
     with pytest.raises(ValueError, match="sigma"):
         D.decompose(ring, ring, sigma=-1)
+
+
+def test_sde_runs_share_one_brownian_path():
+    """Without drift X_1 = X_0 + sigma W_1: the same for every step count on a shared path."""
+    from flowscope.core.diagnostics_samples import _coupled_em
+
+    class Still:
+        def velocity_and_score(self, x, t, y=None):
+            return torch.zeros_like(x), torch.zeros_like(x)
+
+    x0 = torch.randn(50, 2, dtype=torch.float64)
+    coarse = _coupled_em(Still(), x0, 10, 40, 0.7, seed=3)
+    fine = _coupled_em(Still(), x0, 400, 1, 0.7, seed=3)
+    assert torch.allclose(coarse, fine, atol=1e-12)
+    assert (coarse - x0).std() == pytest.approx(0.7, rel=0.2)
 
 
 def test_nll_of_the_exact_field_equals_the_entropy_floor(ring):
