@@ -9,9 +9,10 @@ Public API (no Qt is imported here):
   memorization (a field against the exact answer)
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
+    "__version__",
     "ExactMarginal",
     "FlowModel",
     "ModelConfig",

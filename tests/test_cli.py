@@ -36,8 +36,17 @@ def model_dir(tmp_path_factory):
     return out
 
 
-def test_train_writes_a_model_and_reports_quality(model_dir, capsys):
+def test_train_writes_a_model_and_reports_quality(model_dir):
     assert (model_dir / "model.json").exists() and (model_dir / "model.safetensors").exists()
+    import json
+    import math
+
+    q = json.loads((model_dir / "model.json").read_text())["training"]  # the saved quality report
+    assert q["steps"] == 60 and q["error"] is None
+    assert math.isfinite(q["loss_floor"]) and q["loss_floor"] > 0
+    assert q["final_loss"] > q["loss_floor"]  # 60 steps do not beat the irreducible floor
+    assert q["excess_loss"] == pytest.approx(q["final_loss"] - q["loss_floor"])
+    assert 0 < q["energy_distance"] < 1.0  # samples of a short run land near the moons
 
 
 def test_train_prints_summary(tmp_path, capsys):

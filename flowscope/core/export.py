@@ -19,12 +19,15 @@ from torch import nn
 
 from .flow_model import FlowModel
 from .paths import conversion_time, convert
+from .safeio import atomic_write, check_writable_target
 
 FORMATS = ("pt2", "onnx")
 
 
 class VelocityFunction(nn.Module):
     """nn.Module wrapper: (x, t[, y]) -> velocity in data coordinates."""
+
+    shift: torch.Tensor  # a buffer
 
     def __init__(self, model: FlowModel):
         super().__init__()
@@ -59,10 +62,28 @@ def _example(model: FlowModel, n: int = 4):
 def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) -> Path:
     """Write the velocity function to ``path`` as 'pt2' or 'onnx' (guessed from the suffix)."""
     out = Path(path).expanduser()
-    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    suffix = out.suffix.lstrip(".").lower()
+    fmt = (fmt or suffix).lower()
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use pt2 or onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in FORMATS and suffix != fmt:
+        raise ValueError(
+            f"the format is {fmt} but {out.name} ends in .{suffix}; name the file "
+            f"{out.with_suffix('.' + fmt).name} or choose --format {suffix}"
+        )
+    check_writable_target(out, "export")
+    try:
+        return atomic_write(out, lambda tmp: _export(model, tmp, fmt))
+    except (OSError, RuntimeError) as e:  # torch reports a failed write as a RuntimeError
+        raise OSError(f"could not write {out}: {_reason(e)}") from None
+
+
+def _reason(e: BaseException) -> str:
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return text.strip().splitlines()[0][:200]
+
+
+def _export(model: FlowModel, out: Path, fmt: str) -> Path:
     fn = VelocityFunction(model).eval()
     args = _example(model)
     batch = torch.export.Dim("batch", min=1)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from .models import ModelConfig, build_model
 from .paths import evaluate_as, time_tensor
@@ -127,7 +127,8 @@ class FlowModel:
     @property
     def sample_shape(self) -> tuple[int, ...]:
         """Shape of one sample: (C, H, W) for image models, (D,) for points."""
-        return self.config.image_shape if self.config.is_image else (self.config.dim,)
+        shape = self.config.image_shape
+        return shape if shape is not None else (self.config.dim,)
 
     @property
     def value_range(self) -> tuple[float, float] | None:
@@ -273,7 +274,7 @@ class FlowModel:
         return traj if return_trajectory else traj.x
 
     def _default_chunk(self) -> int | None:
-        if not self.config.is_image:
+        if self.config.image_shape is None:
             return None
         _, h, w = self.config.image_shape
         return max(16, min(1024, 2**18 // (h * w)))
@@ -301,8 +302,8 @@ class FlowModel:
                 "kind": self.kind,
             }
         )
-        if self.config.is_image:
-            meta["value_range"] = list(self.value_range)
+        if self.config.image_shape is not None:  # an image model
+            meta["value_range"] = list(self.normalization.value_range)
             meta["image_shape"] = list(self.config.image_shape)
         meta.setdefault("class_names", None)
         out = save_checkpoint(directory, self.net.state_dict(), meta)

@@ -313,6 +313,10 @@ def loss_floor(
     return float(_floor_samples(exact, objective, n, seed, y, chunk_size, weighting)[1].mean())
 
 
+#: classes beyond which conditional_loss_floor samples classes instead of visiting each
+MAX_FLOOR_CLASSES = 16
+
+
 def conditional_loss_floor(
     exact,
     objective: str = "velocity",
@@ -332,12 +336,68 @@ def conditional_loss_floor(
         raise ValueError("label_dropout must be in [0, 1]")
     total = eta * loss_floor(exact, objective, n, seed, weighting=weighting) if eta > 0 else 0.0
     if eta < 1.0:
-        for c in exact.classes:
-            p_c = float(exact.weights[exact.labels == c].sum())
+        classes = [int(c) for c in exact.classes]
+        probs = [float(exact.weights[exact.labels == c].sum()) for c in classes]
+        if len(classes) > MAX_FLOOR_CLASSES:
+            # many classes (1000 labels froze the window for minutes): an unbiased estimate of
+            # sum_y P(y) L_min(y) from MAX_FLOOR_CLASSES classes drawn with probability P(y)
+            g = torch.Generator().manual_seed(int(seed))
+            pick = torch.multinomial(torch.tensor(probs), MAX_FLOOR_CLASSES, True, generator=g)
+            per = max(250, n // MAX_FLOOR_CLASSES)
+            for i in pick.tolist():
+                c = classes[i]
+                floor_c = loss_floor(exact, objective, per, seed + 1 + c, y=c, weighting=weighting)
+                total += (1.0 - eta) * floor_c / MAX_FLOOR_CLASSES
+            return total
+        for c, p_c in zip(classes, probs):
             per = max(1000, int(n * p_c))
             floor_c = loss_floor(exact, objective, per, seed + 1 + c, y=c, weighting=weighting)
             total += (1.0 - eta) * p_c * floor_c
     return total
+
+
+@dataclass(frozen=True)
+class FloorEstimate:
+    """A Monte Carlo estimate of L_min and its standard error (one sigma)."""
+
+    value: float
+    stderr: float
+
+
+def loss_floor_estimate(
+    exact,
+    objective: str = "velocity",
+    label_dropout: float | None = None,
+    n: int = 20000,
+    seed: int = 0,
+    weighting: str = "beta2",
+) -> FloorEstimate:
+    """L_min with its standard error: unconditional (label_dropout None, or a target without
+    labels) or, for a class-conditional model, eta L_min + (1 - eta) sum_y P(y) L_min(y) as in
+    :func:`conditional_loss_floor` (with more than MAX_FLOOR_CLASSES classes, the same unbiased
+    estimate from classes drawn with probability P(y), so the work stays bounded)."""
+    per = _floor_samples(exact, objective, n, seed, None, 8192, weighting)[1]
+    uncond = FloorEstimate(float(per.mean()), float(per.std() / math.sqrt(per.numel())))
+    if label_dropout is None or exact.labels is None:
+        return uncond
+    eta = float(label_dropout)
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError("label_dropout must be in [0, 1]")
+    classes = [int(c) for c in exact.classes]
+    probs = [float(exact.weights[exact.labels == c].sum()) for c in classes]
+    if len(classes) > MAX_FLOOR_CLASSES:
+        g = torch.Generator().manual_seed(int(seed))
+        pick = torch.multinomial(torch.tensor(probs), MAX_FLOOR_CLASSES, True, generator=g)
+        terms = [(classes[i], 1.0 / MAX_FLOOR_CLASSES, max(250, n // MAX_FLOOR_CLASSES))
+                 for i in pick.tolist()]  # fmt: skip
+    else:
+        terms = [(c, p, max(500, int(n * p))) for c, p in zip(classes, probs)]
+    value, var = eta * uncond.value, (eta * uncond.stderr) ** 2
+    for c, coef, k in terms:
+        pc = _floor_samples(exact, objective, k, seed + 1 + c, c, 8192, weighting)[1]
+        value += (1.0 - eta) * coef * float(pc.mean())
+        var += ((1.0 - eta) * coef) ** 2 * float(pc.var()) / pc.numel()
+    return FloorEstimate(value, math.sqrt(var))
 
 
 def loss_floor_by_t(

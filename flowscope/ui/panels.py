@@ -405,6 +405,10 @@ class CurvesPanel(QWidget):
                 )
             else:
                 self.excess_label.setText(f"loss {smooth[-1]:.4f} (smoothed over {k} steps)")
+        self.set_floor(floor)
+
+    def set_floor(self, floor: float | None) -> None:
+        """The dashed L_min line (hidden while the floor is unknown, e.g. still computing)."""
         if floor is not None and math.isfinite(floor) and floor > 0:
             self.floor_line.setValue(math.log10(floor))
             self.floor_line.setVisible(True)
