@@ -106,7 +106,7 @@ def _bounds(bounds) -> tuple[float, float, float, float]:
         b = ()
     if len(b) != 4 or not all(math.isfinite(v) for v in b) or b[1] <= b[0] or b[3] <= b[2]:
         raise ValueError(f"bounds must be (x_min, x_max, y_min, y_max), min < max; got {bounds}")
-    return b  # type: ignore[return-value]
+    return b[0], b[1], b[2], b[3]
 
 
 def grid(bounds, res: int) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 
 from .._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from .exact import ExactMarginal
 from .models import ModelConfig, build_model
 from .paths import evaluate_as, time_tensor
 from .samplers import Trajectory, sample
@@ -94,7 +95,7 @@ class FlowModel:
         self._shift = torch.tensor(self.normalization.shift, dtype=torch.float32)
         #: the data-space mixture the model was trained on (an ExactMarginal), or None; saved as
         #: target.safetensors beside the weights, so diagnostics need no --data
-        self.target = None
+        self.target: ExactMarginal | None = None
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -341,5 +342,5 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> FlowModel:
         model = FlowModel.from_state(state, config, schedule, norm, meta, device)
     except RuntimeError as e:  # shape/key mismatch between json and weights
         raise CheckpointError(f"{path}: the weights do not match model.json ({e})") from e
-    model.target = read_target(path, schedule)
+    model.target = read_target(path, schedule, meta.get("save_id"))
     return model

@@ -299,6 +299,13 @@ def test_saved_model_keeps_its_target(tmp_path, ring, trained):
     labelled = _ring(labels=True)
     save_target(tmp_path / "lab", labelled)
     assert torch.equal(read_target(tmp_path / "lab").labels, labelled.labels)
+    # a target file from another save (a kill between the two writes) is not taken for this one
+    other = trained[40]
+    other.target = labelled
+    other.save(tmp_path / "other")
+    f.write_bytes((tmp_path / "other" / TARGET_FILE).read_bytes())
+    assert flowscope.load(tmp_path / "m").target is None
+    assert flowscope.load(tmp_path / "other").target.labels is not None
     # a model without a target saved over the directory removes the stale one
     model.target = None
     model.save(tmp_path / "m")
