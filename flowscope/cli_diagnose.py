@@ -18,6 +18,8 @@ from .cli import CliError
 #: Monte Carlo sizes of the report: field error / excess loss points, likelihood points
 ERROR_N = 8192
 NLL_N = 1000
+#: accepted ranges of the counts (larger ones would run for hours)
+STEPS, N, BINS = (1, 10_000), (2, 100_000), (1, 1000)
 
 
 def add_diagnose_parser(sub) -> None:
@@ -54,11 +56,20 @@ def _check_args(a) -> tuple[Path, Path | None]:
     png = None if a.png is None else Path(a.png).expanduser()
     if png is not None and png.suffix.lower() != ".png":
         raise CliError("--png must end in .png")
-    for name, v, lo in (("--steps", a.steps, 1), ("--n", a.n, 2), ("--bins", a.bins, 1)):
-        if v < lo:
-            raise CliError(f"{name} must be >= {lo}")
+    for name, v, (lo, hi) in (
+        ("--steps", a.steps, STEPS),
+        ("--n", a.n, N),
+        ("--bins", a.bins, BINS),
+    ):
+        if not lo <= v <= hi:
+            raise CliError(f"{name} must be between {lo} and {hi}, got {v}")
     if _finite("--sigma", a.sigma) < 0:
         raise CliError("--sigma must be >= 0")
+    from .cli_io import check_out_file
+
+    check_out_file(out)  # before the work, not after it
+    if png is not None:
+        check_out_file(png)
     return out, png
 
 
@@ -194,13 +205,14 @@ def cmd_diagnose(a) -> int:
     }
     report["timing_s"]["total"] = time.perf_counter() - t_start
     report = _clean(report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    from .cli_io import write_output
+
+    text = json.dumps(report, indent=2) + "\n"
+    write_output(out, lambda tmp: tmp.write_text(text))
     if png is not None:
         from .core.diagnostics_png import save_report_png
 
-        png.parent.mkdir(parents=True, exist_ok=True)
-        save_report_png(report, png)
+        write_output(png, lambda tmp: save_report_png(report, tmp))
     d, n = report["decomposition"], report["nll"]
     print(
         f"energy distance: total {d['total']:.4g}  network {d['network']:.4g}  "

@@ -106,6 +106,8 @@ def test_image_model_exits_2_with_one_line(tmp_path, capsys):
         (["--out", "r.json", "--png", "r.jpg"], ".png"),
         (["--out", "r.json", "--steps", "0"], "--steps"),
         (["--out", "r.json", "--sigma", "nan"], "--sigma"),
+        (["--out", "r.json", "--n", "1000000000"], "--n"),
+        (["--out", "/dev/null/r.json"], "r.json"),
     ],
 )
 def test_bad_arguments_exit_2(points_model, tmp_path, capsys, extra, needle):
