@@ -504,7 +504,9 @@ class Trainer:
             "training": self.summary(),
         }
         net = copy.deepcopy(src).eval()
-        return FlowModel(net, self.model_config, self.schedule, self.normalization, meta)
+        model = FlowModel(net, self.model_config, self.schedule, self.normalization, meta)
+        model.target = self.exact  # saved beside the weights (target.safetensors)
+        return model
 
     def summary(self) -> dict:
         h = self.history
@@ -517,4 +519,7 @@ class Trainer:
             "device": str(self.device),
             "target_version": self.target_version,
             "error": self.error,
+            # mean loss per t bin [k / T_BINS, (k + 1) / T_BINS) over the whole run (one step
+            # in 8); None where no t fell. Diagnostics recompute the final weights' loss.
+            "loss_by_t": [None if math.isnan(v) else v for v in h.by_t()],
         }
