@@ -206,13 +206,13 @@ def main() -> int:
     slider_timer.start(500)
     counter.times.clear()
     field_times: list[float] = []
-    show_field = win._show_field
+    show_field = win.view.show_field
 
     def timed_show_field():
         field_times.append(time.perf_counter())
         show_field()
 
-    win._show_field = timed_show_field
+    win.view.show_field = timed_show_field
     n0 = win.session.step_count
     q0 = len(win.quality[0])
     ccpu0 = _compute_cpu(win.worker)

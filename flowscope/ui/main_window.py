@@ -10,7 +10,6 @@ a request that replaces any pending one (stale work is dropped, never queued).
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,37 +35,18 @@ from ..core.data import PRESETS, DataError, Drawing, load_target
 from ..core.device import available_devices
 from ..core.schedules import SCHEDULE_NAMES
 from ..state import AppState
-from ..train.compute import FieldRequest, TargetRequest, TrajectoryRequest
 from ..train.compute_process import make_compute_worker
 from .actions import add_action
 from .canvas import TargetCanvas
-from .controllers import RequestChannel, SessionController
+from .controllers import SessionController
+from .controllers.explorer import ExplorerController
 from .explorer import ExplorerView
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
 
-PLAY_PERIOD_S = 4.0  # one sweep t = 0 -> 1
-TICK_MS = 16
-# While training on a small machine the window draws at ~30 fps instead of 60: drawing takes all
-# the CPU it is given, and on 2 cores each extra frame is taken from the trainer.
-TICK_TRAINING_MS = 31 if (os.cpu_count() or 1) <= 4 else TICK_MS
-TRAIL_FRAMES = 5
-PREVIEW_PARTICLES = 800
-REFRESH_WHILE_TRAINING_S = 1.5
-# While training, learned trajectories are refreshed at most once per REFRESH_DUTY x the time the
-# last one took: the compute thread then uses <= 1 / REFRESH_DUTY of a core for them, and the
-# trainer keeps its core (10k particles x 50 Heun + SDE steps take ~3 s of one 2-core CPU).
-REFRESH_DUTY = 5.0
 #: the trainer's priority: the same as the window's. The compute process takes idle CPU only
 #: (SCHED_IDLE), so the trainer needs no lead over it; niced (5) it lost ~10% of its core to
 #: the window's short bursts on two cores (bench/gui_soak.py: 0.89 -> 0.96 of a core).
 TRAINER_NICE = 0
-FIELD_MIN_INTERVAL_S = 0.1  # arrows follow a playing t at up to 10 Hz
-FIELD_MIN_INTERVAL_TRAINING_S = 0.2  # 5 Hz while training: each exact + learned field ~30 ms
-STATUS_INTERVAL_S = 0.25  # steps, steps/s and the status line
-#: the loss plot: each redraw re-lays its log axis (~5-10 ms of GUI thread on 2 cores)
-CURVES_INTERVAL_S = 1.0
-#: while t plays, the heatmap steps in t by this: every later loop then finds it cached
-PLAY_DENSITY_T_STEP = 0.01
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (
@@ -108,50 +88,59 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("flowscope: flow matching, live")
         self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
-        self.requests = RequestChannel(self.worker, ("trajectory", "field", "target"), self)
-        self.requests.resultReady.connect(self._on_result)
-        self.requests.failed.connect(
-            lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
-        )
         self.sessions = SessionController(self._new_session, self)
         self.sessions.failed.connect(self._error)
         self.target = None
-        self.floor: float | None = None
-        self.floor_stderr: float | None = None
-        self.quality: tuple[list[int], list[float]] = ([], [])
-        self.traj = None
-        self.field = None
         self.project_path: Path | None = None
         self.dirty = False
-        self._traj_pending_full = False
-        self._last_refresh = 0.0
-        self._last_curves = 0.0
-        self._last_status = 0.0
-        self._last_tick = time.perf_counter()
-        self._snapshot_step_submitted = -1
-        self._field_dirty = False
-        self._last_field_request = 0.0
-        self.frame_times: list[float] = []  # for the soak benchmark
 
         self._build_widgets()
+        self.view = ExplorerController(
+            self.state, self.explorer, self.worker, self.sessions, lambda: self.target,
+            self._needed_classes, self,
+        )  # fmt: skip
+        self.view.targetDensity.connect(self.canvas.set_density)
+        self.view.floorChanged.connect(self.curves.set_floor)
+        self.view.qualityChanged.connect(self.curves.set_quality)
+        self.view.statusDue.connect(self._update_training_status)
+        self.view.failed.connect(
+            lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
+        )
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self._build_menus()
         self.state.subscribe(self._on_state_changed)
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
         self._drawing_timer.timeout.connect(self._on_drawing_settled)
-        self.timer = QTimer(self)
-        self.timer.setInterval(TICK_MS)
-        self.timer.timeout.connect(self._on_timer_tick)
         self.set_target_source(self.state.target_source)
         for key, layer in LAYER_KEYS.items():
             self.explorer.set_layer_visible(layer, bool(getattr(self.state, key)))
-        self.timer.start()
+        self.view.start()
         self.resize(1560, 940)
 
     @property
     def session(self):
         """The training session (None before the first Train / Step); see SessionController."""
         return self.sessions.session
+
+    # what the explorer shows, read through (ExplorerController holds it)
+    requests = property(lambda self: self.view.requests)
+    traj = property(lambda self: self.view.traj)
+    field = property(lambda self: self.view.field)
+    floor = property(lambda self: self.view.floor)
+    floor_stderr = property(lambda self: self.view.floor_stderr)
+    quality = property(lambda self: self.view.quality)
+    timer = property(lambda self: self.view.timer)
+    frame_times = property(lambda self: self.view.frame_times)
+
+    def render_now(self, t: float | None = None) -> None:
+        """Compute and show the particles and arrows now (scripted mode, exports)."""
+        self.view.render_now(t)
+
+    def current_positions(self):
+        return self.view.current_positions()
+
+    def field_request(self, generation: int, t: float | None = None):
+        return self.view.field_request(generation, t)
 
     # ================================================================== construction
     def _build_widgets(self) -> None:
@@ -347,7 +336,7 @@ class MainWindow(QMainWindow):
         self.sampling_panel.set_classes(target.class_names)
         if self.state.label >= (target.num_classes or 0):
             self.state.set(label=-1)
-        self.quality = ([], [])
+        self.view.clear_quality()
         self._compute_floor()
         if self.session is not None:
             if self._needed_classes() != self.session.trainer.model_config.num_classes:
@@ -356,8 +345,8 @@ class MainWindow(QMainWindow):
             else:
                 self.session.set_target(target)
         self.dirty = True
-        self._request_trajectories(preview=True)
-        self._request_field()
+        self.view.request_trajectories(preview=True)
+        self.view.request_field()
 
     def _needed_classes(self) -> int:
         if self.state.target_source == "drawing":
@@ -365,15 +354,7 @@ class MainWindow(QMainWindow):
         return int(self.target.num_classes or 0)
 
     def _compute_floor(self) -> None:
-        """Ask the compute side for the target's heatmap and loss floor (seconds for large
-        mixtures: never on this thread). The floor is unknown (None) until the answer comes."""
-        s = self.state
-        self.floor = None
-        conditional = bool(self._needed_classes()) and self.target.exact.labels is not None
-        self.requests.submit("target", lambda gen: TargetRequest(
-            gen, self.target.exact, tuple(self.target.bounds), s.objective, s.schedule,
-            s.label_dropout if conditional else None,
-        ))  # fmt: skip
+        self.view.request_target_info()
 
     def _on_preset_combo_activated(self, index: int) -> None:
         if index == self.preset_combo.count() - 1:
@@ -437,82 +418,17 @@ class MainWindow(QMainWindow):
 
     def _on_step_clicked(self) -> None:
         self.sessions.step(1)
-        self._refresh_from_training(force=True)
+        self.view.refresh_from_training(force=True)
 
     def reset_training(self, quiet: bool = False) -> None:
         self.sessions.reset()
-        self.quality = ([], [])
-        self._snapshot_step_submitted = -1
         self.curves.set_loss(np.zeros(0), np.zeros(0), self.floor)
-        self.curves.set_quality([], [])
-        self._request_trajectories(preview=True)
-        self._request_field()
+        self.view.restart()
         if not quiet:
             self.statusBar().showMessage("weights reset", 3000)
 
-    def _refresh_from_training(self, force: bool = False) -> None:
-        """Ask for new trajectories / fields when a newer snapshot exists (throttled)."""
-        snap = self._snapshot()
-        if snap is None:
-            return
-        now = time.perf_counter()
-        last = self.traj.seconds if self.traj is not None and self.traj.source == "learned" else 0
-        duty = 0.0 if self.worker.yields_to_trainer else REFRESH_DUTY  # no rationing on top
-        wait = max(REFRESH_WHILE_TRAINING_S, duty * last)
-        if not force and now - self._last_refresh < wait:
-            return
-        busy = self.worker.working_on("trajectory")  # the arrows have their own lane
-        if snap.step == self._snapshot_step_submitted or (busy and not force):
-            return
-        self._last_refresh = now
-        self._snapshot_step_submitted = snap.step
-        self._request_trajectories(quality=True)
-        self._request_field()
-
     def _snapshot(self):
         return self.sessions.snapshot
-
-    # ================================================================== requests
-    def _follow_learned(self) -> bool:
-        mode = self.state.particles_follow
-        return mode == "learned" or (mode == "auto" and self._snapshot() is not None)
-
-    def _request_trajectories(self, preview: bool = False, quality: bool = False) -> None:
-        s = self.state
-        snap = self._snapshot() if self._follow_learned() else None
-        n = min(PREVIEW_PARTICLES, s.n_particles) if preview else s.n_particles
-        self._traj_pending_full = preview and n < s.n_particles
-        self.requests.submit("trajectory", lambda gen: TrajectoryRequest(
-                gen,
-                self.target.exact,
-                snap,
-                n,
-                s.steps,
-                s.solver,
-                s.sigma,
-                s.sigma_schedule,
-                s.drop_score_term,
-                None if s.label < 0 else s.label,
-                s.w,
-                s.seed,
-                score_quality=quality and snap is not None,
-        ))  # fmt: skip
-
-    def field_request(self, generation: int, t: float | None = None) -> FieldRequest:
-        """The arrows and heatmap request for the current settings (at time t if given)."""
-        s = self.state
-        return FieldRequest(
-            generation, self.target.exact, self._snapshot(), float(s.t if t is None else t),
-            self.target.bounds, s.field_source, sigma=s.sigma, sigma_schedule=s.sigma_schedule,
-            drop_score_term=s.drop_score_term, y=None if s.label < 0 else s.label, w=s.w,
-            guide_part=s.guide_part,
-            density_kind="guided" if s.density_source == "guided" else "marginal",
-            **({"density_t_step": PLAY_DENSITY_T_STEP} if s.playing and t is None else {}),
-        )  # fmt: skip
-
-    def _request_field(self) -> None:
-        self._last_field_request = time.perf_counter()
-        self.requests.submit("field", self.field_request)
 
     # ================================================================== state
     def _on_state_changed(self, name: str, value) -> None:
@@ -521,22 +437,21 @@ class MainWindow(QMainWindow):
                 self.t_slider.blockSignals(True)
                 self.t_slider.setValue(float(value))
                 self.t_slider.blockSignals(False)
-            self._show_frame()
-            self._field_dirty = True  # submitted from the frame loop, one at a time
+            self.view.show_frame()
+            self.view.field_follows_t()
         elif name == "playing":
             self._set_play_icon(bool(value))
         elif name in TRAJECTORY_KEYS:
             if name in ("w", "label"):  # the quality curve is measured against p(x | y)
-                self.quality = ([], [])
-                self.curves.set_quality([], [])
-            self._request_trajectories(preview=name == "n_particles")
+                self.view.clear_quality()
+            self.view.request_trajectories(preview=name == "n_particles")
             if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
-                self._request_field()
+                self.view.request_field()
         elif name in ("field_source", "guide_part"):
-            self._request_field()
+            self.view.request_field()
         elif name == "density_source":
-            self._show_frame()
-            self._request_field()
+            self.view.show_frame()
+            self.view.request_field()
         elif name in LAYER_KEYS:
             self.explorer.set_layer_visible(LAYER_KEYS[name], bool(value))
             act = self._layer_actions.get(name)
@@ -558,140 +473,11 @@ class MainWindow(QMainWindow):
     def _on_t_slider_moved(self, value: float) -> None:
         self.state.set(t=float(value), playing=False)
 
-    # ================================================================== frame loop
-    def _on_timer_tick(self) -> None:
-        training = self.session is not None and self.session.running
-        interval = TICK_TRAINING_MS if training else TICK_MS
-        if self.timer.interval() != interval:
-            self.timer.setInterval(interval)
-        now = time.perf_counter()
-        dt = now - self._last_tick
-        self._last_tick = now
-        self.frame_times.append(now)
-        if len(self.frame_times) > 2000:
-            del self.frame_times[:1000]
-        if self.state.playing:
-            t = self.state.t + dt / PLAY_PERIOD_S
-            if t >= 1.0:
-                t = 0.0 if self.state.loop else 1.0
-                if not self.state.loop:
-                    self.state.set(playing=False)
-            self.state.set(t=round(t, 4))
-        self._poll_results()
-        if (
-            self._field_dirty
-            and not self.requests.stale("field")
-            and now - self._last_field_request >= self._field_interval()
-        ):
-            self._field_dirty = False  # the last field is shown: ask for the current t
-            self._request_field()
-        if self.session is not None:
-            self._refresh_from_training()
-            if now - self._last_status > STATUS_INTERVAL_S:
-                self._last_status = now
-                curves = now - self._last_curves > CURVES_INTERVAL_S
-                if curves:
-                    self._last_curves = now
-                self._update_training_status(curves)
-
-    def _field_interval(self) -> float:
-        training = self.session is not None and self.session.running
-        return FIELD_MIN_INTERVAL_TRAINING_S if training else FIELD_MIN_INTERVAL_S
-
-    def _poll_results(self) -> None:
-        self.requests.poll()
-
-    def _on_result(self, kind: str, res) -> None:
-        """A current (not stale) result from the compute side."""
-        if kind == "trajectory":
-            self.traj = res
-            if res.energy is not None:
-                self.quality[0].append(res.step)
-                self.quality[1].append(res.energy)
-                self.curves.set_quality(*self.quality)
-            if self._traj_pending_full and res.generation == self.requests.generation(kind):
-                self._request_trajectories()
-            self._show_frame()
-        elif kind == "field":
-            self.field = res
-            self._show_field()
-        elif kind == "target":
-            self.canvas.set_density(res.density, res.bounds)
-            if res.generation == self.requests.generation(kind):
-                self.floor, self.floor_stderr = res.floor, res.floor_stderr
-                self.curves.set_floor(self.floor)
-
-    def render_now(self, t: float | None = None) -> None:
-        """Compute the particles and the arrows for the current settings on this thread and show
-        them (scripted mode, the animation export): blocks, so never from a user's action."""
-        s = self.state
-        if t is not None:
-            s.set(t=float(t), playing=False)
-        snap = self._snapshot() if self._follow_learned() else None
-        if self.traj is None or t is None:
-            self.requests.render_now("trajectory", lambda gen: TrajectoryRequest(
-                gen, self.target.exact, snap, s.n_particles, s.steps, s.solver, s.sigma,
-                s.sigma_schedule, s.drop_score_term, None if s.label < 0 else s.label, s.w,
-                s.seed, score_quality=snap is not None,
-            ))  # fmt: skip
-        self.requests.render_now("field", lambda gen: self.field_request(gen, t))
-        self._show_frame()
-
-    def current_positions(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(ODE, SDE) particle positions at the current t, interpolated between frames."""
-        tr = self.traj
-        if tr is None:
-            return None
-        k = len(tr.ts) - 1
-        f = min(max(self.state.t, 0.0), 1.0) * k
-        i = min(int(f), k - 1) if k > 0 else 0
-        a = f - i if k > 0 else 0.0
-        j = min(i + 1, k)
-        ode = (1 - a) * tr.ode[i] + a * tr.ode[j]
-        sde = (1 - a) * tr.sde[i] + a * tr.sde[j]
-        return ode.astype(np.float32), sde.astype(np.float32)
-
-    def _show_frame(self) -> None:
-        self.explorer.set_time(self.state.t)
-        pos = self.current_positions()
-        if pos is None:
-            return
-        ode, sde = pos
-        self.explorer.set_particles("ode", ode)
-        self.explorer.set_particles("sde", sde)
-        tr = self.traj
-        k = len(tr.ts) - 1
-        i = int(round(self.state.t * k))
-        lo = max(0, i - TRAIL_FRAMES)
-        if self.state.show_trails and i - lo >= 1:
-            self.explorer.set_trails("ode", np.concatenate([tr.ode[lo:i], ode[None]]))
-            self.explorer.set_trails("sde", np.concatenate([tr.sde[lo:i], sde[None]]))
-        else:
-            self.explorer.set_trails("both", None)
-        if self.state.density_source == "histogram":
-            b = self.target.bounds
-            for side, pts in (("ode", ode), ("sde", sde)):
-                h, _, _ = np.histogram2d(
-                    pts[:, 0], pts[:, 1], bins=64, range=[[b[0], b[1]], [b[2], b[3]]]
-                )
-                self.explorer.set_density(side, h.T[::-1], b, log=True)
-
-    def _show_field(self) -> None:
-        fr = self.field
-        if fr is None:
-            return
-        self.explorer.set_field("ode", fr.origins, fr.ode_field, "field")
-        self.explorer.set_field("sde", fr.origins, fr.sde_field, "field")
-        self.explorer.set_field("both", fr.origins, fr.score, "score")
-        if self.state.density_source != "histogram":
-            self.explorer.set_density("both", fr.density, fr.bounds)
-
     def _update_training_status(self, curves: bool = True) -> None:
         if curves:
             self.curves.show_history(self.session.history, self.floor)
         self.training_panel.show_session(self.session, self.sessions.settings_changed)
-        src = "learned" if self.traj is not None and self.traj.source == "learned" else "exact"
-        self.status_label.setText(f"particles follow the {src} field")
+        self.status_label.setText(f"particles follow the {self.view.follows} field")
 
     # ================================================================== project files
     def _settings(self) -> dict:
@@ -792,7 +578,7 @@ class MainWindow(QMainWindow):
         if not self.sessions.adopt(model.net.state_dict(), history):
             return False
         self._update_training_status()
-        self._refresh_from_training(force=True)
+        self.view.refresh_from_training(force=True)
         return True
 
     def new_project(self) -> None:
@@ -973,7 +759,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the timers and both worker threads (bounded: a few seconds at most)."""
-        self.timer.stop()
+        self.view.stop()
         if getattr(self, "_image_window", None) is not None:
             self._image_window.close()
         self.sessions.shutdown(timeout=4.0)

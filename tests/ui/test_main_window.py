@@ -280,7 +280,7 @@ def test_views_are_computed_in_the_child_process_once_it_is_ready(win, qtbot):
 
 def test_arrows_keep_following_t_while_training_and_playing(win, qtbot):
     from flowscope.train.compute import DENSITY_T_QUANTUM
-    from flowscope.ui.main_window import PLAY_DENSITY_T_STEP
+    from flowscope.ui.controllers.explorer import PLAY_DENSITY_T_STEP
 
     win.state.set(playing=False)
     assert win.field_request(1).density_t_step == DENSITY_T_QUANTUM
