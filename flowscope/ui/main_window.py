@@ -258,7 +258,10 @@ class MainWindow(QMainWindow):
         self._action(ex, "Samples (npy / csv)…", self.export_samples)
         self._action(ex, "View as PNG…", lambda: self.export_view("png"), "Ctrl+E")
         self._action(ex, "View as SVG…", lambda: self.export_view("svg"))
-        self._action(ex, "Animation t = 0 → 1 (GIF)…", self.export_animation)
+        from .animation import animation_formats
+
+        kinds = ", ".join(f.upper() for f in animation_formats())
+        self._action(ex, f"Animation t = 0 → 1 ({kinds})…", self.export_animation)
         f.addSeparator()
         self._action(
             f,
@@ -875,17 +878,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"exported {path}", 4000)
         return True
 
-    def export_animation(self, path: str | None = None, frames: int = 40) -> bool:
-        from .animation import export_gif
+    #: frames of File > Export > Animation (t = 0 -> 1)
+    animation_frames = 40
 
+    def export_animation(self, path: str | None = None, frames: int | None = None) -> bool:
+        """Ask for a .gif / .mp4 path (unless given), then render t = 0 -> 1 into it."""
+        from .animation import animation_formats, export_animation
+
+        frames = self.animation_frames if frames is None else int(frames)
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export animation", "flowscope.gif", "GIF (*.gif)"
+            formats = animation_formats()
+            filters = ";;".join(f"{f.upper()} (*.{f})" for f in formats)
+            path, chosen = QFileDialog.getSaveFileName(
+                self, "Export animation", "flowscope.gif", filters
             )
             if not path:
                 return False
+            if not Path(path).suffix:  # no suffix typed: the chosen filter's
+                path += "." + (formats[1] if chosen.startswith("MP4") else formats[0])
         try:
-            export_gif(self, path, frames)
+            export_animation(self, path, frames)
         except (OSError, RuntimeError, ValueError) as e:
             self._error("Animation export failed", str(e))
             return False
