@@ -37,6 +37,7 @@ from ..core.device import available_devices
 from ..state import AppState
 from ..train.compute import FieldRequest, TrajectoryRequest
 from ..train.compute_process import make_compute_worker
+from . import formulas as F
 from .actions import add_action
 from .canvas import TargetCanvas
 from .explorer import ExplorerView
@@ -172,7 +173,7 @@ class MainWindow(QMainWindow):
         hint.setStyleSheet("color:#555;")
         lv.addWidget(hint)
         source = QLabel("Source p<sub>init</sub> (t = 0): standard Gaussian N(0, I)")
-        source.setToolTip("X_0 ~ N(0, I); the path is x_t = alpha_t z + beta_t eps")
+        source.setToolTip(F.tooltip(f"{F.sub('X', '0')} ~ N(0, I); the path is {F.PATH}"))
         lv.addWidget(source)
 
         # ---- centre: explorer + time bar
@@ -193,7 +194,11 @@ class MainWindow(QMainWindow):
         self.t_slider.setRange(0.0, 1.0)
         self.t_slider.setDecimals(2)
         self.t_slider.setToolTip(
-            "t = 0: noise X_0 ~ N(0, I);  t = 1: data X_1 ~ p_data.\nx_t = alpha_t z + beta_t eps"
+            F.tooltip(
+                f"t = 0: noise {F.sub('X', '0')} ~ N(0, I);  "
+                f"t = 1: data {F.sub('X', '1')} ~ {F.sub('p', 'data')}.",
+                F.PATH,
+            )
         )
         self.t_slider.setValue(float(self.state.t))
         self.t_slider.valueChanged.connect(self._on_t_slider_moved)
@@ -906,13 +911,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================== help
     def show_cheatsheet(self) -> None:
-        from .help import CHEATSHEET_HTML
+        from .help import cheatsheet_dialog
 
-        box = QMessageBox(self)
-        box.setWindowTitle("flowscope formula cheat-sheet")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(CHEATSHEET_HTML)
-        box.exec()
+        cheatsheet_dialog(self, image_mode=False).exec()
 
     def show_about(self) -> None:
         from .. import __version__

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtGui import QAction  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QTextBrowser  # noqa: E402
 
 from flowscope.state import AppState, ImageState  # noqa: E402
 from flowscope.ui.image_window import ImageWindow  # noqa: E402
@@ -36,6 +36,7 @@ class Dialogs:
         mp.setattr(QFileDialog, "getExistingDirectory", staticmethod(self.directory))
         mp.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: ("", "")))
         mp.setattr(QMessageBox, "exec", lambda box: self.exec_box(box))
+        mp.setattr(QDialog, "exec", lambda dialog: self.exec_box(dialog))
         cancel = QMessageBox.StandardButton.Cancel
         for name in ("question", "warning", "information", "critical"):
             mp.setattr(QMessageBox, name, staticmethod(lambda *a, **k: cancel))
@@ -59,7 +60,10 @@ class Dialogs:
         return str(path)
 
     def exec_box(self, box):
-        self.boxes.append(box.text())
+        if isinstance(box, QMessageBox):
+            self.boxes.append(box.text())
+        else:  # a dialog with a text browser (the cheat-sheet)
+            self.boxes += [t.toPlainText() for t in box.findChildren(QTextBrowser)]
         return int(QMessageBox.StandardButton.Cancel.value)
 
 
