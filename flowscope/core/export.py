@@ -21,6 +21,9 @@ from .flow_model import FlowModel
 from .paths import convert
 
 FORMATS = ("pt2", "onnx")
+#: ONNX weights up to this size stay inside the .onnx file (one self-contained file); larger
+#: models keep them in FILE.onnx.data beside it (protobuf caps a file at 2 GB)
+ONNX_INLINE_BYTES = 512 * 2**20
 
 
 class VelocityFunction(nn.Module):
@@ -54,8 +57,15 @@ def _example(model: FlowModel, n: int = 4):
     return (x, t)
 
 
+def _weight_bytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+
+
 def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) -> Path:
-    """Write the velocity function to ``path`` as 'pt2' or 'onnx' (guessed from the suffix)."""
+    """Write the velocity function to ``path`` as 'pt2' or 'onnx' (guessed from the suffix).
+
+    ONNX is one self-contained file unless the weights exceed ONNX_INLINE_BYTES; then they go to
+    ``<path>.data`` beside it (keep the two files together)."""
     out = Path(path).expanduser()
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
@@ -92,6 +102,7 @@ def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) 
                 dynamic_shapes=tuple(shapes),
                 dynamo=True,
                 verbose=False,
+                external_data=_weight_bytes(fn) > ONNX_INLINE_BYTES,
             )
     finally:
         quiet.setLevel(level)
