@@ -513,7 +513,7 @@ class ImageWindow(QMainWindow):
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, ema_decay=0.999 if s.ema else None, num_threads=1,
-            snapshot_hz=2.0,
+            snapshot_hz=2.0, warmup_steps=0,
         )  # fmt: skip
         if os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0":
             return TrainingSession(ds, mc, tc)
