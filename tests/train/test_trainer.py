@@ -163,7 +163,8 @@ def test_lr_schedule_and_device_fallback_message():
     warm = Trainer(
         BLOBS, ModelConfig(width=16, depth=1), small(steps=1000, lr=1e-3, warmup_steps=10)
     )
-    assert warm._lr_at(0) == pytest.approx(1e-4, rel=1e-4) and warm._lr_at(4) == pytest.approx(5e-4, rel=1e-4)
+    assert warm._lr_at(0) == pytest.approx(1e-4, rel=1e-4)
+    assert warm._lr_at(4) == pytest.approx(5e-4, rel=1e-4)
     cos = 0.5 * (1 + math.cos(math.pi * 9 / 1000))
     assert warm._lr_at(9) == pytest.approx(1e-3 * cos) and warm._lr_at(500) == pytest.approx(5e-4)
     live = Trainer(
