@@ -1,4 +1,6 @@
-"""Make assets/logo.png: the word "flow" over a wave, dark on white, read as a density.
+"""Make flowscope/assets/logo.png: the word "flow" over a wave, dark on white, read as a density.
+
+The PNG lives inside the package so that a built wheel ships it.
 
 Run from anywhere: ``python assets/make_logo.py``. The preset ``logo`` (flowscope.core.data)
 loads the PNG; darker pixels carry more probability mass.
@@ -12,7 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 128, 64
-OUT = Path(__file__).resolve().parent / "logo.png"
+OUT = Path(__file__).resolve().parents[1] / "flowscope" / "assets" / "logo.png"
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

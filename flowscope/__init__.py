@@ -7,9 +7,10 @@ Public API (no Qt is imported here):
 - ``flowscope.images.load_image_dataset("digits" | folder | .npz | IDX) -> ImageDataset``
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
+    "__version__",
     "ExactMarginal",
     "FlowModel",
     "ModelConfig",

@@ -80,6 +80,7 @@ def run_app(args) -> int:
             return 2
         state.t, state.playing = float(args.t), False
     win = MainWindow(state, ask_to_save=not scripted)
+    win.autosave_enabled = not scripted  # a scripted demo never touches the user's session
     if win.target is None:  # the demo preset could not be loaded
         print(
             f"flowscope: error: {getattr(win, 'last_error', 'cannot load the target')}",
@@ -89,15 +90,53 @@ def run_app(args) -> int:
         return 2
     if not scripted and not getattr(args, "demo", None):
         last = last_session_path()
-        if last is not None and last.exists():
-            win.ask_to_save, keep = False, win.ask_to_save
-            if not win.open_project(last):
-                win.set_target_source("two_moons")
-            win.project_path = None
-            win.ask_to_save = keep
+        if last is not None and os.path.lexists(last):
+            restore_last_session(win, last)
     from .ui.scripted import run_scripted
 
     return _show_and_run(app, win, args, run_scripted if scripted else None)
+
+
+def restore_last_session(win, path) -> bool:
+    """Open the last session's project in ``win``; True when it was restored.
+
+    Nothing read from it may stop the app from starting: the project is validated first, and
+    when anything is wrong (or opening it fails in any way) the window starts with the default
+    preset, one line on stderr and in the status bar says why, and the file is moved aside as
+    ``last-session.flowscope.broken-DATE`` (kept, never deleted, never overwritten)."""
+    from pathlib import Path
+
+    from .state import AppState
+    from .state.project import load_project, move_aside
+
+    path = Path(path)
+    win.ask_to_save, keep = False, win.ask_to_save
+    why = None
+    try:
+        load_project(path)  # validates everything; ProjectError says what is wrong
+        if not win.open_project(path):
+            why = getattr(win, "last_error", "it could not be opened")
+    except Exception as e:  # noqa: BLE001 - restoring must never prevent starting
+        why = str(e) or type(e).__name__
+    finally:
+        win.ask_to_save = keep
+    win.project_path = None
+    if why is None:
+        return True
+    try:
+        defaults = AppState().to_dict()
+        defaults.pop("target_source")
+        win.state.update_from_dict(defaults)
+        win.set_target_source("two_moons")
+    except Exception:  # noqa: BLE001 - the window is usable with whatever it has
+        pass
+    dest = move_aside(path)
+    where = f"it was moved to {dest}" if dest else "it could not be moved aside"
+    line = f"the last session could not be restored ({why}); {where}"
+    print(f"flowscope: {line}", file=sys.stderr)
+    win.statusBar().showMessage(line, 15000)
+    win.dirty = False
+    return False
 
 
 def _show_and_run(app, win, args, scripted) -> int:
@@ -118,6 +157,7 @@ def _run_image_mode(app, args) -> int:
     scripted = bool(getattr(args, "screenshot", None))
     state = ImageState(dataset=str(args.images))
     win = ImageWindow(state, ask_to_save=False)  # a bad DATA is reported here, not in a dialog
+    win.autosave_enabled = not scripted
     win.ask_to_save = not scripted
     if win.dataset is None:
         print(f"flowscope: error: {win.last_error or 'cannot load the dataset'}", file=sys.stderr)

@@ -60,6 +60,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--out", required=True, help="model directory to write")
     t.add_argument("--objective", choices=("velocity", "score", "noise"), default="velocity")
+    t.add_argument(
+        "--score-weighting",
+        choices=("beta2", "none"),
+        default="beta2",
+        help="score objective's loss weight lambda(t): beta2 = E||beta_t s + eps||^2 (default, "
+        "as in denoising score matching), none = E||s + eps/beta_t||^2",
+    )
     t.add_argument("--schedule", default="condot", help="condot, cosine, vp, sqrt or polyN")
     t.add_argument("--width", type=int, default=WIDTH_2D, help="MLP width (2D)")
     t.add_argument("--depth", type=int, default=DEPTH_2D, help="MLP hidden layers (2D)")
@@ -161,8 +168,15 @@ def _is_image_data(text: str) -> bool:
 
 
 def _cmd_train(a) -> int:
+    from .cli_io import check_finite, check_model_dir, check_ranges
+
     if a.steps is not None and a.steps < 1:
         raise CliError("--steps must be >= 1")
+    if a.batch is not None and a.batch < 1:
+        raise CliError("--batch must be >= 1")
+    check_finite(lr=a.lr, ema=a.ema, label_dropout=a.label_dropout)
+    check_ranges(a)
+    check_model_dir(a.out)  # before minutes of training, not after
     if _is_image_data(a.data):
         from .cli_images import train_images
 
@@ -181,6 +195,8 @@ def _train_points(a) -> int:
 
     a.steps = a.steps or STEPS_2D
     target = load_target(a.data)
+    for note in getattr(target, "notes", ()):
+        print(f"flowscope: {note}", file=sys.stderr)
     n_cls = 0 if a.unconditional else int(getattr(target, "num_classes", 0))
     mc = ModelConfig(
         dim=2, width=a.width, depth=a.depth, parameterization=a.objective, num_classes=n_cls
@@ -196,6 +212,7 @@ def _train_points(a) -> int:
         ema_decay=EMA_2D if a.ema is None else (a.ema or None),
         label_dropout=a.label_dropout,
         num_threads=a.threads or THREADS_2D,
+        score_weighting=a.score_weighting,
     )
     trainer = Trainer(target, mc, tc)
     run_trainer(trainer, a, target.name)
@@ -203,9 +220,11 @@ def _train_points(a) -> int:
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
     exact = exact.with_schedule(trainer.schedule)
     if n_cls:
-        floor = conditional_loss_floor(exact, a.objective, a.label_dropout, n=20000, seed=a.seed)
+        floor = conditional_loss_floor(
+            exact, a.objective, a.label_dropout, n=20000, seed=a.seed, weighting=a.score_weighting
+        )
     else:
-        floor = loss_floor(exact, a.objective, n=20000, seed=a.seed)
+        floor = loss_floor(exact, a.objective, n=20000, seed=a.seed, weighting=a.score_weighting)
     final = trainer.summary()["final_loss"]
     with torch.no_grad():
         gen = model.sample(4000, seed=a.seed + 1)
@@ -224,7 +243,9 @@ def _train_points(a) -> int:
         "name": target.name,
         "bounds": list(target.bounds),
     }
-    out = model.save(a.out)
+    from .cli_io import save_model
+
+    out = save_model(model, a.out)
     if trainer.error:
         print(f"flowscope: {trainer.error}", file=sys.stderr)
     print(f"saved {out}  ({trainer.step_count} steps on {trainer.device})")
@@ -265,7 +286,19 @@ def _cmd_sample(a) -> int:
         raise CliError("--out must end in .npy, .csv or .png")
     if a.n is not None and a.n < 1:
         raise CliError("--n must be >= 1")
+    from .cli_io import (
+        check_finite,
+        check_out_file,
+        check_sample_count,
+        check_samples_finite,
+        write_output,
+    )
+    from .core.safeio import save_npy
+
+    check_finite(w=a.w, sigma=a.sigma)
+    check_out_file(out)
     model = load(a.model)
+    check_sample_count(a.n, model.kind)
     y = _parse_label(model, a.label)
     if model.kind == "image":
         from .cli_images import sample_images
@@ -284,14 +317,15 @@ def _cmd_sample(a) -> int:
         seed=a.seed,
         sigma_schedule=a.sigma_schedule,
     ).numpy()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_samples_finite(pts)
     if out.suffix.lower() == ".npy":
-        np.save(out, pts)
+        write_output(out, lambda tmp: save_npy(tmp, pts))
     elif out.suffix.lower() == ".csv":
-        np.savetxt(out, pts, delimiter=",", header="x,y", comments="", fmt="%.6f")
+        fmt = dict(delimiter=",", header="x,y", comments="", fmt="%.6f")
+        write_output(out, lambda tmp: np.savetxt(tmp, pts, **fmt))
     else:
         bounds = (model.metadata.get("data") or {}).get("bounds")
-        save_density_png(pts, out, tuple(bounds) if bounds else None)
+        write_output(out, lambda tmp: save_density_png(pts, tmp, tuple(bounds) if bounds else None))
     print(f"wrote {a.n} samples to {out}")
     return 0
 

@@ -50,7 +50,9 @@ def train_images(a) -> int:
         "shape": list(ds.shape),
         "value_range": list(ds.value_range),
     }
-    out = model.save(a.out)
+    from .cli_io import save_model
+
+    out = save_model(model, a.out)
     if trainer.error:
         print(f"flowscope: {trainer.error}", file=sys.stderr)
     c, h, w = ds.shape
@@ -75,7 +77,6 @@ def _parse_ws(text: str) -> list[float]:
 
 def sample_images(a, model, y, out: Path) -> int:
     """Image models: --out .png (a grid of samples, or class x w with --grid) or .npy."""
-    import numpy as np
 
     from .core.images.grid import grid_rows, guidance_grid
     from .core.render import save_image_grid
@@ -95,11 +96,16 @@ def sample_images(a, model, y, out: Path) -> int:
     else:
         x = model.sample(a.n or 64, y=y, w=a.w, seed=a.seed, **opts)
         nrow = None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from .cli_io import check_samples_finite, write_output
+    from .core.safeio import save_npy
+
+    check_samples_finite(x)
+
     if out.suffix.lower() == ".npy":
-        np.save(out, x.numpy())
+        write_output(out, lambda tmp: save_npy(tmp, x.numpy()))
     else:
-        save_image_grid(x, out, nrow, value_range=model.value_range, scale=scale)
+        vr = model.value_range
+        write_output(out, lambda tmp: save_image_grid(x, tmp, nrow, value_range=vr, scale=scale))
     if a.grid:
         names = model.class_names or [str(c) for c in range(model.config.num_classes)]
         rows = ", ".join(names[c] for c in classes)

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -6,6 +7,30 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+TESTS = Path(__file__).resolve().parent
+# modules that make a test need Qt and a display (a QApplication, widgets, GL)
+QT_MODULES = ("PySide6", "pyqtgraph", "pytestqt", "superqt", "flowscope.ui", "flowscope.app")
+
+
+def _uses_qt(item: pytest.Item) -> bool:
+    if "qtbot" in getattr(item, "fixturenames", ()) or "qapp" in getattr(item, "fixturenames", ()):
+        return True
+    module = getattr(item, "module", None)
+    names = {getattr(v, "__name__", "") for v in vars(module).values()} if module else set()
+    return any(n == m or n.startswith(m + ".") for n in names for m in QT_MODULES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Test tiers: tests/ui and anything that uses Qt -> `gui` (needs a display: xvfb-run),
+    the rest -> `core` (no Qt, no display). `slow` is set by hand on the long ones.
+    `bash scripts/test.sh -m core` runs one tier; `-m "not slow"` skips the long ones."""
+    for item in items:
+        rel = Path(str(item.path)).resolve().relative_to(TESTS)
+        if rel.parts[0] == "ui" or _uses_qt(item):
+            item.add_marker(pytest.mark.gui)
+        else:
+            item.add_marker(pytest.mark.core)
 
 
 @pytest.fixture(autouse=True)

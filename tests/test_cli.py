@@ -36,8 +36,17 @@ def model_dir(tmp_path_factory):
     return out
 
 
-def test_train_writes_a_model_and_reports_quality(model_dir, capsys):
+def test_train_writes_a_model_and_reports_quality(model_dir):
     assert (model_dir / "model.json").exists() and (model_dir / "model.safetensors").exists()
+    import json
+    import math
+
+    q = json.loads((model_dir / "model.json").read_text())["training"]  # the saved quality report
+    assert q["steps"] == 60 and q["error"] is None
+    assert math.isfinite(q["loss_floor"]) and q["loss_floor"] > 0
+    assert q["final_loss"] > q["loss_floor"]  # 60 steps do not beat the irreducible floor
+    assert q["excess_loss"] == pytest.approx(q["final_loss"] - q["loss_floor"])
+    assert 0 < q["energy_distance"] < 1.0  # samples of a short run land near the moons
 
 
 def test_train_prints_summary(tmp_path, capsys):
@@ -180,3 +189,15 @@ def test_gui_without_a_display_says_so_instead_of_aborting():
                        env=env, timeout=60)  # fmt: skip
     assert r.returncode == 2
     assert "no display" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_polynomial_power_below_one_exits_2_with_one_line(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "flowscope", "train", "--data", "two_moons", "--steps", "5",
+         "--schedule", "poly0.5", "--out", str(tmp_path / "m")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "n >= 1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()

@@ -6,7 +6,8 @@ with posterior weights
 w_i(x, t) = softmax_i(log pi_i - ||x - alpha_t mu_i||^2 / (2 s_i^2) - D log s_i):
 - p_t(x) = sum_i pi_i N(x; alpha_t mu_i, s_i^2 I)
 - u_t(x) = sum_i w_i [d_alpha_t mu_i + (d_s_i / s_i) (x - alpha_t mu_i)],
-  d_s_i / s_i = (alpha_t d_alpha_t h_i^2 + beta_t d_beta_t) / s_i^2
+  d_s_i / s_i = (alpha_t d_alpha_t h_i^2 + beta_t d_beta_t) / s_i^2 (beta_t d_beta_t in closed form,
+  finite at t = 1 for every schedule)
 - grad log p_t(x) = sum_i w_i (alpha_t mu_i - x) / s_i^2
 A class label y restricts the sums to the components of class y (u_t(x | y)); no label uses all of
 them (u_t(x | empty)). Evaluation streams over points and components with an online log-sum-exp,
@@ -183,8 +184,9 @@ class ExactMarginal:
         dtype = x.dtype if x.is_floating_point() else torch.float32
         x = x.to(dtype)
         n, d = x.shape
-        # schedules whose d_beta_t is infinite at t = 1 (vp, sqrt) are evaluated just before it
-        tt = time_tensor(t, n, x).clamp(0.0, self.schedule.t_max_finite)
+        # only beta_t d_beta_t enters (finite at t = 1 also for vp and sqrt, whose d_beta_t is
+        # not), so t = 1 is evaluated at t = 1; only a zero-width component's variance is floored
+        tt = time_tensor(t, n, x).clamp(0.0, 1.0)
         sv = self.schedule(tt)
         yy = self._labels_for(y, n, x.device)
         mu, log_pi, h2, lab = self._params(x.device, dtype)
@@ -225,7 +227,7 @@ class ExactMarginal:
     def _block_uniform(self, xb, sv, mu, log_pi, h2, lab, yb, cols):
         """All rows share one t: per-component terms are (C,) vectors, the squared distances
         one matmul, and every weighted sum one (R, C) @ (C, 3 + 3D) matmul."""
-        a, b, da, db = sv.alpha[0], sv.beta[0], sv.d_alpha[0], sv.d_beta[0]
+        a, b, da, bdb = sv.alpha[0], sv.beta[0], sv.d_alpha[0], sv.beta_d_beta[0]
         r, d = xb.shape
         # logit = log pi - D/2 log s2 - |x - a mu|^2 / (2 s2), as ONE matmul:
         # [x, |x|^2, 1] @ [a mu / s2, -1 / (2 s2), log pi - D/2 log s2 - |a mu|^2 / (2 s2)]^T
@@ -247,7 +249,7 @@ class ExactMarginal:
                 p = torch.exp(logit - m_safe)
             else:  # in place: one (R, C) buffer instead of two
                 p = logit.sub_(m_safe).exp_()
-            c = (a * da * h2b + b * db) * inv
+            c = (a * da * h2b + bdb) * inv
             cols_mat = torch.cat(
                 [
                     torch.ones_like(c)[:, None],
@@ -269,7 +271,7 @@ class ExactMarginal:
     def _block_rows(self, xb, sv, r0, r1, mu, log_pi, h2, lab, yb, cols):
         """Each row has its own t: (R, C) per-pair variances."""
         a, b = sv.alpha[r0:r1, None], sv.beta[r0:r1, None]
-        da, db = sv.d_alpha[r0:r1, None], sv.d_beta[r0:r1, None]
+        da, bdb = sv.d_alpha[r0:r1, None], sv.beta_d_beta[r0:r1, None]
         r, d = xb.shape
         z1 = torch.zeros((r, 1), dtype=xb.dtype, device=xb.device)
         zd = torch.zeros((r, d), dtype=xb.dtype, device=xb.device)
@@ -294,7 +296,7 @@ class ExactMarginal:
             scale = torch.exp(m - m_safe)
             p = torch.exp(logit - m_safe)
             inv = 1.0 / s2
-            c = (a * da * h2b + b * db) * inv
+            c = (a * da * h2b + bdb) * inv
             l_sum = l_sum * scale + p.sum(1, keepdim=True)
             s_mu = s_mu * scale + p @ mub
             s_c = s_c * scale + (p * c).sum(1, keepdim=True)

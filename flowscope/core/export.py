@@ -11,6 +11,9 @@ network's parameterization.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,7 +21,8 @@ import torch
 from torch import nn
 
 from .flow_model import FlowModel
-from .paths import convert
+from .paths import conversion_time, convert
+from .safeio import atomic_write, check_writable_target
 
 FORMATS = ("pt2", "onnx")
 #: ONNX weights up to this size stay inside the .onnx file (one self-contained file); larger
@@ -28,6 +32,8 @@ ONNX_INLINE_BYTES = 512 * 2**20
 
 class VelocityFunction(nn.Module):
     """nn.Module wrapper: (x, t[, y]) -> velocity in data coordinates."""
+
+    shift: torch.Tensor  # a buffer
 
     def __init__(self, model: FlowModel):
         super().__init__()
@@ -44,6 +50,8 @@ class VelocityFunction(nn.Module):
         t_len = torch.ones_like(t, dtype=torch.long).sum()  # a tensor, so ONNX can take it
         t = t[torch.remainder(torch.arange(x.shape[0], device=x.device), t_len)]
         xn = (x - self.shift) / self.scale
+        # evaluated and converted at one time (score/noise networks: t >= T_MIN_ALPHA)
+        t = conversion_time(self.schedule, t, self.parameterization, "velocity")
         out = self.net(xn, t, y if self.conditional else None)
         u = convert(self.schedule, out, xn, t, self.parameterization, "velocity")
         return u * self.scale
@@ -67,10 +75,29 @@ def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) 
     ONNX is one self-contained file unless the weights exceed ONNX_INLINE_BYTES; then they go to
     ``<path>.data`` beside it (keep the two files together)."""
     out = Path(path).expanduser()
-    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    suffix = out.suffix.lstrip(".").lower()
+    fmt = (fmt or suffix).lower()
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use pt2 or onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in FORMATS and suffix != fmt:
+        raise ValueError(
+            f"the format is {fmt} but {out.name} ends in .{suffix}; name the file "
+            f"{out.with_suffix('.' + fmt).name} or choose --format {suffix}"
+        )
+    check_writable_target(out, "export")
+    try:
+        return atomic_write(out, lambda tmp: _export(model, tmp, fmt, out))
+    except (OSError, RuntimeError) as e:  # torch reports a failed write as a RuntimeError
+        raise OSError(f"could not write {out}: {_reason(e)}") from None
+
+
+def _reason(e: BaseException) -> str:
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return text.strip().splitlines()[0][:200]
+
+
+def _export(model: FlowModel, out: Path, fmt: str, final: Path) -> Path:
+    """Write to the temporary path ``out``; ``final`` is where it will be renamed to."""
     fn = VelocityFunction(model).eval()
     args = _example(model)
     batch = torch.export.Dim("batch", min=1)
@@ -90,20 +117,31 @@ def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) 
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
+    external = _weight_bytes(fn) > ONNX_INLINE_BYTES
+    # the .onnx names its weights file: write both under the final name in a scratch folder,
+    # then put the weights beside the final path and the graph at the temporary one
+    scratch = Path(tempfile.mkdtemp(prefix=".onnx-export-", dir=out.parent)) if external else None
+    dest = scratch / final.name if scratch is not None else out
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 fn,
                 args,
-                str(out),
+                str(dest),
                 input_names=names,
                 output_names=["velocity"],
                 dynamic_shapes=tuple(shapes),
                 dynamo=True,
                 verbose=False,
-                external_data=_weight_bytes(fn) > ONNX_INLINE_BYTES,
+                external_data=external,
             )
+        if scratch is not None:
+            data = dest.with_name(dest.name + ".data")
+            os.replace(data, final.with_name(final.name + ".data"))
+            os.replace(dest, out)
     finally:
         quiet.setLevel(level)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return out

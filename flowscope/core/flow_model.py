@@ -12,15 +12,16 @@ clamped to (lo, hi).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from .models import ModelConfig, build_model
-from .paths import convert, time_tensor
+from .paths import evaluate_as, time_tensor
 from .samplers import Trajectory, sample
 from .schedules import Schedule, get_schedule
 
@@ -122,7 +123,8 @@ class FlowModel:
     @property
     def sample_shape(self) -> tuple[int, ...]:
         """Shape of one sample: (C, H, W) for image models, (D,) for points."""
-        return self.config.image_shape if self.config.is_image else (self.config.dim,)
+        shape = self.config.image_shape
+        return shape if shape is not None else (self.config.dim,)
 
     @property
     def value_range(self) -> tuple[float, float] | None:
@@ -149,38 +151,56 @@ class FlowModel:
             raise ValueError(f"class labels must be in 0..{null - 1} (or -1 for no label)")
         return torch.where(yy < 0, torch.full_like(yy, null), yy)
 
-    def _raw(self, x: torch.Tensor, t, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(network output, normalized x', t) on the model's device, float32."""
+    def _evaluate(self, xn: torch.Tensor, t, y, kinds) -> dict[str, torch.Tensor]:
+        """{kind: value} in the network's coordinates at normalized points xn (on the device).
+
+        Each kind is evaluated and converted at one time (paths.evaluate_as): a score or noise
+        network asked for a velocity at t < T_MIN_ALPHA is evaluated at T_MIN_ALPHA, never
+        evaluated at t and converted with another time's coefficients."""
+        tt = time_tensor(t, xn.shape[0], xn)
+        labels = self._labels(y, xn.shape[0])
+        p = self.config.parameterization
+        return evaluate_as(self.schedule, lambda tc: self.net(xn, tc, labels), xn, tt, p, kinds)
+
+    def _normalized(self, x: torch.Tensor) -> torch.Tensor:
+        """x' = (x - shift) / scale on the model's device, float32."""
         if tuple(x.shape[1:]) != self.sample_shape:
             want = ", ".join(map(str, self.sample_shape))
             raise ValueError(f"x must be (N, {want}), got shape {tuple(x.shape)}")
         xn = x.to(self.device, torch.float32)
         if not self.normalization.is_identity:
             xn = (xn - self._shift.to(self.device)) / self.normalization.scale
-        tt = time_tensor(t, xn.shape[0], xn)
-        with torch.no_grad():
-            out = self.net(xn, tt, self._labels(y, xn.shape[0]))
-        return out, xn, tt
+        return xn
+
+    def _to_data(self, values: dict[str, torch.Tensor], x: torch.Tensor) -> dict:
+        sc = self.normalization.scale
+        dt = x.dtype if x.is_floating_point() else torch.float32
+        factor = {"velocity": sc, "score": 1.0 / sc, "noise": 1.0}
+        return {k: (v * factor[k]).to(x.device, dt) for k, v in values.items()}
 
     def predict(self, x: torch.Tensor, t, y=None, kind: str = "velocity") -> torch.Tensor:
         """velocity, score or noise at (x, t) in data coordinates, on x's device and dtype."""
-        out, xn, tt = self._raw(x, t, y)
-        val = convert(self.schedule, out, xn, tt, self.config.parameterization, kind)
-        scale = self.normalization.scale
-        if kind == "velocity":
-            val = val * scale
-        elif kind == "score":
-            val = val / scale
-        return val.to(x.device, x.dtype if x.is_floating_point() else torch.float32)
+        with torch.no_grad():
+            values = self._evaluate(self._normalized(x), t, y, (kind,))
+        return self._to_data(values, x)[kind]
 
     def velocity_and_score(self, x: torch.Tensor, t, y=None):
-        """(velocity, score) from one network evaluation."""
-        out, xn, tt = self._raw(x, t, y)
-        p, sc = self.config.parameterization, self.normalization.scale
-        u = convert(self.schedule, out, xn, tt, p, "velocity") * sc
-        s = convert(self.schedule, out, xn, tt, p, "score") / sc
-        dt = x.dtype if x.is_floating_point() else torch.float32
-        return u.to(x.device, dt), s.to(x.device, dt)
+        """(velocity, score) from one network evaluation (two near the ends of [0, 1] for
+        parameterizations whose conversion is singular there)."""
+        with torch.no_grad():
+            values = self._evaluate(self._normalized(x), t, y, ("velocity", "score"))
+        out = self._to_data(values, x)
+        return out["velocity"], out["score"]
+
+    def source_log_prob(self, x0: torch.Tensor) -> torch.Tensor:
+        """log p_0(x0) (N,) of the model's source in data coordinates: X_0 = shift + scale eps
+        with eps ~ N(0, I), so log N((x0 - shift) / scale; 0, I) - D log scale."""
+        x = x0.reshape(x0.shape[0], -1)
+        sc = self.normalization.scale
+        shift = self._shift.to(x.device, x.dtype)
+        z = (x - shift) / sc if not self.normalization.is_identity else x
+        d = x.shape[1]
+        return -0.5 * z.square().sum(1) - 0.5 * d * math.log(2 * math.pi) - d * math.log(sc)
 
     def velocity(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
         """Learned marginal vector field u_theta(x, t [| y]), shaped like x."""
@@ -250,7 +270,7 @@ class FlowModel:
         return traj if return_trajectory else traj.x
 
     def _default_chunk(self) -> int | None:
-        if not self.config.is_image:
+        if self.config.image_shape is None:
             return None
         _, h, w = self.config.image_shape
         return max(16, min(1024, 2**18 // (h * w)))
@@ -278,8 +298,8 @@ class FlowModel:
                 "kind": self.kind,
             }
         )
-        if self.config.is_image:
-            meta["value_range"] = list(self.value_range)
+        if self.config.image_shape is not None:  # an image model
+            meta["value_range"] = list(self.normalization.value_range)
             meta["image_shape"] = list(self.config.image_shape)
         meta.setdefault("class_names", None)
         return save_checkpoint(directory, self.net.state_dict(), meta)
@@ -291,26 +311,15 @@ class _NormalizedField:
     def __init__(self, model: FlowModel):
         self.m = model
 
-    def _get(self, x, t, y, kind):
-        m = self.m
-        tt = time_tensor(t, x.shape[0], x)
-        out = m.net(x, tt, m._labels(y, x.shape[0]))
-        return convert(m.schedule, out, x, tt, m.config.parameterization, kind)
-
     def velocity(self, x, t, y=None):
-        return self._get(x, t, y, "velocity")
+        return self.m._evaluate(x, t, y, ("velocity",))["velocity"]
 
     def score(self, x, t, y=None):
-        return self._get(x, t, y, "score")
+        return self.m._evaluate(x, t, y, ("score",))["score"]
 
     def velocity_and_score(self, x, t, y=None):
-        m = self.m
-        tt = time_tensor(t, x.shape[0], x)
-        out = m.net(x, tt, m._labels(y, x.shape[0]))
-        p = m.config.parameterization
-        return convert(m.schedule, out, x, tt, p, "velocity"), convert(
-            m.schedule, out, x, tt, p, "score"
-        )
+        out = self.m._evaluate(x, t, y, ("velocity", "score"))
+        return out["velocity"], out["score"]
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> FlowModel:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .losses import check_parameterization, regression_target, sample_training_times
+from .losses import check_parameterization, sample_training_times, weighted_residual
 from .paths import sample_path
 
 #: largest number of entries of one pairwise block (rows x columns)
@@ -255,8 +255,10 @@ def quality(
 # ----------------------------------------------------------------------------- loss floor
 
 
-def _floor_samples(exact, objective: str, n: int, seed: int, y, chunk_size: int):
-    """Training times t (n,) and per-sample || target - E[target | x_t] ||^2 (n,)."""
+def _floor_samples(
+    exact, objective: str, n: int, seed: int, y, chunk_size: int, weighting: str = "beta2"
+):
+    """Training times t (n,) and per-sample lambda(t) || target - E[target | x_t] ||^2 (n,)."""
     check_parameterization(objective)
     n, chunk = _int_at_least(n, "n (Monte Carlo samples)"), max(1, int(chunk_size))
     gen = torch.Generator().manual_seed(int(seed))
@@ -268,14 +270,13 @@ def _floor_samples(exact, objective: str, n: int, seed: int, y, chunk_size: int)
     for r0 in range(0, n, chunk):
         r1 = min(n, r0 + chunk)
         path = sample_path(sch, z[r0:r1], t[r0:r1], eps[r0:r1])
-        target = regression_target(path, objective)
         if objective == "velocity":
             marginal = exact.velocity(path.x_t, path.t, y)
         elif objective == "score":
             marginal = exact.score(path.x_t, path.t, y)
         else:
             marginal = -sch(path.t).beta[:, None] * exact.score(path.x_t, path.t, y)
-        out[r0:r1] = (target - marginal).square().sum(1)
+        out[r0:r1] = weighted_residual(marginal, path, objective, weighting).square().sum(1)
     return t, out
 
 
@@ -286,15 +287,21 @@ def loss_floor(
     seed: int = 0,
     y=None,
     chunk_size: int = 8192,
+    weighting: str = "beta2",
 ) -> float:
-    """Irreducible training loss L_min = E || target(x_t | z) - E[target | x_t] ||^2.
+    """Irreducible training loss L_min = E lambda(t) || target(x_t | z) - E[target | x_t] ||^2.
 
     exact: an ExactMarginal; objective 'velocity' (target d_alpha z + d_beta eps, marginal
     u_t), 'score' (-eps / beta_t, marginal score) or 'noise' (eps, marginal -beta_t score).
     t is drawn as training draws it, z ~ p_data (class y only if given), x_t = alpha z + beta eps.
     Monte Carlo over n samples; a trained model's loss minus this is its excess loss.
+    weighting: the score objective's lambda(t) ('beta2' or 'none', see losses.py).
     """
-    return float(_floor_samples(exact, objective, n, seed, y, chunk_size)[1].mean())
+    return float(_floor_samples(exact, objective, n, seed, y, chunk_size, weighting)[1].mean())
+
+
+#: classes beyond which conditional_loss_floor samples classes instead of visiting each
+MAX_FLOOR_CLASSES = 16
 
 
 def conditional_loss_floor(
@@ -303,23 +310,81 @@ def conditional_loss_floor(
     label_dropout: float = 0.1,
     n: int = 20000,
     seed: int = 0,
+    weighting: str = "beta2",
 ) -> float:
     """L_min of a class-conditional model trained with label dropout eta:
     eta * L_min(unconditional) + (1 - eta) * sum_y P(y) L_min(y), since a labelled sample's
     best prediction is E[target | x_t, y] (the class-restricted oracle) and a dropped label's is
     E[target | x_t]. Equals :func:`loss_floor` for unlabelled targets."""
     if exact.labels is None:
-        return loss_floor(exact, objective, n, seed)
+        return loss_floor(exact, objective, n, seed, weighting=weighting)
     eta = float(label_dropout)
     if not 0.0 <= eta <= 1.0:
         raise ValueError("label_dropout must be in [0, 1]")
-    total = eta * loss_floor(exact, objective, n, seed) if eta > 0 else 0.0
+    total = eta * loss_floor(exact, objective, n, seed, weighting=weighting) if eta > 0 else 0.0
     if eta < 1.0:
-        for c in exact.classes:
-            p_c = float(exact.weights[exact.labels == c].sum())
+        classes = [int(c) for c in exact.classes]
+        probs = [float(exact.weights[exact.labels == c].sum()) for c in classes]
+        if len(classes) > MAX_FLOOR_CLASSES:
+            # many classes (1000 labels froze the window for minutes): an unbiased estimate of
+            # sum_y P(y) L_min(y) from MAX_FLOOR_CLASSES classes drawn with probability P(y)
+            g = torch.Generator().manual_seed(int(seed))
+            pick = torch.multinomial(torch.tensor(probs), MAX_FLOOR_CLASSES, True, generator=g)
+            per = max(250, n // MAX_FLOOR_CLASSES)
+            for i in pick.tolist():
+                c = classes[i]
+                floor_c = loss_floor(exact, objective, per, seed + 1 + c, y=c, weighting=weighting)
+                total += (1.0 - eta) * floor_c / MAX_FLOOR_CLASSES
+            return total
+        for c, p_c in zip(classes, probs):
             per = max(1000, int(n * p_c))
-            total += (1.0 - eta) * p_c * loss_floor(exact, objective, per, seed + 1 + c, y=c)
+            floor_c = loss_floor(exact, objective, per, seed + 1 + c, y=c, weighting=weighting)
+            total += (1.0 - eta) * p_c * floor_c
     return total
+
+
+@dataclass(frozen=True)
+class FloorEstimate:
+    """A Monte Carlo estimate of L_min and its standard error (one sigma)."""
+
+    value: float
+    stderr: float
+
+
+def loss_floor_estimate(
+    exact,
+    objective: str = "velocity",
+    label_dropout: float | None = None,
+    n: int = 20000,
+    seed: int = 0,
+    weighting: str = "beta2",
+) -> FloorEstimate:
+    """L_min with its standard error: unconditional (label_dropout None, or a target without
+    labels) or, for a class-conditional model, eta L_min + (1 - eta) sum_y P(y) L_min(y) as in
+    :func:`conditional_loss_floor` (with more than MAX_FLOOR_CLASSES classes, the same unbiased
+    estimate from classes drawn with probability P(y), so the work stays bounded)."""
+    per = _floor_samples(exact, objective, n, seed, None, 8192, weighting)[1]
+    uncond = FloorEstimate(float(per.mean()), float(per.std() / math.sqrt(per.numel())))
+    if label_dropout is None or exact.labels is None:
+        return uncond
+    eta = float(label_dropout)
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError("label_dropout must be in [0, 1]")
+    classes = [int(c) for c in exact.classes]
+    probs = [float(exact.weights[exact.labels == c].sum()) for c in classes]
+    if len(classes) > MAX_FLOOR_CLASSES:
+        g = torch.Generator().manual_seed(int(seed))
+        pick = torch.multinomial(torch.tensor(probs), MAX_FLOOR_CLASSES, True, generator=g)
+        terms = [(classes[i], 1.0 / MAX_FLOOR_CLASSES, max(250, n // MAX_FLOOR_CLASSES))
+                 for i in pick.tolist()]  # fmt: skip
+    else:
+        terms = [(c, p, max(500, int(n * p))) for c, p in zip(classes, probs)]
+    value, var = eta * uncond.value, (eta * uncond.stderr) ** 2
+    for c, coef, k in terms:
+        pc = _floor_samples(exact, objective, k, seed + 1 + c, c, 8192, weighting)[1]
+        value += (1.0 - eta) * coef * float(pc.mean())
+        var += ((1.0 - eta) * coef) ** 2 * float(pc.var()) / pc.numel()
+    return FloorEstimate(value, math.sqrt(var))
 
 
 def loss_floor_by_t(
@@ -330,6 +395,7 @@ def loss_floor_by_t(
     seed: int = 0,
     y=None,
     chunk_size: int = 8192,
+    weighting: str = "beta2",
 ) -> torch.Tensor:
     """L_min per time bin: (bins,) float64, bin k covers [k / bins, (k + 1) / bins).
 
@@ -337,7 +403,7 @@ def loss_floor_by_t(
     of the bins equals it; bins no training time falls in (e.g. t > 1 - t_eps) are nan.
     """
     bins = _int_at_least(bins, "bins")
-    t, per = _floor_samples(exact, objective, n, seed, y, chunk_size)
+    t, per = _floor_samples(exact, objective, n, seed, y, chunk_size, weighting)
     idx = (t * bins).floor().long().clamp(0, bins - 1)
     counts = torch.bincount(idx, minlength=bins).to(torch.float64)
     sums = torch.bincount(idx, weights=per, minlength=bins)
@@ -377,6 +443,10 @@ def _velocity_and_div(field, x: torch.Tensor, t: torch.Tensor, y, mode: str):
     return u.detach().to(x.dtype), div
 
 
+def _standard_normal_log_prob(x: torch.Tensor) -> torch.Tensor:
+    return -0.5 * x.square().sum(1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
+
+
 def log_likelihood(
     field,
     x1,
@@ -389,7 +459,9 @@ def log_likelihood(
 
     field: has ``velocity(x (N, D), t (N,), y=None) -> (N, D)``; x1: (N, D) points at t = 1;
     y: None, an int or an (N,) label tensor passed to the field. RK4 from t = 1 back to t = 0
-    on (x, l) with dl/dt = div u_t(x); then log p_1(x_1) = log N(x_0; 0, I) + l(0).
+    on (x, l) with dl/dt = div u_t(x); then log p_1(x_1) = log p_0(x_0) + l(0), where p_0 is the
+    field's ``source_log_prob(x0)`` if it has one (a FlowModel trained on normalized data starts
+    from N(shift, scale^2 I) in data coordinates), else N(0, I).
     divergence: 'autograd' (exact Jacobian trace, one backward pass per dimension), 'fd'
     (central differences, 2 D extra calls) or 'auto' (autograd, falling back to 'fd' when the
     field's output carries no graph, e.g. a field evaluated under torch.no_grad()).
@@ -408,6 +480,7 @@ def log_likelihood(
     n, d = x.shape
     chunk = max(1, int(chunk_size))
     h = -1.0 / steps
+    source_log_prob = getattr(field, "source_log_prob", None) or _standard_normal_log_prob
     out = torch.empty_like(x[:, 0])
     for r0 in range(0, n, chunk):
         r1 = min(n, r0 + chunk)
@@ -426,6 +499,5 @@ def log_likelihood(
             u4, g4 = f(xb + h * u3, t0 + h)
             xb = xb + h / 6 * (u1 + 2 * u2 + 2 * u3 + u4)
             ll = ll + h / 6 * (g1 + 2 * g2 + 2 * g3 + g4)
-        log_p0 = -0.5 * xb.square().sum(1) - 0.5 * d * math.log(2 * math.pi)
-        out[r0:r1] = log_p0 + ll
+        out[r0:r1] = source_log_prob(xb) + ll
     return out

@@ -108,6 +108,8 @@ class ModelConfig:
 class FourierTime(nn.Module):
     """t (N,) -> (N, F): [sin(pi 2^k t), cos(pi 2^k t)], k = 0 .. F/2 - 1 (fixed, not learned)."""
 
+    freqs: torch.Tensor  # a buffer
+
     def __init__(self, features: int):
         super().__init__()
         freqs = math.pi * 2.0 ** torch.arange(features // 2, dtype=torch.float32)
@@ -128,6 +130,7 @@ class FlowMLP(nn.Module):
         self.config = config
         self.time = FourierTime(config.time_features)
         in_features = config.dim + config.time_features + 1
+        self.label: nn.Embedding | None
         if config.conditional:
             self.label = nn.Embedding(config.num_classes + 1, config.label_features)
             in_features += config.label_features

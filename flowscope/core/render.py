@@ -53,9 +53,11 @@ def density_image(
 def save_density_png(points, path: str | Path, bounds=None, size: int = 512) -> Path:
     from PIL import Image
 
+    from .safeio import atomic_write
+
     out = Path(path).expanduser()
-    Image.fromarray(density_image(points, bounds, size)).save(out)
-    return out
+    img = Image.fromarray(density_image(points, bounds, size))
+    return atomic_write(out, lambda tmp: img.save(tmp))
 
 
 def to_rgb8(images, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -111,7 +113,9 @@ def save_image_grid(images, path: str | Path, nrow: int | None = None, **kw) -> 
     """Write :func:`image_grid` (same options) to a PNG file; returns the path."""
     from PIL import Image
 
+    from .safeio import atomic_write
+
     out = Path(path).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(images, nrow, **kw)).save(out)
-    return out
+    img = Image.fromarray(image_grid(images, nrow, **kw))
+    return atomic_write(out, lambda tmp: img.save(tmp))

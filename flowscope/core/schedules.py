@@ -15,12 +15,18 @@ import torch
 
 @dataclass(frozen=True)
 class ScheduleValues:
-    """alpha_t, beta_t and their time derivatives, each shaped like t."""
+    """alpha_t, beta_t and their time derivatives, each shaped like t.
+
+    beta_d_beta is the product beta_t * d_beta_t, written in closed form: it stays finite at
+    t = 1 for the VP-like schedules, whose d_beta_t is infinite there (vp: -t, sqrt: -1/2), so
+    the exact oracle and the conversions need no clamp of t where only the product appears.
+    """
 
     alpha: torch.Tensor
     beta: torch.Tensor
     d_alpha: torch.Tensor
     d_beta: torch.Tensor
+    beta_d_beta: torch.Tensor
 
 
 def _as_tensor(t: float | torch.Tensor) -> torch.Tensor:
@@ -73,7 +79,7 @@ class CondOT(Schedule):
 
     def _values(self, t: torch.Tensor) -> ScheduleValues:
         one = torch.ones_like(t)
-        return ScheduleValues(t, 1.0 - t, one, -one)
+        return ScheduleValues(t, 1.0 - t, one, -one, t - 1.0)
 
 
 class Cosine(Schedule):
@@ -85,7 +91,7 @@ class Cosine(Schedule):
     def _values(self, t: torch.Tensor) -> ScheduleValues:
         a = 0.5 * math.pi * t
         s, c = torch.sin(a), torch.cos(a)
-        return ScheduleValues(s, c, 0.5 * math.pi * c, -0.5 * math.pi * s)
+        return ScheduleValues(s, c, 0.5 * math.pi * c, -0.5 * math.pi * s, -0.5 * math.pi * s * c)
 
 
 class VP(Schedule):
@@ -101,7 +107,7 @@ class VP(Schedule):
     def _values(self, t: torch.Tensor) -> ScheduleValues:
         beta = torch.sqrt(torch.clamp(1.0 - t * t, min=0.0))
         d_beta = -t / beta
-        return ScheduleValues(t, beta, torch.ones_like(t), d_beta)
+        return ScheduleValues(t, beta, torch.ones_like(t), d_beta, -t)
 
 
 class SqrtCourse(Schedule):
@@ -113,15 +119,21 @@ class SqrtCourse(Schedule):
 
     def _values(self, t: torch.Tensor) -> ScheduleValues:
         beta = torch.sqrt(torch.clamp(1.0 - t, min=0.0))
-        return ScheduleValues(t, beta, torch.ones_like(t), -0.5 / beta)
+        return ScheduleValues(t, beta, torch.ones_like(t), -0.5 / beta, torch.full_like(t, -0.5))
 
 
 class Polynomial(Schedule):
-    """alpha_t = t^n, beta_t = 1 - t^n."""
+    """alpha_t = t^n, beta_t = 1 - t^n, for n >= 1.
+
+    n < 1 is refused: d_alpha_t = n t^(n - 1) is infinite at t = 0, so every sampler would
+    start from an infinite velocity (all-NaN samples)."""
 
     def __init__(self, n: float = 2.0):
-        if not n > 0:
-            raise ValueError(f"polynomial schedule needs a power n > 0, got {n}")
+        if not (math.isfinite(n) and n >= 1):
+            raise ValueError(
+                f"polynomial schedule needs a power n >= 1 (got {n:g}): for n < 1 d_alpha_t is "
+                "infinite at t = 0; use e.g. poly2 or poly3"
+            )
         self.n = float(n)
         self.t_min_convert = 1e-3 if self.n > 1 else 0.0
         n_txt = f"{self.n:g}"
@@ -133,7 +145,7 @@ class Polynomial(Schedule):
         tn = t**n
         # n t^(n-1) written so that t = 0 gives 0 (n > 1), not nan
         dtn = n * t ** (n - 1.0) if n != 1.0 else torch.ones_like(t)
-        return ScheduleValues(tn, 1.0 - tn, dtn, -dtn)
+        return ScheduleValues(tn, 1.0 - tn, dtn, -dtn, -(1.0 - tn) * dtn)
 
 
 SCHEDULE_NAMES = ("condot", "cosine", "vp", "sqrt", "poly2", "poly3")
@@ -156,9 +168,10 @@ def get_schedule(spec: str | Schedule) -> Schedule:
         if key.startswith(prefix):
             rest = key[len(prefix) :].lstrip(":") or "2"
             try:
-                return Polynomial(float(rest))
+                n = float(rest)
             except ValueError:
                 break
+            return Polynomial(n)
     raise ValueError(
         f"unknown schedule {spec!r}; choose one of {', '.join(SCHEDULE_NAMES)} (or polyN for t^N)"
     )

@@ -7,8 +7,11 @@ one emits nothing, so a widget that writes back what it was just told cannot sta
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, ClassVar
 
 from ..core.defaults import BATCH_2D, DEPTH_2D, LR_2D, WIDTH_2D
 
@@ -27,8 +30,49 @@ CHOICES = {
 }
 
 
+#: longest text a string parameter may hold (a path, a list of guidance scales)
+MAX_TEXT = 4096
+
+
+def check_value(owner: str, name: str, value, default, bounds: tuple | None):
+    """``value`` as the type of ``default`` (bool, int, float or str), inside ``bounds``
+    (lo, hi) when given; raises ValueError saying what is allowed. Files and widgets both pass
+    through here, so no setting can be the wrong type, NaN, or a count that exhausts memory."""
+    kind = type(default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{owner}.{name} must be true or false, got {value!r}")
+        return value
+    if kind is str:
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ValueError(f"{owner}.{name} must be a text of at most {MAX_TEXT} characters")
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
+    if kind is int:
+        if not isinstance(value, numbers.Integral):
+            if not (math.isfinite(value) and float(value).is_integer()):
+                raise ValueError(f"{owner}.{name} must be a whole number, got {value!r}")
+        value = int(float(value)) if not isinstance(value, numbers.Integral) else int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{owner}.{name} must be a finite number, got {value!r}")
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{owner}.{name} must lie in [{bounds[0]}, {bounds[1]}], got {value!r}")
+    return value
+
+
 class Evented:
-    """Attributes that notify subscribers when changed through :meth:`set`."""
+    """Attributes that notify subscribers when changed through :meth:`set`.
+
+    Subclasses list the allowed range of numeric fields in ``RANGES``; every value set is
+    checked against its field's type (that of its default) and range."""
+
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    # subclasses are dataclasses (this tells the type checker; fields() reads it at run time)
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def __post_init__(self):
         self._listeners: list[Listener] = []
@@ -40,12 +84,18 @@ class Evented:
 
     def set(self, **changes) -> list[str]:
         """Validate and apply changes; notify once per changed field. Returns the changed names."""
-        known = {f.name for f in fields(self)}
+        known = {f.name: f for f in fields(self)}
+        owner = type(self).__name__
+        checked = {}
         for name, value in changes.items():
-            if name not in known:
-                raise AttributeError(f"{type(self).__name__} has no parameter {name!r}")
+            if name not in known or name.startswith("_"):
+                raise AttributeError(f"{owner} has no parameter {name!r}")
+            default = known[name].default
+            value = check_value(owner, name, value, default, self.RANGES.get(name))
             if name in CHOICES and value not in CHOICES[name]:
                 raise ValueError(f"{name} must be one of {CHOICES[name]}, got {value!r}")
+            checked[name] = value
+        changes = checked
         changed = [n for n, v in changes.items() if getattr(self, n) != v]
         for n in changed:
             object.__setattr__(self, n, changes[n])
@@ -101,6 +151,21 @@ class AppState(Evented):
     device: str = "auto"
     label_dropout: float = 0.1
     _listeners: list = field(default_factory=list, repr=False)
+
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "t": (0.0, 1.0),
+        "steps": (1, 1000),
+        "sigma": (0.0, 10.0),
+        "n_particles": (1, 100_000),
+        "w": (-20.0, 20.0),
+        "label": (-1, 1000),
+        "seed": (0, 2**31 - 1),
+        "width": (1, 4096),
+        "depth": (1, 64),
+        "batch_size": (1, 65_536),
+        "lr": (1e-8, 1.0),
+        "label_dropout": (0.0, 1.0),
+    }
 
     def __post_init__(self):
         super().__post_init__()

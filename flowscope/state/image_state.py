@@ -4,6 +4,7 @@ the sampler that draws the class x w grid."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .app_state import Evented
 
@@ -52,6 +53,20 @@ class ImageState(Evented):
     device: str = "auto"
     label_dropout: float = 0.1
     _listeners: list = field(default_factory=list, repr=False)
+
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "size": (0, 1024),
+        "per_cell": (1, 64),
+        "steps": (1, 1000),
+        "sigma": (0.0, 10.0),
+        "seed": (0, 2**31 - 1),
+        "strip_label": (-1, 1000),
+        "strip_w": (-20.0, 20.0),
+        "channels": (4, 512),
+        "batch_size": (1, 65_536),
+        "lr": (1e-8, 1.0),
+        "label_dropout": (0.0, 1.0),
+    }
 
     def __post_init__(self):
         super().__post_init__()

@@ -8,17 +8,36 @@ Reading never unpickles and never executes anything from the file.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
+import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..core.safeio import (
+    SafeIOError,
+    atomic_write,
+    check_zip,
+    read_zip_member,
+    remove_stale_temps,
+)
+from .project_check import ProjectError, check_meta
 
 PROJECT_FORMAT = "flowscope-project"
 PROJECT_VERSION = 1
 SUFFIX = ".flowscope"
+#: caps on what a project may expand to (checked from the zip's directory before reading)
+MAX_PROJECT_JSON = 64 * 1024 * 1024
+MAX_MODEL_JSON = 16 * 1024 * 1024
+MAX_WEIGHTS = 512 * 1024 * 1024
+MAX_TOTAL = MAX_PROJECT_JSON + MAX_MODEL_JSON + MAX_WEIGHTS
+#: a temporary file of a save this old was left by a killed process (removed on the next save)
+STALE_TEMP_S = 600.0
 
-
-class ProjectError(ValueError):
-    """A project file that cannot be read; the message says what to do."""
+__all__ = ["Project", "ProjectError", "load_project", "move_aside", "save_project"]
 
 
 @dataclass
@@ -36,7 +55,8 @@ def save_project(
     model=None,
     history: dict | None = None,
 ) -> Path:
-    """Write a project zip atomically (a crash mid-write leaves the old file intact)."""
+    """Write a project zip atomically: a kill or a full disk mid-write leaves the old file
+    intact (temporary file in the same folder, fsynced, renamed over it)."""
     out = Path(path).expanduser()
     if out.suffix != SUFFIX:
         out = out.with_suffix(SUFFIX)
@@ -48,46 +68,93 @@ def save_project(
         "drawing": drawing,
         "history": history,
     }
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("project.json", json.dumps(meta))
-        if model is not None:
-            import tempfile
+    text = json.dumps(meta)
+    remove_stale_temps(out.parent, out.stem, min_age_s=STALE_TEMP_S)  # left by a killed save
 
-            with tempfile.TemporaryDirectory() as d:
-                model.save(d)
-                for name in ("model.json", "model.safetensors"):
-                    zf.write(Path(d) / name, name)
-    tmp.replace(out)
-    return out
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("project.json", text)
+            if model is not None:
+                import tempfile
+
+                with tempfile.TemporaryDirectory() as d:
+                    model.save(d)
+                    for name in ("model.json", "model.safetensors"):
+                        zf.write(Path(d) / name, name)
+
+    return atomic_write(out, write)
 
 
 def load_project(path: str | Path) -> Project:
-    """Read a project zip; raises ProjectError with a clear message for anything else."""
+    """Read a project zip; raises ProjectError with a clear message for anything else.
+
+    Everything is validated before use (member names and sizes, JSON nesting, every setting's
+    type and range, the drawing's size, the model against its weights)."""
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise ProjectError(f"project file not found: {p}")
-    if not zipfile.is_zipfile(p):
-        raise ProjectError(f"{p.name} is not a flowscope project (expected a {SUFFIX} file)")
     try:
+        st = os.stat(p)
+    except OSError:
+        raise ProjectError(f"project file not found: {p}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ProjectError(f"{p} is not a regular file; open a {SUFFIX} file")
+    try:
+        if not zipfile.is_zipfile(p):
+            raise ProjectError(f"{p.name} is not a flowscope project (expected a {SUFFIX} file)")
         with zipfile.ZipFile(p) as zf:
+            check_zip(zf, MAX_TOTAL, max_members=16, name=p.name)
             names = set(zf.namelist())
             if "project.json" not in names:
                 raise ProjectError(f"{p.name} is not a flowscope project (no project.json)")
-            meta = json.loads(zf.read("project.json"))
+            meta = json.loads(read_zip_member(zf, "project.json", MAX_PROJECT_JSON))
+            try:
+                settings, drawing, history = check_meta(meta, PROJECT_FORMAT, PROJECT_VERSION)
+            except ProjectError as e:
+                raise ProjectError(f"{p.name} cannot be opened: {e}") from e
             model = None
             if {"model.json", "model.safetensors"} <= names:
-                model = _read_model(zf.read("model.json"), zf.read("model.safetensors"))
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, KeyError) as e:
-        raise ProjectError(f"{p.name} is damaged ({e}); open another project") from e
-    if not isinstance(meta, dict) or meta.get("format") != PROJECT_FORMAT:
-        raise ProjectError(f"{p.name} is not a flowscope project")
-    if int(meta.get("format_version", 0)) > PROJECT_VERSION:
-        raise ProjectError(f"{p.name} was saved by a newer flowscope; upgrade to open it")
-    settings = meta.get("settings") or {}
-    if not isinstance(settings, dict):
-        raise ProjectError(f"{p.name}: settings are damaged")
-    return Project(settings, meta.get("drawing"), model, meta.get("history"))
+                model = _read_model(
+                    read_zip_member(zf, "model.json", MAX_MODEL_JSON),
+                    read_zip_member(zf, "model.safetensors", MAX_WEIGHTS),
+                )
+    except ProjectError:
+        raise
+    except SafeIOError as e:
+        raise ProjectError(f"{p.name} is refused: {e}") from e
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,  # a corrupted deflate stream
+        NotImplementedError,  # an unsupported compression method
+        EOFError,
+        OSError,
+        ValueError,  # JSON syntax, numbers too long to parse
+        UnicodeDecodeError,
+        RecursionError,
+        KeyError,
+    ) as e:
+        why = str(e) or type(e).__name__
+        raise ProjectError(f"{p.name} is damaged ({why}); open another project") from e
+    return Project(settings, drawing, model, history)
+
+
+def move_aside(path: str | Path) -> Path | None:
+    """Rename a file that could not be opened to ``NAME.broken-YYYYmmdd-HHMMSS`` beside it (the
+    user's work is kept, never deleted); returns the new path, None if it could not be moved."""
+    p = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest = p.with_name(f"{p.name}.broken-{stamp}")
+    n = 1
+    while dest.exists():
+        dest = p.with_name(f"{p.name}.broken-{stamp}-{n}")
+        n += 1
+    try:
+        os.replace(p, dest)
+    except OSError:
+        try:
+            shutil.copy2(p, dest)
+        except OSError:
+            return None
+    return dest
 
 
 def _read_model(meta_bytes: bytes, weights: bytes):

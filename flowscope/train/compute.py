@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -99,6 +100,35 @@ class FieldResult:
 
 
 @dataclass(frozen=True)
+class TargetRequest:
+    """What a new target (or a new objective, schedule or label dropout) needs once: the heatmap
+    of p_data for the canvas and the loss floor L_min. Seconds for large mixtures (checkerboard:
+    ~1 s each on one core), so never on the GUI thread."""
+
+    KIND = "target"
+    generation: int
+    exact: ExactMarginal
+    bounds: tuple[float, float, float, float]
+    objective: str = "velocity"
+    schedule: str = "condot"
+    label_dropout: float | None = None  # None: the unconditional floor
+    score_weighting: str = "beta2"
+    density_grid: int = 128
+    floor_n: int = 6000
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    generation: int
+    density: np.ndarray  # (G, G) p_data (row 0 = top)
+    bounds: tuple[float, float, float, float]
+    floor: float | None  # None when it cannot be computed (message in floor_error)
+    floor_stderr: float | None
+    floor_error: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ImageRequest:
     """Image mode: the class x w grid from fixed seeds and one sample's trajectory strip."""
 
@@ -116,6 +146,9 @@ class ImageRequest:
     strip_y: int | None = None
     strip_w: float = 1.0
     strip_frames: int = 8
+
+
+Request = TrajectoryRequest | FieldRequest | ImageRequest  # what submit() takes
 
 
 @dataclass(frozen=True)
@@ -155,7 +188,7 @@ def grid_points(bounds, n: int) -> torch.Tensor:
 class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
-    KINDS = ("trajectory", "field", "images")
+    KINDS = ("trajectory", "field", "images", "target")
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()
@@ -251,23 +284,28 @@ class ComputeWorker:
                     self._results[kind] = res
 
     # ----------------------------------------------------------------- work
-    def _field_for(self, exact: ExactMarginal, snapshot: Snapshot | None, slot: str = "field"):
-        """The exact field, or an inference model holding ``snapshot``'s weights. Each slot
-        (request kind) has its own model: a field computed while a trajectory is paused must
-        not swap the weights under it."""
-        if snapshot is None:
-            return exact
+    def _field_for(
+        self, exact: ExactMarginal, snapshot: Snapshot | None, slot: str = "field"
+    ) -> ExactMarginal | FlowModel:
+        """The exact field, or an inference model holding ``snapshot``'s weights."""
+        return exact if snapshot is None else self._model_for(snapshot, slot)
+
+    def _model_for(self, snapshot: Snapshot, slot: str) -> FlowModel:
+        """An inference model holding ``snapshot``'s weights. Each slot (request kind) has its
+        own model: a field computed while a trajectory is paused must not swap the weights
+        under it."""
         # step and creation time: unique per snapshot, also after a Reset and across processes
         key = (snapshot.step, snapshot.wall_time, snapshot.target_version)
-        held_key, m = self._models.get(slot, (None, None))
-        if key != held_key:
-            same = m is not None and m.config == snapshot.config
-            if not same or m.normalization != snapshot.normalization:
-                m = snapshot.to_model()
-            else:
-                m.net.load_state_dict(snapshot.state_dict)
-                m.schedule = _schedule(snapshot.schedule)
-            self._models[slot] = (key, m)
+        held = self._models.get(slot)
+        if held is not None and held[0] == key:
+            return held[1]
+        m = None if held is None else held[1]
+        if m is None or m.config != snapshot.config or m.normalization != snapshot.normalization:
+            m = snapshot.to_model()
+        else:
+            m.net.load_state_dict(snapshot.state_dict)
+            m.schedule = _schedule(snapshot.schedule)
+        self._models[slot] = (key, m)
         return m
 
     def compute_now(self, req, pause: Callable[[], None] | None = None):
@@ -281,30 +319,55 @@ class ComputeWorker:
                 return self._trajectories(req, pause)
             if isinstance(req, ImageRequest):
                 return self._images(req)
+            if isinstance(req, TargetRequest):
+                return self._target(req)
             return self._fields(req)
+
+    def _target(self, r: TargetRequest) -> TargetResult:
+        from ..core.metrics import loss_floor_estimate
+
+        t0 = time.perf_counter()
+        pts = grid_points(r.bounds, r.density_grid).double()
+        dens = r.exact.log_prob(pts, 1.0).exp().reshape(r.density_grid, -1).float().numpy()
+        floor = stderr = error = None
+        try:
+            est = loss_floor_estimate(
+                r.exact.with_schedule(r.schedule), r.objective, r.label_dropout, n=r.floor_n,
+                weighting=r.score_weighting,
+            )  # fmt: skip
+            floor, stderr = est.value, est.stderr
+        except ValueError as e:
+            error = str(e)
+        return TargetResult(
+            r.generation, dens, r.bounds, floor, stderr, error, time.perf_counter() - t0
+        )
 
     def _images(self, r: ImageRequest) -> ImageResult:
         from ..core.images.grid import guidance_grid, trajectory_strip
 
         t0 = time.perf_counter()
-        model = self._field_for(None, r.snapshot, slot="images")
-        opts = dict(steps=r.steps, solver=r.solver, sigma=r.sigma, sigma_schedule=r.sigma_schedule)
+        model = self._model_for(r.snapshot, slot="images")
+        opts: dict[str, Any] = dict(
+            steps=r.steps, solver=r.solver, sigma=r.sigma, sigma_schedule=r.sigma_schedule
+        )
         if r.classes and model.config.conditional:
             cells = guidance_grid(model, list(r.classes), list(r.ws), r.per, r.seed, **opts)
             sy = r.strip_y
         else:  # unconditional: one row, w means nothing
-            x = model.sample(max(1, r.per * len(r.ws)), seed=r.seed, **opts)
+            # a tensor: return_trajectory is off
+            x = cast(torch.Tensor, model.sample(max(1, r.per * len(r.ws)), seed=r.seed, **opts))
             cells = x.reshape(1, 1, *x.shape)
             sy = None
         ts, strip = trajectory_strip(model, sy, r.strip_w, r.seed + 1, r.strip_frames, **opts)
         return ImageResult(
             r.generation, r.snapshot.step, cells.float().numpy(), ts.float().numpy(),
-            strip.float().numpy(), tuple(model.value_range), time.perf_counter() - t0,
+            strip.float().numpy(), model.normalization.value_range, time.perf_counter() - t0,
         )  # fmt: skip
 
     def _trajectories(self, r: TrajectoryRequest, pause=None) -> TrajectoryResult:
         t0 = time.perf_counter()
         model = self._field_for(r.exact, r.snapshot, slot="trajectory")
+        field: ExactMarginal | _Data | _Pausing
         if isinstance(model, ExactMarginal):
             field, chunk = model, None
         else:
@@ -320,6 +383,8 @@ class ComputeWorker:
             field, x0, r.steps, r.sigma, r.sigma_schedule, r.drop_score_term, y=y, w=r.w,
             seed=r.seed + 1, return_trajectory=True, chunk_size=chunk,
         )  # fmt: skip
+        if ode.xs is None or sde.xs is None:  # cannot happen: return_trajectory=True
+            raise RuntimeError("the samplers returned no trajectory")
         energy = None
         if r.score_quality:
             ref = r.exact.sample(1500, seed=r.seed + 7, y=y)
@@ -362,7 +427,7 @@ class ComputeWorker:
         exact_g = guided(r.exact, y, w)
         u_exact, s_exact = exact_g.velocity(pts, tt), exact_g.score(pts, tt)
         if r.snapshot is not None and r.field_source != "exact":
-            learned = guided(_Data(self._field_for(r.exact, r.snapshot, slot="field")), y, w)
+            learned = guided(_Data(self._model_for(r.snapshot, slot="field")), y, w)
             u_l, s_l = learned.velocity(pts, tt).double(), learned.score(pts, tt).double()
             if r.field_source == "difference":
                 u, s = u_l - u_exact, s_l - s_exact

@@ -16,13 +16,15 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import threading
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
-from .compute import ComputeWorker
+from .compute import ComputeWorker, Request
 from .process_session import pack, unpack
 
 COMPUTE_NICE = 19  # where SCHED_IDLE is not available: far below the trainer and the window
 #: the child answers pending kinds in this order: cheap and latency-bound first
-PRIORITY = ("field", "images", "trajectory")
+PRIORITY = ("field", "target", "images", "trajectory")
 
 
 def lower_process_priority(nice: int = COMPUTE_NICE) -> None:
@@ -122,7 +124,10 @@ def _child(conn, num_threads: int | None, nice: int) -> None:
         inbox.send_ready()
         while True:
             inbox.read(block=True)
-            _serve(worker, inbox, inbox.pending.pop(inbox.next_kind()))
+            kind = inbox.next_kind()
+            if kind is None:  # cannot happen: PRIORITY names every kind
+                raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
+            _serve(worker, inbox, inbox.pending.pop(kind))
     except _Gone:
         return
 
@@ -136,14 +141,14 @@ class ProcessComputeWorker(ComputeWorker):
     yields_to_trainer = True  # the child runs at idle priority, below the training process
 
     def __init__(self, num_threads: int | None = 1, nice: int = COMPUTE_NICE):
-        self._in_flight: dict[str, object] = {}  # kind -> the newest request sent, unanswered
+        self._in_flight: dict[str, Request] = {}  # kind -> the newest request sent, unanswered
         self._local_busy = False
         # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
         super().__init__(num_threads=num_threads, nice=0)
         self.child_nice = nice
         self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._conn = None
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
         self._ready = False
         self._send_lock = threading.Lock()
         self._receiver: threading.Thread | None = None
@@ -193,15 +198,15 @@ class ProcessComputeWorker(ComputeWorker):
 
     def stop(self, timeout: float = 5.0) -> None:
         self._request_stop()
-        self._send(None, wait=0.5)  # else the child is terminated below
+        self._send(None, wait=0.2)  # else the child is killed below
         if self._proc is not None:
-            self._proc.join(min(timeout, 1.0))
-            # mid-computation: nothing of it is needed any more; a stopped process ignores
-            # SIGTERM until it runs again, so SIGKILL last
-            for end in (self._proc.terminate, self._proc.kill):
-                if self._proc.is_alive():
-                    end()
-                    self._proc.join(min(timeout, 1.0))
+            self._proc.join(min(timeout, 0.3))
+            # Mid-computation, or starved of CPU at idle priority on a busy machine: nothing it
+            # holds is needed any more, so SIGKILL (a stopped or starved process would sit on
+            # SIGTERM until it runs again: quitting took 3 s of joins on a loaded machine).
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(min(timeout, 1.0))
         for thread in (self._thread, self._receiver):
             if thread is not None:
                 thread.join(timeout)
@@ -240,6 +245,8 @@ class ProcessComputeWorker(ComputeWorker):
     def _receive(self) -> None:
         """The receiving thread: the child's 'ready', then its answers, until it is gone."""
         conn = self._conn
+        if conn is None:  # not started
+            return
         while True:
             try:
                 status, kind, generation, payload = unpack(conn.recv_bytes())

@@ -15,6 +15,9 @@ import pickle
 import queue
 import threading
 import time
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from typing import Any
 
 import torch
 
@@ -144,15 +147,18 @@ class TrainerView:
 class ProcessTrainingSession(SessionView):
     """Train / Pause / Step / Reset with the trainer in a child process (spawned on start)."""
 
+    trainer: TrainerView
+
     def __init__(self, target, model_config: ModelConfig, config: TrainConfig, nice: int = 0):
         self._target, self._mc, self._tc = target, model_config, config
         self.nice = nice
         self.trainer = TrainerView(model_config, config)
         self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._cmd_q = self._out_q = None
+        self._proc: BaseProcess | None = None
+        self._cmd_q: Queue[Any] | None = None
+        self._out_q: Queue[Any] | None = None
         self._reader: threading.Thread | None = None
-        self._pending_weights = None
+        self._pending_weights: tuple[dict, int] | None = None
         self._ready = threading.Event()
         self._token = 0  # step commands sent
         self._acked = 0  # step commands the child has finished (and published)
@@ -174,6 +180,10 @@ class ProcessTrainingSession(SessionView):
         if self.alive():
             return
         self._cmd_q, self._out_q = self._ctx.Queue(), self._ctx.Queue()
+        # A command still in the feeder thread when the child is gone (stopped, killed) would
+        # block this process's exit forever (the queue's finalizer joins the feeder, which
+        # waits on a pipe nobody reads): commands to a child that ended may be dropped.
+        self._cmd_q.cancel_join_thread()
         self._proc = self._ctx.Process(
             target=_child,
             args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice),
@@ -193,6 +203,8 @@ class ProcessTrainingSession(SessionView):
 
     def _read(self) -> None:
         out, tv = self._out_q, self.trainer
+        if out is None:  # not started
+            return
         while True:
             try:
                 msg = unpack(out.get(timeout=0.2))
@@ -276,20 +288,24 @@ class ProcessTrainingSession(SessionView):
         if self.alive():
             self._send(("pause",) if self.trainer.paused else ("resume",))
 
-    def stop(self, timeout: float = 5.0) -> bool:
-        """End the process; True if it ended within ``timeout`` seconds (else it is killed)."""
+    def stop(self, timeout: float = 5.0, wait: bool = True) -> bool:
+        """End the process; True if it ended within ``timeout`` seconds (else it is killed).
+
+        wait=False returns at once (a GUI thread must not block on a child that may still be
+        importing torch: 2-4 s): a daemon thread joins, terminates or kills it, and closes
+        the queues."""
         if self._proc is None:
             return True
         self._send(("stop",))
-        self._proc.join(timeout)
-        ok = not self._proc.is_alive()
-        if not ok:
-            self._proc.terminate()
-            self._proc.join(1.0)
-        if self._reader is not None:
-            self._reader.join(1.0)
         self.trainer.paused = True
-        return ok
+        proc, reader = self._proc, self._reader
+        if not wait:
+            threading.Thread(
+                target=_reap, args=(proc, reader, timeout), name="flowscope-trainer-reaper",
+                daemon=True,
+            ).start()  # fmt: skip
+            return False
+        return _reap(proc, reader, timeout)
 
     def reset(self, target=None, model_config=None, config=None) -> None:
         self.stop()
@@ -298,6 +314,21 @@ class ProcessTrainingSession(SessionView):
         self._tc = config or self._tc
         self.trainer = TrainerView(self._mc, self._tc)
         self._proc = None
+
+
+def _reap(proc, reader: threading.Thread | None, timeout: float) -> bool:
+    """Join a trainer child that was told to stop; terminate, then kill it if it does not."""
+    proc.join(timeout)
+    ok = not proc.is_alive()
+    if not ok:
+        proc.terminate()
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    if reader is not None:
+        reader.join(1.0)
+    return ok
 
 
 def wait_ready(session: ProcessTrainingSession, timeout: float = 30.0) -> bool:

@@ -8,15 +8,29 @@ Train / Pause / Step / Reset map to :meth:`start`, :meth:`pause`, :meth:`step_on
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from ..core.models import ModelConfig
 from .trainer import TrainConfig, Trainer
+
+if TYPE_CHECKING:
+    from .process_session import TrainerView
 
 
 class SessionView:
     """What every session shows of its trainer (thread or process alike)."""
 
-    trainer: Trainer  # a Trainer, or the TrainerView of a training process
+    trainer: Trainer | TrainerView  # a Trainer, or the TrainerView of a training process
+
+    @property
+    def running(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def pause(self) -> None:
+        raise NotImplementedError
 
     @property
     def latest_snapshot(self):
@@ -40,6 +54,8 @@ class SessionView:
 
 
 class TrainingSession(SessionView):
+    trainer: Trainer
+
     def __init__(self, target, model_config: ModelConfig, config: TrainConfig):
         self._target, self._mc, self._tc = target, model_config, config
         self.trainer = Trainer(target, model_config, config)
@@ -102,13 +118,14 @@ class TrainingSession(SessionView):
         self._target = target
         self.trainer.set_target(target)
 
-    def stop(self, timeout: float = 5.0) -> bool:
-        """End the background thread; True if it ended within ``timeout`` seconds."""
+    def stop(self, timeout: float = 5.0, wait: bool = True) -> bool:
+        """End the background thread; True if it ended within ``timeout`` seconds (wait=False:
+        return at once, the thread ends after its current step)."""
         self.trainer.stop()
-        if self._thread is not None:
+        if self._thread is not None and wait:
             self._thread.join(timeout)
             return not self._thread.is_alive()
-        return True
+        return self._thread is None or not self._thread.is_alive()
 
     def reset(
         self,

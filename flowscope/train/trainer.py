@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -22,7 +23,12 @@ from ..core.device import pick_device
 from ..core.exact import ExactMarginal
 from ..core.flow_model import FlowModel, Normalization
 from ..core.images.dataset import ImageDataset
-from ..core.losses import per_sample_loss, sample_training_times
+from ..core.losses import (
+    check_weighting,
+    loss_formula,
+    per_sample_loss,
+    sample_training_times,
+)
 from ..core.models import ModelConfig, build_model
 from ..core.paths import sample_path
 from ..core.schedules import get_schedule
@@ -60,6 +66,8 @@ class TrainConfig:
     snapshot_hz: float = 10.0
     normalize: str = "auto"
     num_threads: int | None = None
+    #: the score objective's lambda(t): 'beta2' (E || beta_t s + eps ||^2) or 'none'
+    score_weighting: str = "beta2"
 
     def __post_init__(self):
         if self.steps is not None and int(self.steps) < 1:
@@ -78,6 +86,7 @@ class TrainConfig:
             raise ValueError("ema_decay must be in (0, 1) or None")
         if self.normalize not in ("none", "standardize", "auto"):
             raise ValueError("normalize must be 'none', 'standardize' or 'auto'")
+        check_weighting(self.score_weighting)
         get_schedule(self.schedule)
 
 
@@ -155,6 +164,10 @@ def _target_exact(target) -> ExactMarginal:
     return exact
 
 
+# a target swap waiting for the training thread: (exact, dataset, class names)
+_PendingTarget = tuple[ExactMarginal | None, ImageDataset | None, list[str] | None]
+
+
 class Trainer:
     """Train a flow / score / noise network on a target (an ExactMarginal or a data Target) or on
     an :class:`~flowscope.core.images.ImageDataset` (then ``exact`` is None, ``dataset`` is set,
@@ -186,11 +199,7 @@ class Trainer:
         self.device, self.device_message = pick_device(self.config.device)
         self.on_snapshot = on_snapshot
         self.class_names = getattr(target, "class_names", None) or None
-        self.normalization = (
-            Normalization.from_value_range(*dataset.value_range)
-            if dataset is not None
-            else self._normalization(exact)
-        )
+        self.normalization = self._normalization(exact, dataset)
         torch.manual_seed(self.config.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.net = build_model(mc).to(self.device)
@@ -201,7 +210,7 @@ class Trainer:
         self._sampler = self._make_sampler(exact, dataset)
         self.exact: ExactMarginal | None = exact
         self.dataset: ImageDataset | None = dataset
-        self._pending_target = None
+        self._pending_target: _PendingTarget | None = None
         self.history = LossHistory()
         self.message = self.device_message
         self.error: str | None = None
@@ -216,7 +225,13 @@ class Trainer:
         self._warned_labels = False
 
     # ------------------------------------------------------------------ setup
-    def _normalization(self, exact: ExactMarginal) -> Normalization:
+    def _normalization(
+        self, exact: ExactMarginal | None, dataset: ImageDataset | None
+    ) -> Normalization:
+        if dataset is not None:
+            return Normalization.from_value_range(*dataset.value_range)
+        if exact is None:
+            raise ValueError("a Trainer needs a target (ExactMarginal or Target) or image dataset")
         mode = self.config.normalize
         if mode == "none":
             return Normalization(tuple([0.0] * exact.dim))
@@ -228,10 +243,12 @@ class Trainer:
     def _make_sampler(self, exact: ExactMarginal | None, dataset: ImageDataset | None):
         if dataset is not None:
             return ImageBatches(dataset, self.device)
+        if exact is None:
+            raise ValueError("a Trainer needs a target (ExactMarginal or Target) or image dataset")
         return MixtureSampler(exact, self.device, self.normalization)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        kw = {"lr": self.config.lr, "weight_decay": self.config.weight_decay}
+        kw: dict[str, Any] = {"lr": self.config.lr, "weight_decay": self.config.weight_decay}
         if self.device.type == "cuda":
             kw["fused"] = True
         return (
@@ -283,6 +300,7 @@ class Trainer:
         An image model takes an ImageDataset of the same image shape (its value range may
         differ: the new data is trained in [-1, 1] and the normalization keeps the first one's)."""
         mc = self.model_config
+        pending: _PendingTarget
         if mc.is_image:
             if not isinstance(target, ImageDataset) or target.shape != mc.image_shape:
                 got = getattr(target, "shape", "not an image dataset")
@@ -334,12 +352,12 @@ class Trainer:
         )
         path = sample_path(self.schedule, z, t, generator=self.generator)
         pred = self.net(path.x_t, t, self._labels(labels, n))
-        per = per_sample_loss(pred, path, mc.parameterization)
+        per = per_sample_loss(pred, path, mc.parameterization, c.score_weighting)
         loss = per.mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        if self.ema is not None:
+        if self.ema is not None and c.ema_decay is not None:  # an EMA exists iff ema_decay is set
             k = self.step_count
             decay = min(c.ema_decay, (1.0 + k) / (10.0 + k))
             with torch.no_grad():
@@ -430,7 +448,10 @@ class Trainer:
         """Publish a snapshot now (outside the rate limit), e.g. after a manual step."""
         last = self.history.losses[-1] if self.history.losses else math.nan
         self._maybe_publish(last, force=True)
-        return self.latest_snapshot
+        snap = self.latest_snapshot
+        if snap is None:  # cannot happen: a forced publish always sets it
+            raise RuntimeError("publish() made no snapshot")
+        return snap
 
     def snapshot(self, loss: float | None = None) -> Snapshot:
         """An immutable CPU copy of the current (EMA if enabled) weights."""
@@ -494,6 +515,7 @@ class Trainer:
         return {
             "steps": self.step_count,
             "final_loss": (sum(tail) / len(tail)) if tail else None,
+            "loss": loss_formula(self.model_config.parameterization, self.config.score_weighting),
             "config": {k: v for k, v in vars(self.config).items()},
             "device": str(self.device),
             "target_version": self.target_version,

@@ -93,11 +93,7 @@ def export_animation(window, path: str | Path, frames: int = 40, fps: int = 12) 
             if progress.wasCanceled():
                 raise RuntimeError("cancelled")
             t = k / (frames - 1)
-            state.set(t=t)
-            req = window.field_request(0, t)
-            window.field = window.worker.compute_now(req)
-            window._show_field()
-            window._show_frame()
+            window.render_now(t)  # the arrows at t, computed now; the particles as shown
             QApplication.processEvents()
             images.append(qimage_to_array(window.explorer.render_image()))
             progress.setValue(k + 1)

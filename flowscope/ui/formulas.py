@@ -36,6 +36,7 @@ U_COND = f"{U_T}(x | z) = {D_ALPHA} z + {D_BETA} ε"
 SCORE_COND = f"∇log {P_T}(x | z) = −ε / {BETA}"
 LOSS_CFM = "E" + NORM2.format(f"{U_THETA}({X_T}, t) − ({D_ALPHA} z + {D_BETA} ε)")
 LOSS_DSM = "E" + NORM2.format(f"{S_THETA}({X_T}, t) + ε / {BETA}")
+LOSS_DSM_WEIGHTED = "E" + NORM2.format(f"{BETA} {S_THETA}({X_T}, t) + ε")  # λ(t) = β_t²
 LOSS_NOISE = "E" + NORM2.format(f"{EPS_THETA}({X_T}, t) − ε")
 FLOOR = f"{L_MIN} = E" + NORM2.format(f"{U_T}(x | z) − {U_T}(x)")
 SCORE_FROM_U = (

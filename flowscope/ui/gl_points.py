@@ -29,7 +29,8 @@ __all__ = ["GLPointsItem", "GLViewport"]
 
 _log = logging.getLogger(__name__)
 
-# GL enums (avoid a PyOpenGL dependency for a handful of constants)
+# GL enums for Qt's QOpenGLFunctions (values from Khronos gl.h / glext.h). Qt is the GL
+# binding here: PyOpenGL is not needed (and not a dependency) for nine numbers.
 _GL_POINTS = 0x0000
 _GL_FLOAT = 0x1406
 _GL_BLEND = 0x0BE2

@@ -43,6 +43,7 @@ from ..train.compute_process import make_compute_worker
 from . import formulas as F
 from .actions import add_action
 from .binding import Binder
+from .controllers import RequestChannel, SessionController
 from .image_view import ImageGridView
 from .panels import (
     SCHEDULES,
@@ -220,19 +221,23 @@ class ImageWindow(QMainWindow):
         self.setWindowTitle("flowscope: image mode (classifier-free guidance)")
         self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
-        self.session = None
+        self.requests = RequestChannel(self.worker, ("images",), self)
+        self.requests.resultReady.connect(lambda kind, res: self._show_result(res))
+        self.requests.failed.connect(
+            lambda text: self.statusBar().showMessage(f"sampling failed: {text}", 8000)
+        )
+        self.sessions = SessionController(self._make_session, self)
+        self.sessions.failed.connect(self._error)
         self.dataset = None
         self.result = None  # the ImageResult shown
         self.last_error: str | None = None
-        self._gen = 0
-        self._shown = -1
         self._step_submitted = -1
         self._last_refresh = 0.0
         self._sampling_dirty = False
-        self._settings_changed = False
         self._reloading = False
         self._loaded_shape = (self.state.size, self.state.color)
         self._build_widgets()
+        self.sessions.runningChanged.connect(self.training_panel.set_running)
         self._build_menus()
         self.state.subscribe(self._on_state_changed)
         self.timer = QTimer(self)
@@ -241,6 +246,11 @@ class ImageWindow(QMainWindow):
         self.load_dataset(self.state.dataset)
         self.timer.start()
         self.resize(1480, 900)
+
+    @property
+    def session(self):
+        """The training session (None before the first Train / Step); see SessionController."""
+        return self.sessions.session
 
     # ================================================================== construction
     def _build_widgets(self) -> None:
@@ -474,20 +484,13 @@ class ImageWindow(QMainWindow):
             return False
         if self.session is not None and self.session.step_count and not self._confirm_discard():
             return False
-        self._stop_session()
         cfg = model.config
         self.state.set(channels=cfg.channels, objective=cfg.parameterization,
                        schedule=model.schedule.name if model.schedule.name in SCHEDULES
                        else self.state.schedule)  # fmt: skip
         steps = int((model.metadata.get("training") or {}).get("steps") or 0)
-        try:
-            self.session = self._make_session(cfg)
-            self.session.load_weights(model.net.state_dict(), step=steps)
-        except (ValueError, RuntimeError) as e:
-            self.session = None
-            self._error("Cannot continue from this model", str(e))
+        if not self.sessions.adopt(model.net.state_dict(), step=steps, mc=cfg):
             return False
-        self._settings_changed = False
         self._update_training_status()
         self._request_images(force=True)
         self.statusBar().showMessage(f"continuing from {path} (step {steps:,})", 6000)
@@ -520,44 +523,28 @@ class ImageWindow(QMainWindow):
         return ProcessTrainingSession(ds, mc, tc, nice=TRAINER_NICE)
 
     def toggle_training(self) -> None:
-        if self.dataset is None:
-            return
-        if self.session is None:
-            try:
-                self.session = self._make_session()
-            except ValueError as e:
-                self._error("Cannot start training", str(e))
-                return
-            self._settings_changed = False
-        running = self.session.toggle()
-        self.training_panel.set_running(running)
+        if self.dataset is not None:
+            self.sessions.toggle()
 
     def _on_step_clicked(self) -> None:
-        if self.dataset is None:
+        if self.dataset is None or self.sessions.running:
             return
-        if self.session is None:
-            self.session = self._make_session()
-        if self.session.running:
-            return
-        self.session.step_once(1)
-        self._update_training_status()
+        self.sessions.step(1)
+        if self.session is not None:
+            self._update_training_status()
         self._request_images(force=True)
 
     def _stop_session(self) -> None:
-        if self.session is not None:
-            self.session.stop()
-        self.session = None
+        self.sessions.discard()
 
     def reset_training(self, quiet: bool = False) -> None:
-        was_running = self.session is not None and self.session.running
+        was_running = self.sessions.running
         self._stop_session()
         self._step_submitted = -1
-        self._gen += 1  # results of the old weights are stale
+        self.requests.invalidate("images")  # results of the old weights are stale
         self.result = None
         self.curves.set_loss(np.zeros(0), np.zeros(0), None)
-        self.training_panel.set_running(False)
         self.training_panel.status.setText("not trained yet")
-        self._settings_changed = False
         self.grid_view.set_message(
             "Press Train (T). Samples from fixed seeds appear here as soon as the network "
             "has weights: rows are classes, columns guidance scales w."
@@ -570,7 +557,7 @@ class ImageWindow(QMainWindow):
             self.statusBar().showMessage("weights reset", 3000)
 
     def _snapshot(self):
-        return None if self.session is None else self.session.latest_snapshot
+        return self.sessions.snapshot
 
     # ================================================================== sampling
     def image_request(self, generation: int) -> ImageRequest | None:
@@ -600,12 +587,9 @@ class ImageWindow(QMainWindow):
                 return
             if snap.step == self._step_submitted:
                 return
-        self._gen += 1
-        req = self.image_request(self._gen)
-        if req is None:
+        if self.requests.submit("images", self.image_request) is None:
             return
         self._last_refresh, self._step_submitted = now, snap.step
-        self.worker.submit(req)
         self.grid_view.set_stale(self.result is not None)
 
     def _on_state_changed(self, name: str, value) -> None:
@@ -613,8 +597,7 @@ class ImageWindow(QMainWindow):
             self._reload_with_shape(name)
         elif name in SAMPLING_KEYS:
             self._sampling_dirty = True
-        elif name in TRAINING_KEYS + ("label_dropout",) and self.session is not None:
-            self._settings_changed = True
+        elif name in TRAINING_KEYS + ("label_dropout",) and self.sessions.mark_settings_changed():
             self._update_training_status()
 
     def _on_tick(self) -> None:
@@ -623,17 +606,16 @@ class ImageWindow(QMainWindow):
             self._request_images(force=True)
         if self.session is not None:
             self._update_training_status()
-            if self.session.running:
-                self._request_images()
-        res = self.worker.take("images")
-        if res is not None and res.generation > self._shown:
-            self._show_result(res)  # the worker keeps only the newest request: never stale long
-        if self.worker.last_error:
-            self.statusBar().showMessage(f"sampling failed: {self.worker.last_error}", 8000)
-            self.worker.last_error = None
+            self._request_images()  # throttled; nothing new while paused after a Step's snapshot
+        self.requests.poll()  # the worker keeps only the newest request: never stale long
+
+    def render_now(self) -> None:
+        """Sample the grid and the strip on this thread and show them (scripted mode)."""
+        if self._snapshot() is not None:
+            self.requests.render_now("images", self.image_request)
 
     def _show_result(self, res) -> None:
-        self._shown, self.result = res.generation, res
+        self.result = res
         ds = self.dataset
         cells = res.cells  # (rows, n_w, per, C, H, W)
         rows, nw, per = cells.shape[:3]
@@ -663,7 +645,9 @@ class ImageWindow(QMainWindow):
 
     def _update_training_status(self) -> None:
         self.curves.show_history(self.session.history, None)
-        self.training_panel.show_session(self.session, self._settings_changed, rate_decimals=1)
+        self.training_panel.show_session(
+            self.session, self.sessions.settings_changed, rate_decimals=1
+        )
 
     # ================================================================== exports
     def current_model(self):
@@ -694,7 +678,7 @@ class ImageWindow(QMainWindow):
                 return False
         try:
             out = model.save(path)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RuntimeError) as e:
             self._error("Export failed", str(e))
             return False
         self.statusBar().showMessage(f"saved the model to {out}", 5000)
@@ -733,9 +717,11 @@ class ImageWindow(QMainWindow):
         path = path or self._ask_path("Export the samples", "samples.npy", "NumPy (*.npy)")
         if not path:
             return False
+        from ..core.safeio import atomic_write, save_npy
+
         try:
-            np.save(path, got[0])
-        except OSError as e:
+            atomic_write(Path(path), lambda tmp: save_npy(tmp, got[0]))
+        except (OSError, ValueError) as e:
             self._error("Could not write the samples", str(e))
             return False
         self.statusBar().showMessage(
@@ -787,7 +773,7 @@ class ImageWindow(QMainWindow):
 
     def shutdown(self) -> None:
         self.timer.stop()
-        self._stop_session()
+        self.sessions.shutdown(timeout=4.0)
         self.worker.stop(timeout=4.0)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -801,7 +787,7 @@ class ImageWindow(QMainWindow):
     def _autosave(self) -> None:
         """Keep the last trained image model (FLOWSCOPE_HOME/last-image-model)."""
         path = last_image_model_path()
-        if path is None or self._snapshot() is None:
+        if path is None or self._snapshot() is None or not getattr(self, "autosave_enabled", 1):
             return
         try:
             self.current_model().save(path)

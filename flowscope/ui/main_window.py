@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -35,11 +35,12 @@ from superqt import QLabeledDoubleSlider
 from ..core.data import PRESETS, DataError, Drawing, load_target
 from ..core.device import available_devices
 from ..state import AppState
-from ..train.compute import FieldRequest, TrajectoryRequest
+from ..train.compute import FieldRequest, TargetRequest, TrajectoryRequest
 from ..train.compute_process import make_compute_worker
 from . import formulas as F
 from .actions import add_action
 from .canvas import TargetCanvas
+from .controllers import RequestChannel, SessionController
 from .explorer import ExplorerView
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
 
@@ -107,28 +108,33 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("flowscope: flow matching, live")
         self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
-        self.session = None
+        self.requests = RequestChannel(self.worker, ("trajectory", "field", "target"), self)
+        self.requests.resultReady.connect(self._on_result)
+        self.requests.failed.connect(
+            lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
+        )
+        self.sessions = SessionController(self._new_session, self)
+        self.sessions.failed.connect(self._error)
         self.target = None
         self.floor: float | None = None
+        self.floor_stderr: float | None = None
         self.quality: tuple[list[int], list[float]] = ([], [])
         self.traj = None
         self.field = None
         self.project_path: Path | None = None
         self.dirty = False
-        self._gen = {"trajectory": 0, "field": 0}
-        self._shown = {"trajectory": -1, "field": -1}
         self._traj_pending_full = False
         self._last_refresh = 0.0
         self._last_curves = 0.0
         self._last_status = 0.0
         self._last_tick = time.perf_counter()
         self._snapshot_step_submitted = -1
-        self._settings_changed = False
         self._field_dirty = False
         self._last_field_request = 0.0
         self.frame_times: list[float] = []  # for the soak benchmark
 
         self._build_widgets()
+        self.sessions.runningChanged.connect(self.training_panel.set_running)
         self._build_menus()
         self.state.subscribe(self._on_state_changed)
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
@@ -141,6 +147,11 @@ class MainWindow(QMainWindow):
             self.explorer.set_layer_visible(layer, bool(getattr(self.state, key)))
         self.timer.start()
         self.resize(1560, 940)
+
+    @property
+    def session(self):
+        """The training session (None before the first Train / Step); see SessionController."""
+        return self.sessions.session
 
     # ================================================================== construction
     def _build_widgets(self) -> None:
@@ -324,6 +335,8 @@ class MainWindow(QMainWindow):
             self._error("Cannot use this target", str(e))
             return False
         self._apply_target(target, source)
+        for note in getattr(target, "notes", ()):  # e.g. "subsampled to 20000 points"
+            self.statusBar().showMessage(note, 8000)
         return True
 
     def _apply_target(self, target, source: str) -> None:
@@ -336,8 +349,8 @@ class MainWindow(QMainWindow):
         if idx >= 0:
             self.preset_combo.setCurrentIndex(idx)
         self.canvas.set_bounds(target.bounds)
+        self.canvas.set_density(None)  # the new target's heatmap comes from the compute side
         self.explorer.set_bounds(target.bounds)
-        self._show_target_density()
         self.sampling_panel.set_classes(target.class_names)
         if self.state.label >= (target.num_classes or 0):
             self.state.set(label=-1)
@@ -353,30 +366,21 @@ class MainWindow(QMainWindow):
         self._request_trajectories(preview=True)
         self._request_field()
 
-    def _show_target_density(self) -> None:
-        from ..train.compute import grid_points
-
-        pts = grid_points(self.target.bounds, 128).double()
-        dens = self.target.exact.log_prob(pts, 1.0).exp().reshape(128, 128).numpy()
-        self.canvas.set_density(dens, self.target.bounds)
-
     def _needed_classes(self) -> int:
         if self.state.target_source == "drawing":
             return MAX_DRAWING_CLASSES if self.target.num_classes else 0
         return int(self.target.num_classes or 0)
 
     def _compute_floor(self) -> None:
-        from ..core.metrics import conditional_loss_floor, loss_floor
-
-        try:
-            exact = self.target.exact.with_schedule(self.state.schedule)
-            if self._needed_classes() and exact.labels is not None:
-                eta = self.state.label_dropout
-                self.floor = conditional_loss_floor(exact, self.state.objective, eta, n=6000)
-            else:
-                self.floor = loss_floor(exact, self.state.objective, n=6000, seed=0)
-        except ValueError:
-            self.floor = None
+        """Ask the compute side for the target's heatmap and loss floor (seconds for large
+        mixtures: never on this thread). The floor is unknown (None) until the answer comes."""
+        s = self.state
+        self.floor = None
+        conditional = bool(self._needed_classes()) and self.target.exact.labels is not None
+        self.requests.submit("target", lambda gen: TargetRequest(
+            gen, self.target.exact, tuple(self.target.bounds), s.objective, s.schedule,
+            s.label_dropout if conditional else None,
+        ))  # fmt: skip
 
     def _on_preset_combo_activated(self, index: int) -> None:
         if index == self.preset_combo.count() - 1:
@@ -406,19 +410,15 @@ class MainWindow(QMainWindow):
             self.set_target_source(path)
 
     # ================================================================== training
-    def _make_session(self):
-        """Training runs in a child process (its own GIL) unless FLOWSCOPE_TRAIN_PROCESS=0."""
-
-        from ..core.models import ModelConfig
+    def _new_session(self, **overrides):
+        """SessionController's factory: training runs in a child process (its own GIL) unless
+        FLOWSCOPE_TRAIN_PROCESS=0."""
         from ..train.process_session import ProcessTrainingSession
         from ..train.session import TrainingSession
         from ..train.trainer import TrainConfig
 
         s = self.state
-        mc = ModelConfig(
-            width=s.width, depth=s.depth, parameterization=s.objective,
-            num_classes=self._needed_classes(),
-        )  # fmt: skip
+        mc = self._session_model_config()
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, num_threads=1, snapshot_hz=10.0, normalize="none",
@@ -427,40 +427,31 @@ class MainWindow(QMainWindow):
             return TrainingSession(self.target, mc, tc)
         return ProcessTrainingSession(self.target, mc, tc, nice=TRAINER_NICE)
 
+    def _session_model_config(self):
+        from ..core.models import ModelConfig
+
+        s = self.state
+        return ModelConfig(
+            width=s.width, depth=s.depth, parameterization=s.objective,
+            num_classes=self._needed_classes(),
+        )  # fmt: skip
+
     def toggle_training(self) -> None:
-        if self.session is None:
-            try:
-                self.session = self._make_session()
-            except ValueError as e:
-                self._error("Cannot start training", str(e))
-                return
-            self._settings_changed = False
-        running = self.session.toggle()
-        self.training_panel.set_running(running)
+        self.sessions.toggle()
         self.dirty = True
-        if self.session.trainer.device_message:
+        if self.session is not None and self.session.trainer.device_message:
             self.statusBar().showMessage(self.session.trainer.device_message, 6000)
 
     def _on_step_clicked(self) -> None:
-        if self.session is None:
-            self.session = self._make_session()
-        self.session.step_once(1)
+        self.sessions.step(1)
         self._refresh_from_training(force=True)
 
     def reset_training(self, quiet: bool = False) -> None:
-        was_running = self.session is not None and self.session.running
-        if self.session is not None:
-            self.session.stop()
-        self.session = None
+        self.sessions.reset()
         self.quality = ([], [])
         self._snapshot_step_submitted = -1
-        self._compute_floor()
         self.curves.set_loss(np.zeros(0), np.zeros(0), self.floor)
         self.curves.set_quality([], [])
-        self.training_panel.set_running(False)
-        self._settings_changed = False
-        if was_running:
-            self.toggle_training()
         self._request_trajectories(preview=True)
         self._request_field()
         if not quiet:
@@ -486,9 +477,7 @@ class MainWindow(QMainWindow):
         self._request_field()
 
     def _snapshot(self):
-        if self.session is None:
-            return None
-        return self.session.latest_snapshot
+        return self.sessions.snapshot
 
     # ================================================================== requests
     def _follow_learned(self) -> bool:
@@ -500,10 +489,8 @@ class MainWindow(QMainWindow):
         snap = self._snapshot() if self._follow_learned() else None
         n = min(PREVIEW_PARTICLES, s.n_particles) if preview else s.n_particles
         self._traj_pending_full = preview and n < s.n_particles
-        self._gen["trajectory"] += 1
-        self.worker.submit(
-            TrajectoryRequest(
-                self._gen["trajectory"],
+        self.requests.submit("trajectory", lambda gen: TrajectoryRequest(
+                gen,
                 self.target.exact,
                 snap,
                 n,
@@ -516,8 +503,7 @@ class MainWindow(QMainWindow):
                 s.w,
                 s.seed,
                 score_quality=quality and snap is not None,
-            )
-        )
+        ))  # fmt: skip
 
     def field_request(self, generation: int, t: float | None = None) -> FieldRequest:
         """The arrows and heatmap request for the current settings (at time t if given)."""
@@ -533,8 +519,7 @@ class MainWindow(QMainWindow):
 
     def _request_field(self) -> None:
         self._last_field_request = time.perf_counter()
-        self._gen["field"] += 1
-        self.worker.submit(self.field_request(self._gen["field"]))
+        self.requests.submit("field", self.field_request)
 
     # ================================================================== state
     def _on_state_changed(self, name: str, value) -> None:
@@ -567,10 +552,8 @@ class MainWindow(QMainWindow):
         elif name in TRAINING_KEYS:
             if name in ("objective", "schedule", "label_dropout"):
                 self._compute_floor()
-            if self.session is None:
-                return
-            self._settings_changed = True
-            self.statusBar().showMessage(f"{name} changed: press Reset to train with it", 5000)
+            if self.sessions.mark_settings_changed():
+                self.statusBar().showMessage(f"{name} changed: press Reset to train with it", 5000)
         if name != "t":
             self.dirty = True
 
@@ -604,7 +587,7 @@ class MainWindow(QMainWindow):
         self._poll_results()
         if (
             self._field_dirty
-            and self._shown["field"] >= self._gen["field"]
+            and not self.requests.stale("field")
             and now - self._last_field_request >= self._field_interval()
         ):
             self._field_dirty = False  # the last field is shown: ask for the current t
@@ -623,25 +606,43 @@ class MainWindow(QMainWindow):
         return FIELD_MIN_INTERVAL_TRAINING_S if training else FIELD_MIN_INTERVAL_S
 
     def _poll_results(self) -> None:
-        res = self.worker.take("trajectory")
-        if res is not None and res.generation >= self._shown["trajectory"]:
-            self._shown["trajectory"] = res.generation
+        self.requests.poll()
+
+    def _on_result(self, kind: str, res) -> None:
+        """A current (not stale) result from the compute side."""
+        if kind == "trajectory":
             self.traj = res
             if res.energy is not None:
                 self.quality[0].append(res.step)
                 self.quality[1].append(res.energy)
                 self.curves.set_quality(*self.quality)
-            if self._traj_pending_full and res.generation == self._gen["trajectory"]:
+            if self._traj_pending_full and res.generation == self.requests.generation(kind):
                 self._request_trajectories()
             self._show_frame()
-        res = self.worker.take("field")
-        if res is not None and res.generation >= self._shown["field"]:
-            self._shown["field"] = res.generation
+        elif kind == "field":
             self.field = res
             self._show_field()
-        if self.worker.last_error:
-            self.statusBar().showMessage(f"render error: {self.worker.last_error}", 8000)
-            self.worker.last_error = None
+        elif kind == "target":
+            self.canvas.set_density(res.density, res.bounds)
+            if res.generation == self.requests.generation(kind):
+                self.floor, self.floor_stderr = res.floor, res.floor_stderr
+                self.curves.set_floor(self.floor)
+
+    def render_now(self, t: float | None = None) -> None:
+        """Compute the particles and the arrows for the current settings on this thread and show
+        them (scripted mode, the animation export): blocks, so never from a user's action."""
+        s = self.state
+        if t is not None:
+            s.set(t=float(t), playing=False)
+        snap = self._snapshot() if self._follow_learned() else None
+        if self.traj is None or t is None:
+            self.requests.render_now("trajectory", lambda gen: TrajectoryRequest(
+                gen, self.target.exact, snap, s.n_particles, s.steps, s.solver, s.sigma,
+                s.sigma_schedule, s.drop_score_term, None if s.label < 0 else s.label, s.w,
+                s.seed, score_quality=snap is not None,
+            ))  # fmt: skip
+        self.requests.render_now("field", lambda gen: self.field_request(gen, t))
+        self._show_frame()
 
     def current_positions(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(ODE, SDE) particle positions at the current t, interpolated between frames."""
@@ -695,7 +696,7 @@ class MainWindow(QMainWindow):
     def _update_training_status(self, curves: bool = True) -> None:
         if curves:
             self.curves.show_history(self.session.history, self.floor)
-        self.training_panel.show_session(self.session, self._settings_changed)
+        self.training_panel.show_session(self.session, self.sessions.settings_changed)
         src = "learned" if self.traj is not None and self.traj.source == "learned" else "exact"
         self.status_label.setText(f"particles follow the {src} field")
 
@@ -730,7 +731,7 @@ class MainWindow(QMainWindow):
             self.project_path = save_project(
                 path, self._settings(), self.canvas.drawing().to_dict(), model, hist
             )
-        except OSError as e:
+        except (OSError, ValueError, RuntimeError) as e:  # full disk, read-only folder, ...
             self._error("Could not save the project", str(e))
             return False
         self.dirty = False
@@ -753,9 +754,7 @@ class MainWindow(QMainWindow):
         except (ProjectError, ValueError, KeyError, TypeError) as e:
             self._error("Cannot open the project", str(e))
             return False
-        if self.session is not None:
-            self.session.stop()
-            self.session = None
+        self.sessions.discard()
         self.canvas.set_drawing(drawing)
         settings = dict(proj.settings)
         source = settings.pop("target_source", "two_moons")
@@ -765,43 +764,48 @@ class MainWindow(QMainWindow):
             self._error("Some settings could not be restored", str(e))
         if not self.set_target_source(source):
             self.set_target_source("two_moons")
-        if proj.model is not None:
-            self._adopt_model(proj.model, proj.history)
+        adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
         self.project_path = Path(path)
         self.dirty = False
-        self.statusBar().showMessage(f"opened {path}", 4000)
+        note = "" if adopted else " without its model (it does not fit the target)"
+        self.statusBar().showMessage(f"opened {path}{note}", 8000)
         return True
 
-    def _adopt_model(self, model, history) -> None:
-        """Continue from saved weights: a session whose network starts from them."""
-        self.state.set(
-            objective=model.config.parameterization,
-            width=model.config.width,
-            depth=model.config.depth,
-            schedule=model.schedule.name
-            if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
-            else self.state.schedule,
-        )
-        self._adopted_model = model
+    def _adopt_model(self, model, history) -> bool:
+        """Continue from saved weights: a session whose network starts from them. False (with
+        a message) when the weights cannot continue on this target."""
         try:
-            self.session = self._make_session()
-            steps = list((history or {}).get("steps", []))
-            self.session.history.steps.extend(steps)
-            self.session.history.losses.extend((history or {}).get("losses", []))
-            self.session.load_weights(model.net.state_dict(), step=len(steps))
-        except (ValueError, RuntimeError) as e:
-            self.session = None
-            self._error("The saved model does not fit this target", str(e))
-            return
+            self.state.set(
+                objective=model.config.parameterization,
+                width=model.config.width,
+                depth=model.config.depth,
+                schedule=model.schedule.name
+                if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
+                else self.state.schedule,
+            )
+            want = self._session_model_config()
+        except ValueError as e:
+            self._error("The saved model does not fit this window", str(e))
+            return False
+        if model.config != want:  # the trainer would die on these weights
+            self._error(
+                "The saved model does not fit this target",
+                f"it was trained for {model.config.num_classes} classes (dimension "
+                f"{model.config.dim}), this target needs {want.num_classes}; its weights were "
+                "not loaded: train again",
+            )
+            return False
+        self._adopted_model = model
+        if not self.sessions.adopt(model.net.state_dict(), history):
+            return False
         self._update_training_status()
         self._refresh_from_training(force=True)
+        return True
 
     def new_project(self) -> None:
         if not self._maybe_save():
             return
-        if self.session is not None:
-            self.session.stop()
-            self.session = None
+        self.sessions.discard()
         self.canvas.set_drawing(Drawing())
         self.project_path = None
         self.set_target_source("two_moons")
@@ -855,12 +859,15 @@ class MainWindow(QMainWindow):
         if not path:
             return
         ode, _ = pos
+        from ..core.safeio import atomic_write, save_npy
+
         try:
             if path.endswith(".csv"):
-                np.savetxt(path, ode, delimiter=",", header="x,y", comments="", fmt="%.6f")
+                fmt = dict(delimiter=",", header="x,y", comments="", fmt="%.6f")
+                atomic_write(Path(path), lambda tmp: np.savetxt(tmp, ode, **fmt))
             else:
-                np.save(path, ode)
-        except OSError as e:
+                atomic_write(Path(path), lambda tmp: save_npy(tmp, ode))
+        except (OSError, ValueError) as e:
             self._error("Could not write the samples", str(e))
             return
         self.statusBar().showMessage(f"wrote {len(ode)} samples (ODE, t = {self.state.t:.2f})")
@@ -874,9 +881,19 @@ class MainWindow(QMainWindow):
                 return False
         try:
             if fmt == "svg":
-                self.explorer.export_svg(path)
-            elif not self.explorer.render_image().save(path):
-                raise OSError(f"could not write {path}")
+                from ..core.safeio import atomic_write
+
+                atomic_write(Path(path), lambda tmp: self.explorer.export_svg(str(tmp)))
+            else:
+                from ..core.safeio import atomic_write
+
+                img = self.explorer.render_image()
+
+                def write(tmp: Path) -> None:
+                    if not img.save(str(tmp)):
+                        raise OSError(f"could not write {path}")
+
+                atomic_write(Path(path), write)
         except (OSError, RuntimeError) as e:
             self._error("Export failed", str(e))
             return False
@@ -902,7 +919,9 @@ class MainWindow(QMainWindow):
             if not Path(path).suffix:  # no suffix typed: the chosen filter's
                 path += "." + (formats[1] if chosen.startswith("MP4") else formats[0])
         try:
-            export_animation(self, path, frames)
+            from ..core.safeio import atomic_write
+
+            atomic_write(Path(path), lambda tmp: export_animation(self, str(tmp), frames))
         except (OSError, RuntimeError, ValueError) as e:
             self._error("Animation export failed", str(e))
             return False
@@ -969,8 +988,7 @@ class MainWindow(QMainWindow):
         self.timer.stop()
         if getattr(self, "_image_window", None) is not None:
             self._image_window.close()
-        if self.session is not None:
-            self.session.stop(timeout=4.0)
+        self.sessions.shutdown(timeout=4.0)
         self.worker.stop(timeout=4.0)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -984,13 +1002,12 @@ class MainWindow(QMainWindow):
     def _autosave(self) -> None:
         """Keep the last session's project so the next launch restores it."""
         path = last_session_path()
-        if path is None:
+        if path is None or not getattr(self, "autosave_enabled", True):
             return
         try:
             keep, dirty = self.project_path, self.dirty
             self._save_to(path)
             self.project_path, self.dirty = keep, dirty
-            QSettings("flowscope", "flowscope").setValue("last_session", str(path))
         except Exception:  # never block closing on the autosave
             pass
 

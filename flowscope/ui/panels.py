@@ -31,7 +31,9 @@ OBJECTIVES = ["velocity", "score", "noise"]
 OBJECTIVE_TIPS = F.tooltip(
     "What the network predicts (MATH.md):",
     f"velocity (flow matching): {F.U_THETA}({F.X_T}, t) ≈ {F.D_ALPHA} z + {F.D_BETA} ε",
-    f"score (denoising score matching): {F.S_THETA} ≈ −ε / {F.BETA} (unstable as {F.BETA} → 0)",
+    f"score (denoising score matching): {F.S_THETA} ≈ −ε / {F.BETA}, loss weighted by",
+    f"    λ(t) = {F.sup(F.BETA, '2')}: {F.LOSS_DSM_WEIGHTED} (unweighted, late times dominate",
+    "    and the ODE samples of a score model are poor)",
     f"noise (DDPM): {F.EPS_THETA} ≈ ε, score = −{F.EPS_THETA} / {F.BETA}",
     F.DERIVATIVES,
 )
@@ -431,6 +433,10 @@ class CurvesPanel(QWidget):
                 )
             else:
                 self.excess_label.setText(f"loss {smooth[-1]:.4f} (smoothed over {k} steps)")
+        self.set_floor(floor)
+
+    def set_floor(self, floor: float | None) -> None:
+        """The dashed L_min line (hidden while the floor is unknown, e.g. still computing)."""
         if floor is not None and math.isfinite(floor) and floor > 0:
             self.floor_line.setValue(math.log10(floor))
             self.floor_line.setVisible(True)

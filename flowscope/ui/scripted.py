@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from PySide6.QtCore import QEventLoop, QTimer
 
@@ -15,61 +14,18 @@ def _wait(app, seconds: float) -> None:
 
 
 def run_scripted(app, win, args) -> int:
-    from ..train.compute import TrajectoryRequest
-
     steps = max(0, int(args.train_steps or 0))
     _wait(app, 0.3)
     if steps:
         _train_until(app, win, steps)
-    s, snap = win.state, win._snapshot()
-    y = None if s.label < 0 else s.label
-    learned = snap if win._follow_learned() else None
-    win.traj = win.worker.compute_now(
-        TrajectoryRequest(
-            10**9,
-            win.target.exact,
-            learned,
-            s.n_particles,
-            s.steps,
-            s.solver,
-            s.sigma,
-            s.sigma_schedule,
-            s.drop_score_term,
-            y,
-            s.w,
-            s.seed,
-            score_quality=learned is not None,
-        )
-    )
-    win._shown["trajectory"] = 10**9
-    if win.traj.energy is not None:
-        win.quality[0].append(win.traj.step)
-        win.quality[1].append(win.traj.energy)
-        win.curves.set_quality(*win.quality)
-    win.field = win.worker.compute_now(win.field_request(10**9))
-    win._shown["field"] = 10**9
-    win._show_field()
-    win._show_frame()
+    win.render_now()
     _wait(app, 0.5)
     return _save_and_close(win, args.screenshot)
 
 
 def _train_until(app, win, steps: int) -> None:
     """Train ``steps`` steps in the window's session, pause, and wait for their snapshot."""
-    win.toggle_training()
-    deadline = time.time() + 600
-    while win.session.step_count < steps and time.time() < deadline:
-        if win.session.trainer.error:
-            break
-        _wait(app, 0.05)
-    win.session.pause()
-    win.training_panel.set_running(False)
-    win.session.publish()
-    deadline = time.time() + 30
-    while time.time() < deadline and (
-        win._snapshot() is None or win._snapshot().step < win.session.step_count
-    ):
-        _wait(app, 0.05)
+    win.sessions.train_steps(steps, wait=lambda: _wait(app, 0.05))
     win._update_training_status()
 
 
@@ -79,7 +35,7 @@ def run_scripted_images(app, win, args) -> int:
     _wait(app, 0.3)
     if steps:
         _train_until(app, win, steps)
-        win._show_result(win.worker.compute_now(win.image_request(10**9)))
+        win.render_now()
     _wait(app, 0.3)
     return _save_and_close(win, args.screenshot)
 

@@ -14,19 +14,34 @@ WIDTHS = torch.tensor([0.3, 0.15, 0.4, 0.05], dtype=torch.float64)
 LABELS = torch.tensor([0, 1, 1, 0])
 
 
+def reference_schedule(name, t):
+    """alpha_t, beta_t, d_alpha_t and beta_t d_beta_t written out by hand (MATH.md's table),
+    independently of flowscope.core.schedules; the product is finite at t = 1 for every one."""
+    t = torch.as_tensor(t, dtype=torch.float64)
+    one = torch.ones_like(t)
+    if name == "condot":
+        return t, 1 - t, one, -(1 - t)
+    if name == "cosine":
+        h = math.pi / 2
+        s, c = torch.sin(h * t), torch.cos(h * t)
+        return s, c, h * c, -h * s * c
+    if name == "vp":  # beta = sqrt(1 - t^2): beta d_beta = -t
+        return t, torch.sqrt(1 - t * t), one, -t
+    if name == "sqrt":  # beta = sqrt(1 - t): beta d_beta = -1/2
+        return t, torch.sqrt(1 - t), one, -0.5 * one
+    raise KeyError(name)
+
+
 def dense_reference(x, t, means, weights, widths, schedule="condot"):
     """MATH.md's formulas with full (N, K) matrices and torch.softmax (no streaming)."""
-    from flowscope.core.schedules import get_schedule
-
-    sch = get_schedule(schedule)
-    v = sch(torch.full((x.shape[0],), min(t, sch.t_max_finite), dtype=x.dtype))
-    a, b, da, db = (q[:, None] for q in (v.alpha, v.beta, v.d_alpha, v.d_beta))
+    v = reference_schedule(schedule, torch.full((x.shape[0],), float(t), dtype=x.dtype))
+    a, b, da, bdb = (q[:, None] for q in v)
     s2 = a**2 * widths[None] ** 2 + b**2  # (N, K)
     diff = x[:, None, :] - a[:, :, None] * means[None]
     logit = weights.log()[None] - 0.5 * diff.pow(2).sum(-1) / s2 - torch.log(s2)  # D = 2
     w = torch.softmax(logit, dim=1)
     logp = torch.logsumexp(logit, 1) - math.log(2 * math.pi)
-    ds_over_s = (a * da * widths[None] ** 2 + b * db) / s2
+    ds_over_s = (a * da * widths[None] ** 2 + bdb) / s2
     comp_u = da[:, :, None] * means[None] + ds_over_s[:, :, None] * diff
     u = (w[:, :, None] * comp_u).sum(1)
     score = (w[:, :, None] * (-diff) / s2[:, :, None]).sum(1)
@@ -38,8 +53,8 @@ def em():
     return ExactMarginal(MEANS, WEIGHTS, WIDTHS, LABELS)
 
 
-@pytest.mark.parametrize("schedule", ["condot", "cosine", "vp"])
-@pytest.mark.parametrize("t", [0.0, 0.3, 0.8, 1.0])
+@pytest.mark.parametrize("schedule", ["condot", "cosine", "vp", "sqrt"])
+@pytest.mark.parametrize("t", [0.0, 0.3, 0.8, 0.9995, 1.0])
 def test_matches_dense_reference(schedule, t):
     em = ExactMarginal(MEANS, WEIGHTS, WIDTHS, schedule=schedule)
     x = torch.randn(200, 2, dtype=torch.float64) * 2
@@ -180,3 +195,32 @@ def test_shared_time_fast_path_equals_per_row_path(em):
     u, s = em.velocity_and_score(x, 0.6)
     torch.testing.assert_close(u, em.velocity(x, 0.6))
     torch.testing.assert_close(s, em.score(x, 0.6))
+
+
+@pytest.mark.parametrize("schedule", ["condot", "cosine", "vp", "sqrt", "poly2"])
+def test_t1_is_the_data_density_for_every_schedule(schedule):
+    """At t = 1, p_1 = p_data and u_1(x) = sum_i w_i [mu_i + (d_s_i / s_i)(x - mu_i)] with
+    s_i = h_i: no schedule may fall back to t = 0.999 (issue: vp gave log p 2.482, not 2.642)."""
+    em = ExactMarginal([[0.0, 0.0]], widths=[0.1], schedule=schedule)
+    x = torch.tensor([[0.05, 0.0]], dtype=torch.float64)
+    f = em.evaluate(x, 1.0)
+    exact_logp = -0.5 * 0.05**2 / 0.01 - math.log(2 * math.pi * 0.01)
+    assert f.log_prob.item() == pytest.approx(exact_logp, abs=1e-12)
+    torch.testing.assert_close(f.score, torch.tensor([[-5.0, 0.0]], dtype=torch.float64))
+    # u_1 = d_alpha_1 mu + (alpha d_alpha h^2 + beta d_beta) / h^2 (x - mu), by hand per schedule
+    _, _, da, bdb = reference_schedule(schedule, 1.0) if schedule != "poly2" else (1, 0, 2.0, 0.0)
+    u1 = float(da) * 0.0 + (float(da) * 0.01 + float(bdb)) / 0.01 * 0.05
+    assert f.velocity[0, 0].item() == pytest.approx(u1, rel=1e-12)
+    # per-row t takes the other code path and must agree
+    g = em.evaluate(x.repeat(2, 1), torch.tensor([1.0, 0.5], dtype=torch.float64))
+    assert g.log_prob[0].item() == pytest.approx(exact_logp, abs=1e-12)
+
+
+def test_vp_log_prob_at_t1_on_two_moons_equals_the_data_density():
+    from flowscope.core.data import load_target
+
+    target = load_target("two_moons")
+    em = target.exact.with_schedule("vp")
+    x = em.sample(500, seed=3, dtype=torch.float64)
+    ref = target.exact.log_prob(x, 1.0)  # condot at t = 1 is p_data itself
+    torch.testing.assert_close(em.log_prob(x, 1.0), ref, rtol=0, atol=1e-9)

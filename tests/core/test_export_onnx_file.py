@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -35,6 +36,11 @@ def test_small_model_is_one_file_that_runs_after_a_move(tmp_path, model):
 
 
 def test_large_weights_go_to_a_data_file_beside_it(tmp_path, model, monkeypatch):
+    ort = pytest.importorskip("onnxruntime")
     monkeypatch.setattr(export_mod, "ONNX_INLINE_BYTES", 0)
-    export_velocity(model, tmp_path / "v.onnx")
+    p = export_velocity(model, tmp_path / "v.onnx")
+    # named after the final file (not the temporary one the graph was written to)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["v.onnx", "v.onnx.data"]
+    x = torch.randn(3, 2)
+    out = ort.InferenceSession(str(p)).run(None, {"x": x.numpy(), "t": np.full(3, 0.4, "f4")})[0]
+    torch.testing.assert_close(torch.from_numpy(out), model.velocity(x, 0.4), atol=1e-4, rtol=1e-4)

@@ -277,3 +277,23 @@ def test_conditional_loss_floor_interpolates_between_conditional_and_uncondition
     assert abs(half - 0.5 * (cond + uncond)) < 0.05 * uncond
     plain = ExactMarginal(torch.tensor([[0.0, 0.0]]), widths=0.3)
     assert conditional_loss_floor(plain, "velocity", 0.1) == loss_floor(plain, "velocity")
+
+
+def test_log_likelihood_of_a_normalized_perfect_model_is_the_exact_one():
+    """A model trained on x' = (x - shift) / scale flows from N(shift, scale^2 I) in data
+    coordinates; its likelihood must count that source (the old code used N(0, I): ~2.2e3 nats
+    off for shift (30, -20), scale 40)."""
+    from oracle_models import oracle_model
+
+    from flowscope.core.exact import ExactMarginal
+
+    shift, scale = (30.0, -20.0), 40.0
+    em = ExactMarginal(
+        torch.tensor([[0.0, 0.0], [60.0, -40.0]], dtype=torch.float64) + torch.tensor(shift),
+        widths=[12.0, 20.0],
+    )
+    model = oracle_model(em, "velocity", shift, scale)
+    x1 = em.sample(64, seed=1, dtype=torch.float64)
+    got = log_likelihood(model, x1.float(), steps=40).double()
+    want = em.log_prob(x1, 1.0)
+    torch.testing.assert_close(got, want, atol=2e-2, rtol=0)

@@ -17,7 +17,9 @@ EM = ExactMarginal(torch.tensor([[-2.0, 0.0], [2.0, 0.0]]), widths=0.4, labels=[
 BOUNDS = (-3.0, 3.0, -3.0, 3.0)
 
 
-def _wait(fn, timeout=60.0):
+def _wait(fn, timeout=120.0):
+    """fn()'s first true value; the timeout bounds a hang only (the child's start-up, a torch
+    import, is seconds on a loaded machine and is never measured against a budget)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = fn()
@@ -68,19 +70,37 @@ def test_requests_before_the_child_is_ready_are_computed_here():
         w.stop()
 
 
-def test_newest_only_and_a_dead_child_falls_back(child):
-    w = child
-    for g in (1, 2, 3):
-        w.submit(TrajectoryRequest(g, EM, None, n=40, steps=4))
-    res = _wait(lambda: w.take("trajectory"))
-    if res.generation != 3:  # the first may have been dispatched before the others came
+class _Recording(ProcessComputeWorker):
+    """Records the generation of every request the worker dispatches (to the child or here)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dispatched: list[int] = []
+
+    def _run(self, req):
+        self.dispatched.append(req.generation)
+        return super()._run(req)
+
+
+def test_newest_only_and_a_dead_child_falls_back():
+    w = _Recording()
+    w.start()
+    try:
+        _wait(lambda: w.ready)
+        with w._cond:  # the three arrive together: the worker thread cannot take one between
+            for g in (1, 2, 3):
+                w.submit(TrajectoryRequest(g, EM, None, n=40, steps=4))
         res = _wait(lambda: w.take("trajectory"))
-    assert res.generation == 3
-    os.kill(w.pid, signal.SIGKILL)
-    time.sleep(0.3)
-    w.submit(TrajectoryRequest(4, EM, None, n=40, steps=4))
-    res = _wait(lambda: w.take("trajectory"))
-    assert res.generation == 4 and w.last_error is None and not w.ready
+        assert res.generation == 3 and w.dispatched == [3]  # 1 and 2 were replaced unsent
+        assert w.computed_remotely == 1 and w.computed_here == 0
+        os.kill(w.pid, signal.SIGKILL)
+        _wait(lambda: not w.ready)  # the receiver saw the pipe close
+        w.submit(TrajectoryRequest(4, EM, None, n=40, steps=4))
+        res = _wait(lambda: w.take("trajectory"))
+        assert res.generation == 4 and w.last_error is None and not w.ready
+        assert w.computed_here == 1  # computed in this process, as the child is gone
+    finally:
+        w.stop()
 
 
 def test_stop_is_quick_while_the_child_is_busy(child):

@@ -25,14 +25,15 @@ def _open(path: Path) -> Image.Image:
         raise DataError(f"file not found: {path}")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # palette-transparency and decompression-bomb notes
+            warnings.simplefilter("ignore")  # palette-transparency notes
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # the limit stays on
             with Image.open(path) as im:
                 im.seek(0)  # first frame of an animated GIF/WebP
                 im.load()
                 return im.copy() if im.mode != "P" else _unpalette(im)
     except DataError:
         raise
-    except Image.DecompressionBombError as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DataError(f"the image {path.name} is too large ({e}); shrink it and try again") from e
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as e:
         raise DataError(
@@ -42,7 +43,7 @@ def _open(path: Path) -> Image.Image:
 
 
 def _unpalette(im: Image.Image) -> Image.Image:
-    has_alpha = "transparency" in im.info or im.palette.mode == "RGBA"
+    has_alpha = "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
     return im.convert("RGBA" if has_alpha else "RGB")
 
 

@@ -17,6 +17,12 @@ from ..exact import ExactMarginal
 from .target import DataError, Target
 
 POINT_SUFFIXES = (".csv", ".txt", ".npy")
+#: a point file's rows beyond this are subsampled (each point is a mixture component)
+MAX_POINTS = 20_000
+#: text point files larger than this are refused before reading (~2 million rows)
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+#: .npy point arrays larger than this are refused from their header
+MAX_NPY_BYTES = 1024 * 1024 * 1024
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -30,8 +36,12 @@ def _parse_float(s: str) -> float | None:
 
 def read_text_points(path: Path) -> tuple[np.ndarray, list[int]]:
     """Parse a CSV/TXT file. Returns data (N, 2 or 3) float64 and the 1-based line of each row."""
+    from ..safeio import SafeIOError, read_regular_file
+
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_regular_file(path, MAX_TEXT_BYTES, "point file").decode("utf-8-sig")
+    except SafeIOError as e:
+        raise DataError(f"{e}; keep at most a few million rows") from e
     except UnicodeDecodeError as e:
         raise DataError(
             f"{path.name} is not a UTF-8 text file ({e}); save it as plain text CSV"
@@ -72,9 +82,16 @@ def read_text_points(path: Path) -> tuple[np.ndarray, list[int]]:
 
 
 def read_npy_points(path: Path) -> np.ndarray:
-    """Load an .npy array of shape (N, 2) or (N, 3) without ever unpickling."""
+    """An .npy array of shape (N, 2) or (N, 3), memory-mapped read-only (its size is checked
+    from the header; rows are copied by the caller), without ever unpickling."""
     try:
-        arr = np.load(path, allow_pickle=False)
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")  # the header only, no copy yet
+        if isinstance(arr, np.ndarray) and arr.nbytes > MAX_NPY_BYTES:
+            raise DataError(
+                f"{path.name} holds {arr.nbytes / 1e9:.1f} GB of points; save a subsample"
+            )
+    except DataError:
+        raise
     except ValueError as e:
         if "pickle" in str(e).lower() or "object" in str(e).lower():
             raise DataError(
@@ -90,7 +107,7 @@ def read_npy_points(path: Path) -> np.ndarray:
             f"{path.name} has dtype {getattr(arr, 'dtype', type(arr))}; "
             "save an (N, 2) or (N, 3) array of numbers"
         )
-    return arr.astype(np.float64)
+    return arr
 
 
 def target_from_array(
@@ -157,6 +174,15 @@ def target_from_points(
         row_names = [f"{path.name} line {n}" for n in lines]
     else:
         raise DataError(f"unsupported point file {path.name}; use {', '.join(POINT_SUFFIXES)}")
+    notes = []
+    if len(data) > MAX_POINTS:
+        keep = np.sort(np.random.default_rng(0).choice(len(data), MAX_POINTS, replace=False))
+        notes.append(
+            f"{path.name} has {len(data)} points; using a random subsample of {MAX_POINTS}"
+        )
+        data = data[keep]
+        row_names = [row_names[i] for i in keep] if row_names else None
+    data = np.array(data, dtype=np.float64)  # a copy: the .npy is memory-mapped read-only
     target = target_from_array(
         data,
         width=width,
@@ -166,4 +192,5 @@ def target_from_points(
         source=str(path),
     )
     target.options = {"width": float(width)}
+    target.notes = tuple(notes)
     return target

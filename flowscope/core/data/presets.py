@@ -16,17 +16,18 @@ from ..exact import ExactMarginal
 from .image import target_from_image
 from .target import DataError, Target
 
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # flowscope/assets, shipped in the wheel
+
 
 def find_asset(name: str) -> Path:
-    """Path of a shipped asset: <repo>/assets/name, else flowscope/assets/name."""
-    here = Path(__file__).resolve()
-    for folder in (here.parents[3] / "assets", here.parents[2] / "assets"):
-        if (folder / name).is_file():
-            return folder / name
-    raise DataError(
-        f"asset {name!r} not found in <repo>/assets or flowscope/assets; reinstall flowscope "
-        "(or run assets/make_logo.py for logo.png)"
-    )
+    """Path of an asset shipped inside the package: flowscope/assets/name."""
+    path = ASSETS / name
+    if not path.is_file():
+        raise DataError(
+            f"asset {name!r} not found in {ASSETS}; reinstall flowscope "
+            "(or run assets/make_logo.py for logo.png)"
+        )
+    return path
 
 
 def _arc(theta: np.ndarray, radius: float | np.ndarray = 1.0) -> np.ndarray:
@@ -111,7 +112,7 @@ def gaussian(schedule: str = "condot") -> Target:
 
 
 def logo(schedule: str = "condot") -> Target:
-    """The flowscope logo (assets/logo.png) as a density, spanning [-2.8, 2.8] horizontally."""
+    """The flowscope logo (flowscope/assets/logo.png) as a density, x in [-2.8, 2.8]."""
     img = target_from_image(find_asset("logo.png"), max_pixels=4096, box=2.8, schedule=schedule)
     return Target("logo", img.exact, "preset", source="logo")
 

@@ -85,6 +85,7 @@ class Target:
         if exact.dim != 2:
             raise DataError(f"a target must be 2D, got a {exact.dim}D mixture")
         self.name = str(name)
+        self.notes: tuple[str, ...] = ()  # remarks for the user (e.g. "subsampled to ...")
         self.exact = exact
         self.kind = kind
         n_cls = exact.num_classes

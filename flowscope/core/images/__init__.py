@@ -79,6 +79,8 @@ def load_image_dataset(
     if not path.exists():
         hint = "" if ("/" in text or path.suffix) else f" (built-in datasets: {', '.join(BUILTIN)})"
         raise ImageDataError(f"image dataset not found: {path}{hint}")
+    if not path.is_file():  # a FIFO would block the read, a device never end
+        raise ImageDataError(f"{path} is not a regular file; give the dataset file itself")
     if path.suffix.lower() == ".npz":
         return load_npz_dataset(path, size, grayscale)
     if is_idx_path(path):

@@ -15,6 +15,11 @@ from .dataset import ImageDataError, ImageDataset, to_unit
 _CHANNELS = (1, 2, 3, 4)
 #: ITU-R 601 luma weights, as Pillow's "L" conversion
 LUMA = (0.299, 0.587, 0.114)
+#: the largest image side and C x H x W a dataset may have (resize with size=N below that)
+MAX_SIDE = 512
+MAX_IMAGE_VALUES = 3 * 128 * 128
+#: values (N x C x H x W) kept in memory; more images are subsampled (with a note)
+MAX_DATASET_VALUES = 2**27
 
 
 def size_tuple(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -59,6 +64,11 @@ def _nchw(arr: np.ndarray, what: str) -> np.ndarray:
         f"{what} has shape {arr.shape}; images must be (N, H, W), (N, H, W, C) or (N, C, H, W) "
         "with C = 1 (gray), 3 (RGB) or 4 (RGBA)"
     )
+
+
+def _pair(value_range) -> tuple[float, float]:
+    lo, hi = value_range
+    return float(lo), float(hi)
 
 
 def _drop_alpha(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
@@ -110,6 +120,28 @@ def remap_labels(
     return idx.astype(np.int64), [names.get(int(v), str(int(v))) for v in values]
 
 
+def _cap(x: np.ndarray, labels, size, what: str, notes: tuple[str, ...]):
+    """Refuse images too large to train on (a 1 x 70000 image needed 21 GB) and subsample a
+    dataset holding more than MAX_DATASET_VALUES values, with a note saying so."""
+    _, c, h, w = x.shape
+    hw = size_tuple(size) or (h, w)
+    if max(h, w) > 8 * MAX_SIDE or max(hw) > MAX_SIDE or c * hw[0] * hw[1] > MAX_IMAGE_VALUES:
+        raise ImageDataError(
+            f"{what}: images of {c} x {h} x {w} are too large to train on here (at most "
+            f"{MAX_IMAGE_VALUES} values per image, sides <= {MAX_SIDE}); resize them, e.g. "
+            "--size 32"
+        )
+    per = c * h * w
+    if x.shape[0] * per > MAX_DATASET_VALUES:
+        n = max(1, MAX_DATASET_VALUES // per)
+        keep = np.sort(np.random.default_rng(0).choice(x.shape[0], n, replace=False))
+        notes = (*notes, f"{what}: {x.shape[0]} images are more than fit; using {n} of them")
+        if labels is not None and len(np.asarray(labels)) == x.shape[0]:
+            labels = np.asarray(labels)[keep]  # (a length mismatch is reported later)
+        x = x[keep]
+    return x, labels, notes
+
+
 def dataset_from_array(
     images: np.ndarray,
     labels: np.ndarray | None = None,
@@ -141,7 +173,9 @@ def dataset_from_array(
                 f"({int(bad.sum())} such image(s) in all); fix or drop them"
             )
     x = _nchw(arr, what)
-    vr = infer_value_range(arr) if value_range is None else tuple(map(float, value_range))
+    x, labels, notes = _cap(x, labels, size, what, notes)
+    arr = x
+    vr = infer_value_range(arr) if value_range is None else _pair(value_range)
     x = x.astype(np.float32)
     if x.shape[1] in (2, 4):
         x = _drop_alpha(x, vr)

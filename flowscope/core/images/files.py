@@ -40,6 +40,9 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 #: (images key, labels key) pairs looked for in an NPZ file, in this order
 NPZ_KEYS = (("x_train", "y_train"), ("images", "labels"))
 
+#: the most an IDX file (after gunzip) or an NPZ member may hold; MNIST's images are 47 MB
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
 
 def load_digits_dataset(size: Size = None, grayscale: bool | None = None) -> ImageDataset:
     """scikit-learn's bundled digits: 1797 8x8 images, values 0..16, classes 0..9."""
@@ -66,12 +69,27 @@ def is_idx_path(path: Path) -> bool:
     return ("idx" in name and name.endswith("ubyte")) or name.endswith(".idx")
 
 
+def _too_big(path: Path, n: int | str) -> ImageDataError:
+    return ImageDataError(
+        f"{path.name} holds {n} bytes of data, more than the {MAX_FILE_BYTES // 2**20} MB "
+        "flowscope reads; use a smaller subset"
+    )
+
+
 def _read_bytes(path: Path) -> bytes:
+    from ..safeio import SafeIOError, read_regular_file
+
     try:
         if path.name.lower().endswith(".gz"):
+            read_regular_file(path, MAX_FILE_BYTES, "IDX file")  # a regular file, not too big
             with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
+                raw = fh.read(MAX_FILE_BYTES + 1)  # a small .gz may expand a lot: read capped
+            if len(raw) > MAX_FILE_BYTES:
+                raise _too_big(path, f"more than {MAX_FILE_BYTES}")
+            return raw
+        return read_regular_file(path, MAX_FILE_BYTES, "IDX file")
+    except SafeIOError as e:
+        raise ImageDataError(str(e)) from e
     except (OSError, EOFError, zlib.error) as e:
         raise ImageDataError(
             f"could not read {path.name} ({e}); the file is corrupt or truncated: download or "
@@ -126,7 +144,8 @@ def load_idx_dataset(path: Path, size: Size = None, grayscale: bool | None = Non
             "(N, H, W) (magic 0x00000803). Did you pass the labels file?"
         )
     lab_path = idx_labels_path(path)
-    labels, notes = None, ()
+    labels = None
+    notes: tuple[str, ...] = ()
     if lab_path is None:
         notes = (f"no labels file found beside {path.name}; loaded without classes",)
     else:
@@ -150,6 +169,35 @@ def load_idx_dataset(path: Path, size: Size = None, grayscale: bool | None = Non
 # ----------------------------------------------------------------------------- NPZ
 
 
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse an NPZ whose arrays would exceed MAX_FILE_BYTES, from the zip directory and each
+    array's .npy header, before anything is decompressed (a 1 MB npz can expand to 10 GB)."""
+    from ..safeio import SafeIOError, check_zip
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_zip(zf, 64 * MAX_FILE_BYTES, max_members=256, name=path.name)
+            for info in zf.infolist():
+                if info.file_size > MAX_FILE_BYTES:
+                    raise _too_big(path, info.file_size)
+                with zf.open(info) as fh:
+                    fmt = np.lib.format
+                    version = fmt.read_magic(fh)
+                    read = fmt.read_array_header_1_0 if version == (1, 0) else (
+                        fmt.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(fh)
+                n = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if n > MAX_FILE_BYTES:
+                    raise _too_big(path, n)
+    except ImageDataError:
+        raise
+    except SafeIOError as e:
+        raise ImageDataError(str(e)) from e
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error):
+        return  # np.load below reports a damaged file in its own words
+
+
 def load_npz_dataset(path: Path, size: Size = None, grayscale: bool | None = None) -> ImageDataset:
     """An .npz with keys x_train / y_train (Keras' mnist.npz) or images / labels."""
     with open(path, "rb") as fh:
@@ -159,6 +207,7 @@ def load_npz_dataset(path: Path, size: Size = None, grayscale: bool | None = Non
             f"{path.name} is not an NPZ archive (it does not start like a zip file); save it "
             "with np.savez(path, images=..., labels=...)"
         )
+    _check_npz_sizes(path)
     try:
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             keys = list(z.files)

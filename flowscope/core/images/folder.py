@@ -18,7 +18,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..data.image import IMAGE_SUFFIXES
-from .arrays import dataset_from_array, size_tuple
+from .arrays import (
+    MAX_DATASET_VALUES,
+    MAX_IMAGE_VALUES,
+    MAX_SIDE,
+    dataset_from_array,
+    size_tuple,
+)
 from .dataset import ImageDataError, ImageDataset
 
 DEFAULT_SIZE = 28
@@ -32,6 +38,7 @@ _PIL_ERRORS = (
     SyntaxError,
     EOFError,
     Image.DecompressionBombError,
+    Image.DecompressionBombWarning,  # raised as an error below: Pillow's limit stays on
 )
 
 
@@ -100,7 +107,8 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
 
 def _read(path: Path, hw: tuple[int, int]) -> np.ndarray:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # palette transparency, decompression-bomb notes
+        warnings.simplefilter("ignore")  # palette transparency notes
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             im.seek(0)
             im = ImageOps.exif_transpose(im)
@@ -118,6 +126,7 @@ def _sizes(files: list[Path], root: Path) -> list[tuple[int, int]]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(f) as im:
                     out.append((im.height, im.width))
         except _PIL_ERRORS as e:
@@ -142,6 +151,18 @@ def load_folder_dataset(
         raise ImageDataError(f"folder not found: {root}")
     files, labels, names = list_image_files(root)
     hw = size_tuple(size) or default_size(_sizes(files, root))
+    if max(hw) > MAX_SIDE or 3 * hw[0] * hw[1] > MAX_IMAGE_VALUES:
+        raise ImageDataError(
+            f"images of {hw[0]} x {hw[1]} are too large to train on here; choose a smaller "
+            "size, e.g. --size 32"
+        )
+    notes: tuple[str, ...] = ()
+    most = MAX_DATASET_VALUES // (3 * hw[0] * hw[1])
+    if len(files) > most:  # read only what fits in memory
+        keep = np.sort(np.random.default_rng(0).choice(len(files), most, replace=False))
+        notes = (f"{root.name}: {len(files)} images are more than fit; using {most} of them",)
+        files = [files[i] for i in keep]
+        labels = None if labels is None else [labels[i] for i in keep]
     arrays, bad = [], []
     for f in files:
         try:
@@ -164,4 +185,5 @@ def load_folder_dataset(
         grayscale=grayscale,
         value_range=(0.0, 255.0),
         class_names=dict(enumerate(names)) if names else None,
+        notes=notes,
     )

@@ -18,6 +18,11 @@ from torch import nn
 from ..models import ModelConfig
 
 
+def _zero_bias(conv: nn.Conv2d) -> None:
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
 def _groups(channels: int) -> int:
     """GroupNorm groups: 8 when they divide the channels, else the largest divisor <= 8."""
     return max(g for g in range(1, 9) if channels % g == 0)
@@ -26,6 +31,8 @@ def _groups(channels: int) -> int:
 class SinusoidalTime(nn.Module):
     """t (N,) -> (N, 2 K + 1): [t, sin(f_k t), cos(f_k t)] with K = features // 2 geometrically
     spaced frequencies f_k from 1 to 500 rad per unit of t (fixed, not learned)."""
+
+    freqs: torch.Tensor  # a buffer
 
     def __init__(self, features: int):
         super().__init__()
@@ -51,7 +58,7 @@ class ResBlock(nn.Module):
         self.norm2 = nn.GroupNorm(_groups(c_out), c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        _zero_bias(self.conv2)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
@@ -91,7 +98,7 @@ class UNet(nn.Module):
         self.out_norm = nn.GroupNorm(_groups(c), c)
         self.out = nn.Conv2d(c, c_img, 3, padding=1)
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        _zero_bias(self.out)
 
     def embedding(self, t: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """(N, 4c): SiLU(time MLP(t) + label embedding(y)), y None -> the null label."""

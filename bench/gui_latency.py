@@ -1,0 +1,152 @@
+"""How long does the window stop answering when the user does something? Drives the real main
+window under a display through every preset, three drawing strokes, objective / schedule / label
+dropout changes and a project open, first with training off, then on. A 5 ms heartbeat timer runs
+on the GUI thread; for each action the longest gap between two heartbeats (from the action until
+the window has settled) is reported as a key ending in ``gap_ms``. Goal: no gap over 50 ms on the
+2-core CPU. Prints one JSON object; --save keeps it in bench/results/.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24 +extension GLX +render -noreset" \\
+        .venv/bin/python bench/gui_latency.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, os.path.dirname(__file__))
+
+import numpy as np  # noqa: E402
+from _common import emit, log, parser, rnd  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+class Heartbeat:
+    """A 5 ms timer on the GUI thread; its tick times show how long the event loop was blocked."""
+
+    def __init__(self):
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+        self.timer.start()
+
+    def longest_gap(self, since: float) -> float:
+        """The longest stretch without a tick from ``since`` until now."""
+        ts = [since] + [t for t in self.ticks if t >= since] + [time.perf_counter()]
+        return float(max(np.diff(ts)))
+
+
+def _spin(app: QApplication, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def run_action(app, beat: Heartbeat, fn, settle: float) -> float:
+    """Run fn from the event loop (as a user's input is), let the window settle, and return the
+    longest heartbeat gap in ms (fn's own run time counts: it blocks the loop)."""
+    _spin(app, 0.2)
+    t0 = time.perf_counter()
+    QTimer.singleShot(0, fn)
+    _spin(app, settle)
+    return 1000.0 * beat.longest_gap(t0)
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--settle", type=float, default=1.5, help="seconds to watch after an action")
+    args = p.parse_args()
+    home = tempfile.mkdtemp(prefix="flowscope-latency-")
+    os.environ["FLOWSCOPE_HOME"] = home
+
+    from flowscope.core.data import PRESETS
+    from flowscope.state import AppState
+    from flowscope.ui.main_window import MainWindow
+    from flowscope.ui.panels import OBJECTIVES, SCHEDULES
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    win = MainWindow(AppState(target_source="two_moons"), ask_to_save=False)
+    win.resize(1600, 1000)
+    win.show()
+    beat = Heartbeat()
+    _spin(app, 3.0)  # first paint, the compute child's start
+    settle = 0.6 if args.quick else args.settle
+    presets = PRESETS[:3] if args.quick else PRESETS
+
+    def preset(name):
+        i = PRESETS.index(name)
+
+        def go():
+            win.preset_combo.setCurrentIndex(i)
+            win.preset_combo.activated.emit(i)
+
+        return go
+
+    def stroke(k):
+        ang = np.linspace(0, 2 * np.pi, 40)
+        pts = np.stack([np.cos(ang) * (1 + 0.3 * k), np.sin(ang) * (1 + 0.3 * k)], 1)
+        return lambda: win.canvas._push_stroke(pts)  # one finished mouse drag
+
+    def combo(widget, index):
+        return lambda: widget.setCurrentIndex(index)
+
+    project = os.path.join(home, "bench.flowscope")
+
+    def phase(name: str) -> dict:
+        out: dict[str, float] = {}
+        for pr in presets:
+            out[f"preset_{pr}_gap_ms"] = rnd(run_action(app, beat, preset(pr), settle))
+            log(f"{name} preset {pr}: {out[f'preset_{pr}_gap_ms']} ms")
+        for k in range(3):
+            # the drawing becomes the target after a 300 ms debounce: watch past it
+            out[f"stroke_{k}_gap_ms"] = rnd(run_action(app, beat, stroke(k), settle + 0.4))
+        tp = win.training_panel
+        for i in (1, 2, 0):
+            out[f"objective_{OBJECTIVES[i]}_gap_ms"] = rnd(
+                run_action(app, beat, combo(tp.objective, i), settle)
+            )
+        for i in (1, 2, 0):
+            out[f"schedule_{SCHEDULES[i]}_gap_ms"] = rnd(
+                run_action(app, beat, combo(tp.schedule, i), settle)
+            )
+        for v in (0.2, 0.1):
+            out[f"dropout_{v}_gap_ms"] = rnd(
+                run_action(app, beat, lambda v=v: tp.dropout.setValue(v), settle)
+            )
+        if os.path.exists(project):
+            out["open_project_gap_ms"] = rnd(
+                run_action(app, beat, lambda: win.open_project(project), settle + 1.0)
+            )
+        out["idle_gap_ms"] = rnd(run_action(app, beat, lambda: None, settle))
+        gaps = [v for k, v in out.items() if k.endswith("gap_ms") and k != "idle_gap_ms"]
+        out["max_gap_ms"] = max(gaps)
+        out["median_gap_ms"] = rnd(float(np.median(gaps)))
+        return out
+
+    results = {"training_off": phase("off")}
+    # a project with weights to open while training (and the off phase of a later run)
+    win.set_target_source("two_moons")
+    win.toggle_training()
+    t_end = time.perf_counter() + 120
+    while win._snapshot() is None and time.perf_counter() < t_end:
+        app.processEvents()
+        time.sleep(0.01)
+    win._save_to(__import__("pathlib").Path(project))
+    results["training_on"] = phase("on")
+    win.shutdown()
+    worst = max(results["training_off"]["max_gap_ms"], results["training_on"]["max_gap_ms"])
+    emit("gui_latency", {"goal_max_gap_ms": 50, "worst_gap_ms": worst, **results}, args)
+    if os.environ.get("FLOWSCOPE_BENCH_PROFILE"):
+        import faulthandler
+
+        faulthandler.dump_traceback_later(20, exit=True)
+
+
+if __name__ == "__main__":
+    main()
