@@ -5,6 +5,8 @@ Public API (no Qt is imported here):
 - ``flowscope.ExactMarginal(means, weights=None, widths=None, labels=None, schedule="condot")``
 - ``flowscope.data.load_target(name_or_path) -> Target``
 - ``flowscope.images.load_image_dataset("digits" | folder | .npz | IDX) -> ImageDataset``
+- ``flowscope.diagnostics``: error_by_t, error_map, continuity_residual, decompose, nll,
+  memorization (a field against the exact answer)
 """
 
 from ._version import __version__
@@ -18,6 +20,7 @@ __all__ = [
     "TrainConfig",
     "load",
     "data",
+    "diagnostics",
     "images",
 ]
 
@@ -43,6 +46,10 @@ def __getattr__(name):  # lazy: `import flowscope` stays cheap (torch loads on f
         from .core import data
 
         return data
+    if name == "diagnostics":
+        import importlib
+
+        return importlib.import_module(".diagnostics", __name__)
     if name == "images":
         from .core import images
 

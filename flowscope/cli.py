@@ -1,4 +1,4 @@
-"""Command line: ``flowscope [gui]``, ``train``, ``sample`` and ``export``.
+"""Command line: ``flowscope [gui]``, ``train``, ``sample``, ``export`` and ``diagnose``.
 
 Every user error (missing or unreadable file, empty drawing, NaN points, a pickle given as a model,
 an unknown preset) ends with exit status 2 and one clear line on stderr, never a traceback.
@@ -125,6 +125,10 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="model directory")
     e.add_argument("--format", choices=("pt2", "onnx"), default=None)
     e.add_argument("--out", required=True, help="FILE.pt2 or FILE.onnx")
+
+    from .cli_diagnose import add_diagnose_parser
+
+    add_diagnose_parser(sub)
     return p
 
 
@@ -340,6 +344,12 @@ def _cmd_export(a) -> int:
     return 0
 
 
+def _cmd_diagnose(a) -> int:
+    from .cli_diagnose import cmd_diagnose
+
+    return cmd_diagnose(a)
+
+
 def _cmd_gui(a) -> int:
     try:
         from .app import run_app
@@ -354,11 +364,12 @@ def _cmd_gui(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ("gui", "train", "sample", "export", "-h", "--help", "--version")
+    commands = ("gui", "train", "sample", "export", "diagnose", "-h", "--help", "--version")
     if not argv or argv[0] not in commands:
         argv = ["gui", *argv]  # `flowscope` and `flowscope --demo ...` open the GUI
     args = parser.parse_args(argv)
     handlers = {"train": _cmd_train, "sample": _cmd_sample, "export": _cmd_export, "gui": _cmd_gui}
+    handlers["diagnose"] = _cmd_diagnose
     try:
         return handlers[args.command](args)
     except (CliError, ValueError, OSError) as e:

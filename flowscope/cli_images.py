@@ -66,13 +66,13 @@ def train_images(a) -> int:
 
 
 def _parse_ws(text: str) -> list[float]:
+    """--grid-w through the same parser as the GUI's guidance-scale field."""
+    from .core.samplers import parse_guidance_scales
+
     try:
-        ws = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise CliError(f"--grid-w must be numbers separated by commas, got {text!r}") from None
-    if not ws:
-        raise CliError("--grid-w needs at least one guidance scale w")
-    return ws
+        return list(parse_guidance_scales(text))
+    except ValueError as e:
+        raise CliError(f"--grid-w: {e}") from None
 
 
 def sample_images(a, model, y, out: Path) -> int:

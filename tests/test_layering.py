@@ -19,7 +19,9 @@ PKG = Path(__file__).resolve().parents[1] / "flowscope"
 FORBIDDEN = ("PySide6", "pyqtgraph", "OpenGL", "superqt", "PyQt5", "PyQt6", "shiboken6")
 QT_FREE = ("core", "train", "state")
 # top-level modules that import no Qt themselves either (`flowscope gui` imports the app lazily)
-QT_FREE_TOP = ("__init__", "__main__", "_version", "cli", "cli_images", "cli_io")
+QT_FREE_TOP = (
+    "__init__", "__main__", "_version", "cli", "cli_images", "cli_io", "cli_diagnose", "diagnostics"
+)
 # lowest first; a module may import from its own layer and the ones before it
 LAYERS = ("core", "train", "state", "ui", "app", "cli")
 

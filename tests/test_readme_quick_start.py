@@ -34,7 +34,10 @@ def quick_start_lines() -> list[list[str]]:
 def test_every_quick_start_line_works_in_order(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     lines = quick_start_lines()
-    assert [a[0] for a in lines] == ["train", "sample", "train", "sample", "export"]
+    assert [a[0] for a in lines] == ["train", "sample", "train", "sample", "export", "diagnose"]
+    outputs = [a[a.index("--out") + 1] for a in lines if "--out" in a]
+    outputs += [a[a.index("--png") + 1] for a in lines if "--png" in a]
+    assert len(outputs) == len(set(outputs)), f"a line overwrites another's file: {outputs}"
     for argv in lines:
         if argv[0] == "train":  # the same command, fewer steps and a smaller net for a test
             argv = argv + ["--steps", "40", "--width", "32", "--batch", "128", "--quiet"]
@@ -45,6 +48,8 @@ def test_every_quick_start_line_works_in_order(tmp_path, monkeypatch, capsys):
     assert meta["model_config"]["num_classes"] == 2  # labelled data: --label works on it
     # ONNX: one self-contained file
     assert sorted(p.name for p in tmp_path.glob("cb.onnx*")) == ["cb.onnx"]
+    assert json.loads((tmp_path / "cb.json").read_text())
+    assert (tmp_path / "cb-diagnose.png").exists()  # not written over the samples' cb.png
 
 
 def test_readme_states_the_default_recipe():

@@ -20,10 +20,12 @@ import torch
 
 from .._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from .exact import ExactMarginal
 from .models import ModelConfig, build_model
 from .paths import evaluate_as, time_tensor
 from .samplers import Trajectory, sample
 from .schedules import Schedule, get_schedule
+from .target_file import read_target, save_target
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,9 @@ class FlowModel:
         self.metadata["kind"] = self.kind
         self.device = next(net.parameters()).device
         self._shift = torch.tensor(self.normalization.shift, dtype=torch.float32)
+        #: the data-space mixture the model was trained on (an ExactMarginal), or None; saved as
+        #: target.safetensors beside the weights, so diagnostics need no --data
+        self.target: ExactMarginal | None = None
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -302,7 +307,9 @@ class FlowModel:
             meta["value_range"] = list(self.normalization.value_range)
             meta["image_shape"] = list(self.config.image_shape)
         meta.setdefault("class_names", None)
-        return save_checkpoint(directory, self.net.state_dict(), meta)
+        out = save_checkpoint(directory, self.net.state_dict(), meta)
+        save_target(out, self.target, (meta.get("data") or {}).get("name", ""))
+        return out
 
 
 class _NormalizedField:
@@ -332,6 +339,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> FlowModel:
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: model.json is incomplete or invalid ({e})") from e
     try:
-        return FlowModel.from_state(state, config, schedule, norm, meta, device)
+        model = FlowModel.from_state(state, config, schedule, norm, meta, device)
     except RuntimeError as e:  # shape/key mismatch between json and weights
         raise CheckpointError(f"{path}: the weights do not match model.json ({e})") from e
+    model.target = read_target(path, schedule, meta.get("save_id"))
+    return model

@@ -255,27 +255,40 @@ def quality(
 # ----------------------------------------------------------------------------- loss floor
 
 
+def training_draw(exact, objective: str, n: int, seed: int = 0, y=None):
+    """The Monte Carlo draw behind :func:`loss_floor`: (z, t, eps), each float64, z (n, D) ~ p_data
+    (class y only if given), t (n,) as training draws it, eps (n, D) ~ N(0, I); seeded, so a
+    model's loss on the same draw pairs sample by sample with the floor."""
+    check_parameterization(objective)
+    n = _int_at_least(n, "n (Monte Carlo samples)")
+    gen = torch.Generator().manual_seed(int(seed))
+    z = exact.sample(n, y=y, generator=gen, dtype=torch.float64)
+    t = sample_training_times(n, exact.schedule, objective, dtype=torch.float64, generator=gen)
+    eps = torch.randn(z.shape, dtype=torch.float64, generator=gen)
+    return z, t, eps
+
+
+def marginal_target(exact, path, objective: str, y=None) -> torch.Tensor:
+    """E[regression target | x_t] from the exact oracle at path.x_t: u_t (velocity), the score
+    (score) or -beta_t score (noise); (N, D). The best possible prediction of each objective."""
+    if objective == "velocity":
+        return exact.velocity(path.x_t, path.t, y)
+    if objective == "score":
+        return exact.score(path.x_t, path.t, y)
+    return -exact.schedule(path.t).beta[:, None] * exact.score(path.x_t, path.t, y)
+
+
 def _floor_samples(
     exact, objective: str, n: int, seed: int, y, chunk_size: int, weighting: str = "beta2"
 ):
     """Training times t (n,) and per-sample lambda(t) || target - E[target | x_t] ||^2 (n,)."""
-    check_parameterization(objective)
-    n, chunk = _int_at_least(n, "n (Monte Carlo samples)"), max(1, int(chunk_size))
-    gen = torch.Generator().manual_seed(int(seed))
-    sch = exact.schedule
-    z = exact.sample(n, y=y, generator=gen, dtype=torch.float64)
-    t = sample_training_times(n, sch, objective, dtype=torch.float64, generator=gen)
-    eps = torch.randn(z.shape, dtype=torch.float64, generator=gen)
+    z, t, eps = training_draw(exact, objective, n, seed, y)
+    n, chunk = z.shape[0], max(1, int(chunk_size))
     out = torch.empty(n, dtype=torch.float64)
     for r0 in range(0, n, chunk):
         r1 = min(n, r0 + chunk)
-        path = sample_path(sch, z[r0:r1], t[r0:r1], eps[r0:r1])
-        if objective == "velocity":
-            marginal = exact.velocity(path.x_t, path.t, y)
-        elif objective == "score":
-            marginal = exact.score(path.x_t, path.t, y)
-        else:
-            marginal = -sch(path.t).beta[:, None] * exact.score(path.x_t, path.t, y)
+        path = sample_path(exact.schedule, z[r0:r1], t[r0:r1], eps[r0:r1])
+        marginal = marginal_target(exact, path, objective, y)
         out[r0:r1] = weighted_residual(marginal, path, objective, weighting).square().sum(1)
     return t, out
 

@@ -86,6 +86,30 @@ def guided(field, y=None, w: float = 1.0):
     return field if y is None else GuidedField(field, y, w)
 
 
+#: guidance scales accepted in a list (the GUI's grid columns, the CLI's --grid-w)
+W_RANGE = (-5.0, 20.0)
+MAX_WS = 8
+
+
+def parse_guidance_scales(text: str) -> tuple[float, ...]:
+    """'0, 1, 3' -> (0.0, 1.0, 3.0): at most MAX_WS finite scales in W_RANGE, separated by commas
+    (or semicolons). The one parser for the GUI and the CLI; raises ValueError saying what to
+    type."""
+    try:
+        ws = tuple(float(v) for v in str(text).replace(";", ",").split(",") if v.strip())
+    except ValueError:
+        msg = f"guidance scales must be numbers separated by commas, got {text!r}"
+        raise ValueError(msg) from None
+    if not ws:
+        raise ValueError("give at least one guidance scale w, e.g. 0, 1, 3")
+    if len(ws) > MAX_WS:
+        raise ValueError(f"at most {MAX_WS} guidance scales (columns)")
+    lo, hi = W_RANGE
+    if any(not (lo <= w <= hi) for w in ws):
+        raise ValueError(f"guidance scales w must lie in [{lo:g}, {hi:g}]")
+    return ws
+
+
 def sigma_schedule_fn(sigma: float, schedule: str | Callable = "constant") -> Callable:
     """sigma_t as a function of an (N,) t: 'constant' sigma, 'linear' sigma (1 - t),
     'sqrt' sigma sqrt(1 - t), or a user callable t -> sigma_t."""

@@ -14,19 +14,25 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, ClassVar
 
 from ..core.defaults import BATCH_2D, DEPTH_2D, LR_2D, WIDTH_2D
+from ..core.images import COLOR_MODES
+from ..core.paths import PARAMETERIZATIONS
+from ..core.samplers import SIGMA_SCHEDULES, SOLVERS
+from ..core.schedules import SCHEDULE_NAMES
+from ..train.compute import DENSITY_SOURCES, FIELD_SOURCES, GUIDE_PARTS
 
 Listener = Callable[[str, object], None]
 
+#: every choice list is defined once, next to the code that implements it
 CHOICES = {
-    "solver": ("euler", "heun", "rk4"),
-    "sigma_schedule": ("constant", "linear", "sqrt"),
-    "objective": ("velocity", "score", "noise"),
-    "schedule": ("condot", "cosine", "vp", "sqrt", "poly2"),
-    "field_source": ("learned", "exact", "difference"),
-    "density_source": ("exact", "histogram", "guided"),
-    "guide_part": ("guided", "conditional", "unconditional"),
-    "particles_follow": ("auto", "learned", "exact"),
-    "color": ("auto", "grayscale", "rgb"),
+    "solver": SOLVERS,
+    "sigma_schedule": SIGMA_SCHEDULES,
+    "objective": PARAMETERIZATIONS,
+    "schedule": SCHEDULE_NAMES,
+    "field_source": FIELD_SOURCES,
+    "density_source": DENSITY_SOURCES,
+    "guide_part": GUIDE_PARTS,
+    "particles_follow": ("auto", "learned", "exact"),  # auto: learned once there are weights
+    "color": COLOR_MODES,
 }
 
 
@@ -61,6 +67,17 @@ def check_value(owner: str, name: str, value, default, bounds: tuple | None):
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
         raise ValueError(f"{owner}.{name} must lie in [{bounds[0]}, {bounds[1]}], got {value!r}")
     return value
+
+
+#: the ranges the controls offer (within the hard limits of RANGES), one place for both windows:
+#: the sliders used to differ (SDE sigma 0-3 in 2D, 0-2 in image mode)
+CONTROL_RANGES: dict[str, tuple[float, float]] = {
+    "steps": (2, 200),
+    "sigma": (0.0, 3.0),
+    "w": (0.0, 8.0),
+    "strip_w": (-5.0, 20.0),
+    "n_particles": (100, 50_000),
+}
 
 
 class Evented:

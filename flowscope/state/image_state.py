@@ -6,23 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..core.samplers import parse_guidance_scales
 from .app_state import Evented
 
-
-def parse_ws(text: str) -> tuple[float, ...]:
-    """'0, 1, 3' -> (0.0, 1.0, 3.0). Raises ValueError with what to type on bad input."""
-    try:
-        ws = tuple(float(v) for v in str(text).replace(";", ",").split(",") if v.strip())
-    except ValueError:
-        msg = f"guidance scales must be numbers separated by commas, got {text!r}"
-        raise ValueError(msg) from None
-    if not ws:
-        raise ValueError("give at least one guidance scale w, e.g. 0, 1, 3")
-    if len(ws) > 8:
-        raise ValueError("at most 8 guidance scales (columns)")
-    if any(not (-5.0 <= w <= 20.0) for w in ws):
-        raise ValueError("guidance scales w must lie in [-5, 20]")
-    return ws
+#: the one guidance-scale list parser (GUI and CLI share it)
+parse_ws = parse_guidance_scales
 
 
 @dataclass(eq=False)

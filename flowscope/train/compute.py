@@ -24,6 +24,11 @@ from ..core.metrics import energy_distance
 from ..core.samplers import guided, sample_ode, sample_sde, sigma_schedule_fn, velocity_and_score
 from .trainer import Snapshot
 
+#: what the arrows show, which heatmap, and which guidance field (FieldRequest's choices)
+FIELD_SOURCES = ("learned", "exact", "difference")
+DENSITY_SOURCES = ("exact", "histogram", "guided")
+GUIDE_PARTS = ("guided", "conditional", "unconditional")
+
 #: the exact heatmap is computed at t rounded to this (invisible: the grid is 96 x 96 anyway)
 DENSITY_T_QUANTUM = 1.0 / 400
 DENSITY_CACHE_SIZE = 600  # 96 x 96 float32 grids: ~22 MB at most

@@ -14,14 +14,15 @@ import os
 import pickle
 import queue
 import threading
-import time
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
 import torch
 
+from ..core.losses import loss_formula
 from ..core.models import ModelConfig
+from . import messages as msg
 from .session import SessionView
 from .trainer import LossHistory, Snapshot, TrainConfig, Trainer
 
@@ -59,19 +60,21 @@ def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0
     try:
         trainer = Trainer(target, mc, tc)
     except Exception as e:  # noqa: BLE001 - reported to the parent as text
-        out_q.put(("fatal", f"{type(e).__name__}: {e}"))
+        out_q.put(msg.Fatal(f"{type(e).__name__}: {e}"))
         return
     sent = [0]
 
     def publish(snap: Snapshot) -> None:
         h, n = trainer.history, sent[0]
         m = len(h.losses)
-        out_q.put(("snap", snap, h.steps[n:m], h.losses[n:m], list(h.bin_sum),
-                   list(h.bin_count), trainer.steps_per_sec, trainer.error))  # fmt: skip
+        out_q.put(msg.Published(
+            snap, h.steps[n:m], h.losses[n:m], list(h.bin_sum), list(h.bin_count),
+            trainer.steps_per_sec, trainer.error,
+        ))  # fmt: skip
         sent[0] = m
 
     trainer.on_snapshot = publish
-    out_q.put(("hello", str(trainer.device), trainer.device_message, trainer.normalization))
+    out_q.put(msg.Hello(str(trainer.device), trainer.device_message, trainer.normalization))
     running = False
     parent = mp.parent_process()
     while True:
@@ -83,32 +86,33 @@ def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0
         except queue.Empty:
             cmd = None
         if cmd is not None:
-            kind = cmd[0]
-            if kind == "stop":
+            if isinstance(cmd, msg.Stop):
                 break
-            if kind == "resume":
+            if isinstance(cmd, msg.Resume):
                 running = True
-                trainer._rate_t0, trainer._rate_step = time.perf_counter(), trainer.step_count
-            elif kind == "pause":
+                trainer.restart_rate()
+            elif isinstance(cmd, msg.Pause):
                 running = False
                 trainer.publish()
-            elif kind == "step":
-                trainer.step(int(cmd[1]))
+            elif isinstance(cmd, msg.Publish):
                 trainer.publish()
-                out_q.put(("ack", cmd[2]))  # after the snapshot: the parent waits for this
-            elif kind == "target":
-                trainer.set_target(cmd[1])
-            elif kind == "weights":
-                trainer.load_weights(cmd[1], int(cmd[2]))
+            elif isinstance(cmd, msg.Step):
+                trainer.step(cmd.n)
+                trainer.publish()
+                out_q.put(msg.Ack(cmd.token))  # after the snapshot: the parent waits for this
+            elif isinstance(cmd, msg.SetTarget):
+                trainer.set_target(cmd.target)
+            elif isinstance(cmd, msg.LoadWeights):
+                trainer.load_weights(cmd.state_dict, cmd.step)
             continue
         if running and not trainer.done:
             trainer.step(POLL_EVERY)
             if trainer.error:
                 running = False
-                out_q.put(("error", trainer.error, trainer.latest_snapshot))
+                out_q.put(msg.TrainError(trainer.error))
     if trainer.history.losses:
         trainer.publish()
-    out_q.put(("bye",))
+    out_q.put(msg.Bye())
 
 
 class TrainerView:
@@ -137,6 +141,7 @@ class TrainerView:
         return {
             "steps": self.step_count,
             "final_loss": (sum(tail) / len(tail)) if tail else None,
+            "loss": loss_formula(self.model_config.parameterization, self.config.score_weighting),
             "config": dict(vars(self.config)),
             "device": str(self.device),
             "target_version": self.target_version,
@@ -162,6 +167,7 @@ class ProcessTrainingSession(SessionView):
         self._ready = threading.Event()
         self._token = 0  # step commands sent
         self._acked = 0  # step commands the child has finished (and published)
+        self._ack_cond = threading.Condition()
 
     # ----------------------------------------------------------------- state
     @property
@@ -194,7 +200,7 @@ class ProcessTrainingSession(SessionView):
                                         daemon=True)  # fmt: skip
         self._reader.start()
         if self._pending_weights is not None:
-            self._send(("weights", *self._pending_weights))
+            self._send(msg.LoadWeights(*self._pending_weights))
             self._pending_weights = None
 
     def _send(self, cmd) -> None:
@@ -203,43 +209,48 @@ class ProcessTrainingSession(SessionView):
 
     def _read(self) -> None:
         out, tv = self._out_q, self.trainer
-        if out is None:  # not started
+        if out is None:  # _ensure_process makes the queue before it starts this thread
             return
         while True:
             try:
-                msg = unpack(out.get(timeout=0.2))
+                ev = unpack(out.get(timeout=0.2))
             except queue.Empty:
                 if self._proc is None or not self._proc.is_alive():
                     return
                 continue
             except (EOFError, OSError):
                 return
-            kind = msg[0]
-            if kind == "hello":
-                tv.device, tv.device_message = torch.device(msg[1]), msg[2]
+            if isinstance(ev, msg.Hello):
+                tv.device, tv.device_message = torch.device(ev.device), ev.device_message
                 self._ready.set()
-            elif kind == "snap":
-                snap, steps, losses, bsum, bcount, sps, err = msg[1:]
-                tv.history.steps.extend(steps)
-                tv.history.losses.extend(losses)
-                tv.history.bin_sum[:], tv.history.bin_count[:] = bsum, bcount
-                tv.step_count, tv.steps_per_sec = snap.step, sps
-                tv.target_version = snap.target_version
-                tv.latest_snapshot = snap
-                if err:
-                    tv.error = tv.message = err
-            elif kind == "error":
-                tv.error = tv.message = msg[1]
+            elif isinstance(ev, msg.Published):
+                tv.history.steps.extend(ev.steps)
+                tv.history.losses.extend(ev.losses)
+                tv.history.bin_sum[:], tv.history.bin_count[:] = ev.bin_sum, ev.bin_count
+                tv.step_count, tv.steps_per_sec = ev.snapshot.step, ev.steps_per_sec
+                tv.target_version = ev.snapshot.target_version
+                tv.latest_snapshot = ev.snapshot
+                if ev.error:
+                    tv.error = tv.message = ev.error
+            elif isinstance(ev, msg.TrainError):
+                tv.error = tv.message = ev.error
                 tv.paused = True
-            elif kind == "fatal":
-                tv.error = tv.message = msg[1]
+            elif isinstance(ev, msg.Fatal):
+                tv.error = tv.message = ev.error
                 tv.paused = True
                 self._ready.set()
+                self._set_acked(self._token)  # nothing more will be answered
                 return
-            elif kind == "ack":
-                self._acked = max(self._acked, int(msg[1]))
-            elif kind == "bye":
+            elif isinstance(ev, msg.Ack):
+                self._set_acked(ev.token)
+            elif isinstance(ev, msg.Bye):
+                self._set_acked(self._token)
                 return
+
+    def _set_acked(self, token: int) -> None:
+        with self._ack_cond:
+            self._acked = max(self._acked, int(token))
+            self._ack_cond.notify_all()
 
     # ----------------------------------------------------------------- control
     def start(self) -> None:
@@ -247,11 +258,11 @@ class ProcessTrainingSession(SessionView):
             return
         self._ensure_process()
         self.trainer.paused = False
-        self._send(("resume",))
+        self._send(msg.Resume())
 
     def pause(self) -> None:
         self.trainer.paused = True
-        self._send(("pause",))
+        self._send(msg.Pause())
 
     def step_once(self, n: int = 1, timeout: float = 30.0) -> None:
         """n steps now (when paused); waits until the child acknowledges this command, which it
@@ -261,23 +272,24 @@ class ProcessTrainingSession(SessionView):
         self._ensure_process()
         self._token += 1
         token = self._token
-        self._send(("step", n, token))
-        deadline = time.time() + timeout
-        while self._acked < token and time.time() < deadline:
-            if self.trainer.error:
-                break
-            time.sleep(0.01)
+        self._send(msg.Step(int(n), token))
+        if timeout <= 0:
+            return  # the snapshot arrives with the reader (the GUI thread does not wait)
+        with self._ack_cond:
+            self._ack_cond.wait_for(
+                lambda: self._acked >= token or self.trainer.error is not None, timeout
+            )
 
     def set_target(self, target) -> None:
         self._target = target
         if self.alive():
-            self._send(("target", target))
+            self._send(msg.SetTarget(target))
 
     def load_weights(self, state_dict: dict, step: int = 0) -> None:
         """Continue from saved weights (applied when the process starts, or now)."""
         sd = {k: v.detach().cpu() for k, v in state_dict.items()}
         if self.alive():
-            self._send(("weights", sd, step))
+            self._send(msg.LoadWeights(sd, step))
         else:
             self._pending_weights = (sd, step)
             self.trainer.step_count = step
@@ -286,7 +298,7 @@ class ProcessTrainingSession(SessionView):
     def publish(self) -> None:
         """Ask for a fresh snapshot (it arrives asynchronously)."""
         if self.alive():
-            self._send(("pause",) if self.trainer.paused else ("resume",))
+            self._send(msg.Publish())
 
     def stop(self, timeout: float = 5.0, wait: bool = True) -> bool:
         """End the process; True if it ended within ``timeout`` seconds (else it is killed).
@@ -296,7 +308,7 @@ class ProcessTrainingSession(SessionView):
         the queues."""
         if self._proc is None:
             return True
-        self._send(("stop",))
+        self._send(msg.Stop())
         self.trainer.paused = True
         proc, reader = self._proc, self._reader
         if not wait:

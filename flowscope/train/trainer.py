@@ -444,6 +444,10 @@ class Trainer:
         self.step_count = int(step)
         self.publish()
 
+    def restart_rate(self) -> None:
+        """Measure steps/s from now on (training resumes after a pause)."""
+        self._rate_t0, self._rate_step = time.perf_counter(), self.step_count
+
     def publish(self) -> Snapshot:
         """Publish a snapshot now (outside the rate limit), e.g. after a manual step."""
         last = self.history.losses[-1] if self.history.losses else math.nan
@@ -507,7 +511,9 @@ class Trainer:
             "training": self.summary(),
         }
         net = copy.deepcopy(src).eval()
-        return FlowModel(net, self.model_config, self.schedule, self.normalization, meta)
+        model = FlowModel(net, self.model_config, self.schedule, self.normalization, meta)
+        model.target = self.exact  # saved beside the weights (target.safetensors)
+        return model
 
     def summary(self) -> dict:
         h = self.history
@@ -520,4 +526,7 @@ class Trainer:
             "device": str(self.device),
             "target_version": self.target_version,
             "error": self.error,
+            # mean loss per t bin [k / T_BINS, (k + 1) / T_BINS) over the whole run (one step
+            # in 8); None where no t fell. Diagnostics recompute the final weights' loss.
+            "loss_by_t": [None if math.isnan(v) else v for v in h.by_t()],
         }

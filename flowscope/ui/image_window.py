@@ -38,6 +38,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from ..core.device import available_devices
 from ..core.images import ImageDataError, load_image_dataset
 from ..state import ImageState, parse_ws
+from ..state.app_state import CONTROL_RANGES
 from ..train.compute import ImageRequest
 from ..train.compute_process import make_compute_worker
 from . import formulas as F
@@ -139,7 +140,7 @@ class ImageSamplingPanel(QGroupBox):
         form.addRow("ODE solver", self.solver)
         sig = QHBoxLayout()
         self.sigma = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.sigma.setRange(0.0, 2.0)
+        self.sigma.setRange(*CONTROL_RANGES["sigma"])
         self.sigma.setDecimals(2)
         self.sigma.setToolTip(
             F.tooltip(f"SDE diffusion {F.SIGMA}: any {F.SIGMA} gives the same marginals {F.P_T}")
@@ -151,7 +152,7 @@ class ImageSamplingPanel(QGroupBox):
         sig.addWidget(self.sigma_schedule)
         form.addRow("σ (SDE)", sig)
         self.steps = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.steps.setRange(2, 200)
+        self.steps.setRange(*CONTROL_RANGES["steps"])
         self.steps.setToolTip("integration steps from t = 0 to 1 (step size h = 1 / steps)")
         b.slider("steps", self.steps, int)
         form.addRow("steps", self.steps)
@@ -179,7 +180,8 @@ class ImageSamplingPanel(QGroupBox):
         self.strip_label.currentIndexChanged.connect(
             lambda i: state.set(strip_label=i - 1 if self._classes else -1)
         )
-        self.strip_w = QDoubleSpinBox(decimals=1, minimum=-5.0, maximum=20.0, singleStep=0.5)
+        lo, hi = CONTROL_RANGES["strip_w"]
+        self.strip_w = QDoubleSpinBox(decimals=1, minimum=lo, maximum=hi, singleStep=0.5)
         self.strip_w.setToolTip("guidance scale w of the trajectory strip")
         b.spin("strip_w", self.strip_w)
         strip.addWidget(self.strip_label, 1)

@@ -34,6 +34,7 @@ from superqt import QLabeledDoubleSlider
 
 from ..core.data import PRESETS, DataError, Drawing, load_target
 from ..core.device import available_devices
+from ..core.schedules import SCHEDULE_NAMES
 from ..state import AppState
 from ..train.compute import FieldRequest, TargetRequest, TrajectoryRequest
 from ..train.compute_process import make_compute_worker
@@ -780,7 +781,7 @@ class MainWindow(QMainWindow):
                 width=model.config.width,
                 depth=model.config.depth,
                 schedule=model.schedule.name
-                if model.schedule.name in ("condot", "cosine", "vp", "sqrt", "poly2")
+                if model.schedule.name in SCHEDULE_NAMES
                 else self.state.schedule,
             )
             want = self._session_model_config()

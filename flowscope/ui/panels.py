@@ -23,11 +23,15 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
+from ..core.schedules import get_schedule
 from ..state import AppState
+from ..state.app_state import CHOICES, CONTROL_RANGES
 from . import formulas as F
 from .binding import Binder
 
-OBJECTIVES = ["velocity", "score", "noise"]
+# The choice lists come from the code that implements them (state.CHOICES reads core and the
+# compute worker): a schedule added in core shows up here with its own label.
+OBJECTIVES = list(CHOICES["objective"])
 OBJECTIVE_TIPS = F.tooltip(
     "What the network predicts (MATH.md):",
     f"velocity (flow matching): {F.U_THETA}({F.X_T}, t) ≈ {F.D_ALPHA} z + {F.D_BETA} ε",
@@ -37,21 +41,24 @@ OBJECTIVE_TIPS = F.tooltip(
     f"noise (DDPM): {F.EPS_THETA} ≈ ε, score = −{F.EPS_THETA} / {F.BETA}",
     F.DERIVATIVES,
 )
-SCHEDULES = ["condot", "cosine", "vp", "sqrt", "poly2"]
-SCHEDULE_LABELS = [
-    "CondOT: α=t, β=1-t",
-    "cosine: α=sin(πt/2)",
-    "VP: β=√(1-t²)",
-    "sqrt: β=√(1-t)",
-    "poly2: α=t²",
-]
-SOLVERS = ["euler", "heun", "rk4"]
-SIGMA_SCHEDULES = ["constant", "linear", "sqrt"]
-SIGMA_LABELS = ["σ_t = σ", "σ_t = σ(1-t)", "σ_t = σ√(1-t)"]
-FIELD_SOURCES = ["learned", "exact", "difference"]
-DENSITY_SOURCES = ["exact", "histogram", "guided"]
-GUIDE_PARTS = ["guided", "conditional", "unconditional"]
-FOLLOW = ["auto", "learned", "exact"]
+SCHEDULES = list(CHOICES["schedule"])
+_SHORT_SCHEDULE_LABELS = {
+    "condot": "CondOT: α=t, β=1-t",
+    "cosine": "cosine: α=sin(πt/2)",
+    "vp": "VP: β=√(1-t²)",
+    "sqrt": "sqrt: β=√(1-t)",
+    "poly2": "poly2: α=t²",
+    "poly3": "poly3: α=t³",
+}
+SCHEDULE_LABELS = [_SHORT_SCHEDULE_LABELS.get(n) or get_schedule(n).label for n in SCHEDULES]
+SOLVERS = list(CHOICES["solver"])
+SIGMA_SCHEDULES = list(CHOICES["sigma_schedule"])
+_SIGMA_LABELS = {"constant": "σ_t = σ", "linear": "σ_t = σ(1-t)", "sqrt": "σ_t = σ√(1-t)"}
+SIGMA_LABELS = [_SIGMA_LABELS.get(n, n) for n in SIGMA_SCHEDULES]
+FIELD_SOURCES = list(CHOICES["field_source"])
+DENSITY_SOURCES = list(CHOICES["density_source"])
+GUIDE_PARTS = list(CHOICES["guide_part"])
+FOLLOW = list(CHOICES["particles_follow"])
 
 
 def _form_group(title: str) -> tuple[QGroupBox, QFormLayout]:
@@ -217,7 +224,7 @@ class SamplingPanel(QGroupBox):
         form.setVerticalSpacing(4)
         form.setContentsMargins(8, 6, 8, 6)
         self.steps = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.steps.setRange(2, 200)
+        self.steps.setRange(*CONTROL_RANGES["steps"])
         self.steps.setToolTip("n integration steps from t = 0 to 1, h = 1/n")
         b.slider("steps", self.steps, int)
         form.addRow("steps n", self.steps)
@@ -230,7 +237,7 @@ class SamplingPanel(QGroupBox):
         b.combo("solver", self.solver, SOLVERS)
         form.addRow("ODE solver", self.solver)
         self.sigma = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.sigma.setRange(0.0, 3.0)
+        self.sigma.setRange(*CONTROL_RANGES["sigma"])
         self.sigma.setDecimals(2)
         self.sigma.setToolTip(
             F.tooltip(
@@ -253,14 +260,15 @@ class SamplingPanel(QGroupBox):
         )
         b.check("drop_score_term", self.drop_score)
         form.addRow("", self.drop_score)
-        self.particles = QSpinBox(minimum=100, maximum=50000, singleStep=1000)
+        lo, hi = CONTROL_RANGES["n_particles"]
+        self.particles = QSpinBox(minimum=int(lo), maximum=int(hi), singleStep=1000)
         self.particles.setToolTip(
             F.tooltip(f"particles {F.sub('X', '0')} ~ N(0, I), the same seeds for ODE and SDE")
         )
         b.spin("n_particles", self.particles)
         form.addRow("particles", self.particles)
         self.w = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.w.setRange(0.0, 8.0)
+        self.w.setRange(*CONTROL_RANGES["w"])
         self.w.setDecimals(2)
         self.w.setToolTip(
             F.tooltip(

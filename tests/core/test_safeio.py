@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -117,10 +118,12 @@ def test_check_writable_target_refuses_dev_null_and_read_only_folders(tmp_path):
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        if os.access(ro, os.W_OK):  # running as root: permissions do not apply
-            pytest.skip("root ignores folder permissions")
+        # root ignores folder permissions (CI runs as root): then a folder of a read-only
+        # file system that exists on every Linux machine stands in
+        candidates = [ro, Path("/proc/sys/kernel"), Path("/proc/self")]
+        folder = next(c for c in candidates if c.is_dir() and not os.access(c, os.W_OK))
         with pytest.raises(OSError, match="not writable"):
-            safeio.check_writable_target(ro / "x.onnx")
+            safeio.check_writable_target(folder / "x.onnx")
     finally:
         ro.chmod(0o700)
 

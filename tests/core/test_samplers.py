@@ -146,3 +146,21 @@ def test_exact_field_transports_noise_to_target_and_dropping_the_score_term_does
     assert e_ode < 3 * floor, (e_ode, floor)
     assert e_sde < 3 * floor, (e_sde, floor)
     assert e_bad > 5 * floor and e_bad > 3 * e_sde, (e_bad, e_sde, floor)
+
+
+def test_one_guidance_scale_parser_for_the_gui_and_the_cli(capsys):
+    """The GUI's grid field and the CLI's --grid-w read lists by the same rules (they used to
+    differ: the CLI accepted 50 columns and w = 1e9)."""
+    from flowscope.cli import CliError
+    from flowscope.cli_images import _parse_ws
+    from flowscope.core.samplers import parse_guidance_scales
+    from flowscope.state import parse_ws
+
+    assert parse_guidance_scales("0, 1;3 ,5") == (0.0, 1.0, 3.0, 5.0) == parse_ws("0, 1;3 ,5")
+    assert _parse_ws("0, 1;3 ,5") == [0.0, 1.0, 3.0, 5.0]
+    for bad, why in [("a,b", "numbers"), ("", "at least one"), ("1e9", "lie in"),
+                     ("nan", "lie in"), (",".join(["1"] * 9), "at most 8")]:  # fmt: skip
+        with pytest.raises(ValueError, match=why):
+            parse_guidance_scales(bad)
+        with pytest.raises(CliError, match=why):
+            _parse_ws(bad)

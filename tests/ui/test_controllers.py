@@ -138,3 +138,31 @@ def test_train_steps_is_the_synchronous_path(qapp):
     assert c.train_steps(30, wait=lambda: None)
     assert not c.running and c.snapshot.step >= 30
     c.shutdown()
+
+
+def test_both_windows_offer_the_same_control_ranges_from_the_state(qtbot, monkeypatch, tmp_path):
+    """Choice lists and slider ranges are defined once (state, reading core), not per window:
+    the SDE sigma slider was 0-3 in 2D and 0-2 in image mode, poly3 was missing from the UI."""
+    monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path))
+    monkeypatch.setenv("FLOWSCOPE_TRAIN_PROCESS", "0")
+    from flowscope.core.schedules import SCHEDULE_NAMES
+    from flowscope.state import AppState, ImageState
+    from flowscope.state.app_state import CONTROL_RANGES
+    from flowscope.ui.image_window import ImageWindow
+    from flowscope.ui.panels import SamplingPanel, TrainingPanel
+
+    sp = SamplingPanel(AppState())
+    tp = TrainingPanel(AppState(), ["cpu"])
+    iw = ImageWindow(ImageState(dataset="digits"), ask_to_save=False)
+    qtbot.addWidget(sp)
+    qtbot.addWidget(tp)
+    qtbot.addWidget(iw)
+    try:
+        for widget in (sp.sigma, iw.sampling_panel.sigma):
+            assert (widget.minimum(), widget.maximum()) == CONTROL_RANGES["sigma"]
+        for widget in (sp.steps, iw.sampling_panel.steps):
+            assert (widget.minimum(), widget.maximum()) == CONTROL_RANGES["steps"]
+        names = [tp.schedule.itemText(i) for i in range(tp.schedule.count())]
+        assert len(names) == len(SCHEDULE_NAMES) and any("t³" in n for n in names)
+    finally:
+        iw.shutdown()

@@ -23,6 +23,7 @@ from .files import (
 from .folder import load_folder_dataset
 
 __all__ = [
+    "COLOR_MODES",
     "BUILTIN",
     "ImageDataError",
     "ImageDataset",
@@ -35,6 +36,11 @@ __all__ = [
 
 #: datasets that ship with flowscope's dependencies (loaded offline)
 BUILTIN = ("digits",)
+
+
+#: colour handling offered for a dataset: as stored, or forced to 1 / 3 channels (the
+#: ``grayscale`` argument None / True / False of load_image_dataset)
+COLOR_MODES = ("auto", "grayscale", "rgb")
 
 
 def is_image_source(name_or_path: str | Path) -> bool:

@@ -1,0 +1,109 @@
+"""Everything that crosses between the window and its training process, as frozen dataclasses
+(ARCHITECTURE.md, "typed messages"). They travel pickled *by value* (process_session.pack), never
+through multiprocessing's own pickler, which moves tensors into shared memory in place.
+
+Commands go to the trainer child; events come back. Each side dispatches on the type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .trainer import Snapshot
+
+# ----------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Train continuously (steps/s restarts from now)."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop training after the current steps and publish a snapshot."""
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Publish a snapshot now (paused or not)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """n steps now (while paused), then a snapshot, then :class:`Ack` with ``token``."""
+
+    n: int
+    token: int
+
+
+@dataclass(frozen=True)
+class SetTarget:
+    """Swap the data (a drawing edited while training): same run, new target."""
+
+    target: Any
+
+
+@dataclass(frozen=True)
+class LoadWeights:
+    """Continue from saved weights (a CPU state dict) at step ``step``."""
+
+    state_dict: dict
+    step: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Publish what is left and end the process."""
+
+
+# ----------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The child built its trainer: the device it trains on (and why, if not the asked one)."""
+
+    device: str
+    device_message: str
+    normalization: Any
+
+
+@dataclass(frozen=True)
+class Published:
+    """A snapshot and the loss-history entries since the last one."""
+
+    snapshot: Snapshot
+    steps: list
+    losses: list
+    bin_sum: list
+    bin_count: list
+    steps_per_sec: float
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TrainError:
+    """Training stopped on a bad loss (the last good weights are kept)."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The trainer could not be built (the child ends)."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A :class:`Step` command is done and its snapshot was published before this."""
+
+    token: int
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The child ends after a :class:`Stop`."""
