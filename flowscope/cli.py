@@ -7,15 +7,20 @@ an unknown preset) ends with exit status 2 and one clear line on stderr, never a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
+from .core.defaults import BATCH_2D, DEPTH_2D, EMA_2D, LR_2D, STEPS_2D, WARMUP_2D, WIDTH_2D
 
 EXIT_USAGE = 2
-STEPS_2D = 3000
-#: image default: recognizable digits after ~150 steps; 1000 steps take ~3 min on 2 CPU cores
+#: image defaults: recognizable digits after ~150 steps; 1000 steps take ~3 min on 2 CPU cores
 STEPS_IMG = 1000
+LR_IMG = 2e-3
+#: torch threads of 2D training: a small MLP gains little from more, and on a busy machine extra
+#: threads only fight the other processes for the cores
+THREADS_2D = 1
 
 
 class CliError(Exception):
@@ -63,15 +68,28 @@ def _build_parser() -> argparse.ArgumentParser:
         "as in denoising score matching), none = E||s + eps/beta_t||^2",
     )
     t.add_argument("--schedule", default="condot", help="condot, cosine, vp, sqrt or polyN")
-    t.add_argument("--width", type=int, default=256, help="MLP width (2D)")
-    t.add_argument("--depth", type=int, default=4, help="MLP hidden layers (2D)")
+    t.add_argument("--width", type=int, default=WIDTH_2D, help="MLP width (2D)")
+    t.add_argument("--depth", type=int, default=DEPTH_2D, help="MLP hidden layers (2D)")
     t.add_argument("--channels", type=int, default=32, help="U-Net base channels (images)")
     t.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE")
     color = t.add_mutually_exclusive_group()
     color.add_argument("--grayscale", dest="grayscale", action="store_true", default=None)
     color.add_argument("--rgb", dest="grayscale", action="store_false")
-    t.add_argument("--batch", type=int, default=None, help="default 1024 (images 128)")
-    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--batch", type=int, default=None, help=f"default {BATCH_2D} (images 128)")
+    t.add_argument("--lr", type=float, default=None, help=f"default {LR_2D:g} (images {LR_IMG:g})")
+    t.add_argument(
+        "--warmup",
+        type=int,
+        default=WARMUP_2D,
+        metavar="STEPS",
+        help="2D: linear lr warm-up steps before the cosine decay (default %(default)s)",
+    )
+    t.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help=f"torch CPU threads (2D default {THREADS_2D}; images: torch's default)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument(
@@ -79,7 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="DECAY",
-        help="e.g. 0.999 (images: 0.999; 0 = off)",
+        help=f"e.g. 0.999; 0 = off (default {EMA_2D}, images 0.999)",
     )
     t.add_argument("--label-dropout", type=float, default=0.1, help="CFG null-label rate eta")
     t.add_argument("--unconditional", action="store_true", help="ignore the data's class labels")
@@ -171,6 +189,7 @@ def _cmd_train(a) -> int:
 
 
 def _train_points(a) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: no spinning threads
     import torch
 
     from .core.data import load_target
@@ -188,13 +207,15 @@ def _train_points(a) -> int:
     )
     tc = TrainConfig(
         steps=a.steps,
-        batch_size=a.batch or 1024,
-        lr=a.lr,
+        batch_size=a.batch or BATCH_2D,
+        lr=a.lr or LR_2D,
+        warmup_steps=a.warmup,
         schedule=a.schedule,
         seed=a.seed,
         device=a.device,
-        ema_decay=a.ema or None,
+        ema_decay=EMA_2D if a.ema is None else (a.ema or None),
         label_dropout=a.label_dropout,
+        num_threads=a.threads or THREADS_2D,
         score_weighting=a.score_weighting,
     )
     trainer = Trainer(target, mc, tc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli import STEPS_IMG, CliError, run_trainer
+from .cli import LR_IMG, STEPS_IMG, CliError, run_trainer
 
 
 def train_images(a) -> int:
@@ -29,7 +29,9 @@ def train_images(a) -> int:
     tc = TrainConfig(
         steps=a.steps or STEPS_IMG,
         batch_size=a.batch or 128,
-        lr=a.lr,
+        lr=a.lr or LR_IMG,
+        warmup_steps=0,
+        num_threads=a.threads,
         schedule=a.schedule,
         seed=a.seed,
         device=a.device,

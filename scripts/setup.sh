@@ -11,6 +11,6 @@ fi
 stamp=.venv/.flowscope-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[gui,onnx,test]" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[gui,onnx,video,test]" 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import flowscope, torch, safetensors" && touch "$stamp"
 fi

@@ -11,6 +11,9 @@ network's parameterization.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +25,9 @@ from .paths import conversion_time, convert
 from .safeio import atomic_write, check_writable_target
 
 FORMATS = ("pt2", "onnx")
+#: ONNX weights up to this size stay inside the .onnx file (one self-contained file); larger
+#: models keep them in FILE.onnx.data beside it (protobuf caps a file at 2 GB)
+ONNX_INLINE_BYTES = 512 * 2**20
 
 
 class VelocityFunction(nn.Module):
@@ -59,8 +65,15 @@ def _example(model: FlowModel, n: int = 4):
     return (x, t)
 
 
+def _weight_bytes(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+
+
 def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) -> Path:
-    """Write the velocity function to ``path`` as 'pt2' or 'onnx' (guessed from the suffix)."""
+    """Write the velocity function to ``path`` as 'pt2' or 'onnx' (guessed from the suffix).
+
+    ONNX is one self-contained file unless the weights exceed ONNX_INLINE_BYTES; then they go to
+    ``<path>.data`` beside it (keep the two files together)."""
     out = Path(path).expanduser()
     suffix = out.suffix.lstrip(".").lower()
     fmt = (fmt or suffix).lower()
@@ -73,7 +86,7 @@ def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) 
         )
     check_writable_target(out, "export")
     try:
-        return atomic_write(out, lambda tmp: _export(model, tmp, fmt))
+        return atomic_write(out, lambda tmp: _export(model, tmp, fmt, out))
     except (OSError, RuntimeError) as e:  # torch reports a failed write as a RuntimeError
         raise OSError(f"could not write {out}: {_reason(e)}") from None
 
@@ -83,7 +96,8 @@ def _reason(e: BaseException) -> str:
     return text.strip().splitlines()[0][:200]
 
 
-def _export(model: FlowModel, out: Path, fmt: str) -> Path:
+def _export(model: FlowModel, out: Path, fmt: str, final: Path) -> Path:
+    """Write to the temporary path ``out``; ``final`` is where it will be renamed to."""
     fn = VelocityFunction(model).eval()
     args = _example(model)
     batch = torch.export.Dim("batch", min=1)
@@ -103,19 +117,31 @@ def _export(model: FlowModel, out: Path, fmt: str) -> Path:
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
+    external = _weight_bytes(fn) > ONNX_INLINE_BYTES
+    # the .onnx names its weights file: write both under the final name in a scratch folder,
+    # then put the weights beside the final path and the graph at the temporary one
+    scratch = Path(tempfile.mkdtemp(prefix=".onnx-export-", dir=out.parent)) if external else None
+    dest = scratch / final.name if scratch is not None else out
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 fn,
                 args,
-                str(out),
+                str(dest),
                 input_names=names,
                 output_names=["velocity"],
                 dynamic_shapes=tuple(shapes),
                 dynamo=True,
                 verbose=False,
+                external_data=external,
             )
+        if scratch is not None:
+            data = dest.with_name(dest.name + ".data")
+            os.replace(data, final.with_name(final.name + ".data"))
+            os.replace(dest, out)
     finally:
         quiet.setLevel(level)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return out

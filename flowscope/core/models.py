@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
+from .defaults import DEPTH_2D, WIDTH_2D
 from .paths import PARAMETERIZATIONS
 
 ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh}
@@ -33,8 +34,8 @@ class ModelConfig:
     """
 
     dim: int = 2
-    width: int = 256
-    depth: int = 4
+    width: int = WIDTH_2D
+    depth: int = DEPTH_2D
     activation: str = "silu"
     parameterization: str = "velocity"
     num_classes: int = 0

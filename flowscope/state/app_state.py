@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, ClassVar
 
+from ..core.defaults import BATCH_2D, DEPTH_2D, LR_2D, WIDTH_2D
 from ..core.images import COLOR_MODES
 from ..core.paths import PARAMETERIZATIONS
 from ..core.samplers import SIGMA_SCHEDULES, SOLVERS
@@ -160,10 +161,10 @@ class AppState(Evented):
     # training
     objective: str = "velocity"
     schedule: str = "condot"
-    width: int = 128
-    depth: int = 3
-    batch_size: int = 512
-    lr: float = 2e-3
+    width: int = WIDTH_2D  # the 2D recipe, shared with the CLI and the library (core/defaults)
+    depth: int = DEPTH_2D
+    batch_size: int = BATCH_2D
+    lr: float = LR_2D
     device: str = "auto"
     label_dropout: float = 0.1
     _listeners: list = field(default_factory=list, repr=False)

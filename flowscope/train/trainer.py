@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ..core.defaults import BATCH_2D, EMA_2D, LR_2D, STEPS_2D, WARMUP_2D
 from ..core.device import pick_device
 from ..core.exact import ExactMarginal
 from ..core.flow_model import FlowModel, Normalization
@@ -41,7 +42,9 @@ class TrainConfig:
     """Optimization settings. ``steps=None`` trains until stopped (the GUI's live mode).
 
     lr_schedule: 'auto' (cosine decay to 0 over ``steps`` when steps is set, else constant),
-    'constant' or 'cosine'. label_dropout: probability eta of replacing a label by the null label
+    'constant' or 'cosine'; warmup_steps: the lr first rises linearly from lr / warmup_steps to lr
+    over this many steps (0: no warm-up). The defaults are the 2D recipe of core/defaults.py.
+    label_dropout: probability eta of replacing a label by the null label
     (CFG). ema_decay: None or e.g. 0.999 (snapshots and saved models then use the EMA weights);
     it is warmed up: step k uses min(ema_decay, (1 + k) / (10 + k)), so an early EMA is not stuck
     near the random initialization (with a constant 0.999 it would lag ~1000 steps).
@@ -49,16 +52,17 @@ class TrainConfig:
     when the data is far from unit scale: max |x| > 10 or std < 0.1).
     """
 
-    steps: int | None = 3000
-    batch_size: int = 1024
-    lr: float = 2e-3
+    steps: int | None = STEPS_2D
+    batch_size: int = BATCH_2D
+    lr: float = LR_2D
     lr_schedule: str = "auto"
+    warmup_steps: int = WARMUP_2D
     weight_decay: float = 0.0
     schedule: str = "condot"
     seed: int = 0
     device: str = "auto"
     label_dropout: float = 0.1
-    ema_decay: float | None = None
+    ema_decay: float | None = EMA_2D
     snapshot_hz: float = 10.0
     normalize: str = "auto"
     num_threads: int | None = None
@@ -74,6 +78,8 @@ class TrainConfig:
             raise ValueError("lr must be a positive number")
         if self.lr_schedule not in ("auto", "constant", "cosine"):
             raise ValueError("lr_schedule must be 'auto', 'constant' or 'cosine'")
+        if int(self.warmup_steps) < 0:
+            raise ValueError("warmup_steps must be >= 0")
         if not 0.0 <= self.label_dropout <= 1.0:
             raise ValueError("label_dropout must be in [0, 1]")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -253,13 +259,14 @@ class Trainer:
 
     def _lr_at(self, step: int) -> float:
         c = self.config
+        warm = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
         sched = c.lr_schedule
         if sched == "auto":
             sched = "cosine" if c.steps else "constant"
         if sched == "constant" or not c.steps:
-            return c.lr
+            return c.lr * warm
         frac = min(step / c.steps, 1.0)
-        return c.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+        return c.lr * warm * 0.5 * (1.0 + math.cos(math.pi * frac))
 
     # ------------------------------------------------------------------ control
     @property

@@ -6,7 +6,12 @@ from PySide6.QtGui import QAction, QKeySequence
 
 
 def add_action(owner, menu, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
-    """A QAction owned by ``owner``, added to ``menu``, calling ``slot`` when triggered."""
+    """A QAction owned by ``owner``, added to ``menu``, calling ``slot`` when triggered.
+
+    A plain action calls ``slot()`` with no argument: QAction.triggered carries a ``checked``
+    flag that PySide would otherwise pass into a slot's first default parameter (``export(path=
+    None)`` received False as the path). A checkable action calls ``slot(checked)``.
+    """
     a = QAction(text, owner)
     if shortcut:
         a.setShortcut(QKeySequence(shortcut))
@@ -14,6 +19,9 @@ def add_action(owner, menu, text, slot, shortcut=None, tip=None, checkable=False
         a.setStatusTip(tip)
         a.setToolTip(tip)
     a.setCheckable(checkable)
-    a.triggered.connect(slot)
+    if checkable:
+        a.triggered.connect(lambda checked=False: slot(bool(checked)))
+    else:
+        a.triggered.connect(lambda checked=False: slot())
     menu.addAction(a)
     return a

@@ -18,6 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from flowscope.ui import formulas
 from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments, segment_lines
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
 
@@ -26,8 +27,8 @@ __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_rendere
 LAYERS = ("density", "field", "score", "trails", "particles")
 SIDES = ("ode", "sde")
 DEFAULT_BOUNDS = (-3.5, 3.5, -3.5, 3.5)
-ODE_TITLE = "ODE: dX = u<sub>t</sub>(X) dt"
-SDE_TITLE = "SDE: dX = [u<sub>t</sub> + ½σ<sub>t</sub>²∇log p<sub>t</sub>] dt + σ<sub>t</sub> dW"
+ODE_TITLE = "ODE: " + formulas.ODE
+SDE_TITLE = "SDE: " + formulas.SDE
 PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5)}
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)

@@ -41,6 +41,7 @@ from ..state import ImageState, parse_ws
 from ..state.app_state import CONTROL_RANGES
 from ..train.compute import ImageRequest
 from ..train.compute_process import make_compute_worker
+from . import formulas as F
 from .actions import add_action
 from .binding import Binder
 from .controllers import RequestChannel, SessionController
@@ -89,9 +90,12 @@ class ImageTrainingPanel(TrainControls):
                                 "images (with their z, eps, t) per optimizer step")  # fmt: skip
         self.ema = QCheckBox("EMA weights (0.999)")
         self.ema.setToolTip(
-            "sample with an exponential moving average of the weights,\n"
-            "theta_ema <- d theta_ema + (1 - d) theta, d = min(0.999, (1 + k) / (10 + k)):\n"
-            "much cleaner images for the same training"
+            F.tooltip(
+                "sample with an exponential moving average of the weights,",
+                f"{F.sub('θ', 'ema')} ← d {F.sub('θ', 'ema')} + (1 − d) θ, "
+                "d = min(0.999, (1 + k) / (10 + k)) at step k:",
+                "much cleaner images for the same training",
+            )
         )
         self._binder.check("ema", self.ema)
         form.addRow("", self.ema)
@@ -112,9 +116,11 @@ class ImageSamplingPanel(QGroupBox):
         form.setVerticalSpacing(4)
         self.ws_edit = QLineEdit(state.ws)
         self.ws_edit.setToolTip(
-            "the grid's columns: guidance scales w, separated by commas.\n"
-            "guided field: (1 - w) u_t(x | empty) + w u_t(x | y)\n"
-            "w = 0: unconditional; w = 1: conditional; w > 1: pushed towards class y"
+            F.tooltip(
+                "the grid's columns: guidance scales w, separated by commas.",
+                f"guided field: {F.CFG}",
+                "w = 0: unconditional; w = 1: conditional; w &gt; 1: pushed towards class y",
+            )
         )
         self.ws_edit.editingFinished.connect(self._on_ws_edited)
         self.ws_error = QLabel("")
@@ -125,7 +131,7 @@ class ImageSamplingPanel(QGroupBox):
         form.addRow("", self.ws_error)
         self.mode = _combo(
             ["ODE (deterministic)", "SDE (stochastic)"],
-            "ODE: dX = u_t(X) dt\nSDE: dX = [u_t(X) + sigma_t^2 / 2 * score_t(X)] dt + sigma_t dW",
+            F.tooltip(f"ODE: {F.ODE}", f"SDE: {F.SDE}"),
         )
         b.combo("sde", self.mode, [False, True])
         form.addRow("sampler", self.mode)
@@ -136,9 +142,11 @@ class ImageSamplingPanel(QGroupBox):
         self.sigma = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.sigma.setRange(*CONTROL_RANGES["sigma"])
         self.sigma.setDecimals(2)
-        self.sigma.setToolTip("SDE diffusion sigma_t: any sigma_t gives the same marginals p_t")
+        self.sigma.setToolTip(
+            F.tooltip(f"SDE diffusion {F.SIGMA}: any {F.SIGMA} gives the same marginals {F.P_T}")
+        )
         b.slider("sigma", self.sigma)
-        self.sigma_schedule = _combo(SIGMA_LABELS, "how sigma_t changes with t")
+        self.sigma_schedule = _combo(SIGMA_LABELS, F.tooltip(f"how {F.SIGMA} changes with t"))
         b.combo("sigma_schedule", self.sigma_schedule, SIGMA_SCHEDULES)
         sig.addWidget(self.sigma, 1)
         sig.addWidget(self.sigma_schedule)
@@ -153,7 +161,11 @@ class ImageSamplingPanel(QGroupBox):
         self.per_cell.setToolTip("samples per (class, w) cell, each from its own fixed noise")
         b.spin("per_cell", self.per_cell)
         self.seed = QSpinBox(minimum=0, maximum=10**6)
-        self.seed.setToolTip("the fixed noise X_0 ~ N(0, I) shared by every cell of the grid")
+        self.seed.setToolTip(
+            F.tooltip(
+                f"the fixed noise {F.sub('X', '0')} ~ N(0, I) shared by every cell of the grid"
+            )
+        )
         b.spin("seed", self.seed)
         new = QPushButton("New noise")
         new.setToolTip("draw new starting noise (seed + 1) (N)")
@@ -295,8 +307,10 @@ class ImageWindow(QMainWindow):
             "same fixed noise"
         )
         self.grid_title.setToolTip(
-            "guided field (1 - w) u_t(x | empty) + w u_t(x | y):\n"
-            "w = 0 ignores the class, w = 1 is the conditional model, w > 1 exaggerates it"
+            F.tooltip(
+                f"guided field {F.CFG}:",
+                "w = 0 ignores the class, w = 1 is the conditional model, w &gt; 1 exaggerates it",
+            )
         )
         cv.addWidget(self.grid_title)
         self.grid_view = ImageGridView("Press Train (T). Samples from fixed seeds appear here "
@@ -361,13 +375,9 @@ class ImageWindow(QMainWindow):
         self._action(h, "Formula cheat-sheet", self.show_cheatsheet, "F1")
 
     def show_cheatsheet(self) -> None:
-        from .help import CHEATSHEET_HTML, IMAGE_KEYS_HTML
+        from .help import cheatsheet_dialog
 
-        box = QMessageBox(self)
-        box.setWindowTitle("flowscope formula cheat-sheet")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(CHEATSHEET_HTML.split("<h3>Keys</h3>")[0] + IMAGE_KEYS_HTML)
-        box.exec()
+        cheatsheet_dialog(self, image_mode=True).exec()
 
     # ================================================================== data
     def open_dataset_dialog(self) -> None:
@@ -508,7 +518,7 @@ class ImageWindow(QMainWindow):
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, ema_decay=0.999 if s.ema else None, num_threads=1,
-            snapshot_hz=2.0,
+            snapshot_hz=2.0, warmup_steps=0,
         )  # fmt: skip
         if os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0":
             return TrainingSession(ds, mc, tc)

@@ -36,6 +36,7 @@ from ..core.device import available_devices
 from ..core.schedules import SCHEDULE_NAMES
 from ..state import AppState
 from ..train.compute_process import make_compute_worker
+from . import formulas as F
 from .actions import add_action
 from .canvas import TargetCanvas
 from .controllers import SessionController
@@ -173,7 +174,7 @@ class MainWindow(QMainWindow):
         hint.setStyleSheet("color:#555;")
         lv.addWidget(hint)
         source = QLabel("Source p<sub>init</sub> (t = 0): standard Gaussian N(0, I)")
-        source.setToolTip("X_0 ~ N(0, I); the path is x_t = alpha_t z + beta_t eps")
+        source.setToolTip(F.tooltip(f"{F.sub('X', '0')} ~ N(0, I); the path is {F.PATH}"))
         lv.addWidget(source)
 
         # ---- centre: explorer + time bar
@@ -194,7 +195,11 @@ class MainWindow(QMainWindow):
         self.t_slider.setRange(0.0, 1.0)
         self.t_slider.setDecimals(2)
         self.t_slider.setToolTip(
-            "t = 0: noise X_0 ~ N(0, I);  t = 1: data X_1 ~ p_data.\nx_t = alpha_t z + beta_t eps"
+            F.tooltip(
+                f"t = 0: noise {F.sub('X', '0')} ~ N(0, I);  "
+                f"t = 1: data {F.sub('X', '1')} ~ {F.sub('p', 'data')}.",
+                F.PATH,
+            )
         )
         self.t_slider.setValue(float(self.state.t))
         self.t_slider.valueChanged.connect(self._on_t_slider_moved)
@@ -259,7 +264,10 @@ class MainWindow(QMainWindow):
         self._action(ex, "Samples (npy / csv)…", self.export_samples)
         self._action(ex, "View as PNG…", lambda: self.export_view("png"), "Ctrl+E")
         self._action(ex, "View as SVG…", lambda: self.export_view("svg"))
-        self._action(ex, "Animation t = 0 → 1 (GIF)…", self.export_animation)
+        from .animation import animation_formats
+
+        kinds = ", ".join(f.upper() for f in animation_formats())
+        self._action(ex, f"Animation t = 0 → 1 ({kinds})…", self.export_animation)
         f.addSeparator()
         self._action(
             f,
@@ -679,19 +687,28 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"exported {path}", 4000)
         return True
 
-    def export_animation(self, path: str | None = None, frames: int = 40) -> bool:
-        from .animation import export_gif
+    #: frames of File > Export > Animation (t = 0 -> 1)
+    animation_frames = 40
 
+    def export_animation(self, path: str | None = None, frames: int | None = None) -> bool:
+        """Ask for a .gif / .mp4 path (unless given), then render t = 0 -> 1 into it."""
+        from .animation import animation_formats, export_animation
+
+        frames = self.animation_frames if frames is None else int(frames)
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export animation", "flowscope.gif", "GIF (*.gif)"
+            formats = animation_formats()
+            filters = ";;".join(f"{f.upper()} (*.{f})" for f in formats)
+            path, chosen = QFileDialog.getSaveFileName(
+                self, "Export animation", "flowscope.gif", filters
             )
             if not path:
                 return False
+            if not Path(path).suffix:  # no suffix typed: the chosen filter's
+                path += "." + (formats[1] if chosen.startswith("MP4") else formats[0])
         try:
             from ..core.safeio import atomic_write
 
-            atomic_write(Path(path), lambda tmp: export_gif(self, str(tmp), frames))
+            atomic_write(Path(path), lambda tmp: export_animation(self, str(tmp), frames))
         except (OSError, RuntimeError, ValueError) as e:
             self._error("Animation export failed", str(e))
             return False
@@ -700,13 +717,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================== help
     def show_cheatsheet(self) -> None:
-        from .help import CHEATSHEET_HTML
+        from .help import cheatsheet_dialog
 
-        box = QMessageBox(self)
-        box.setWindowTitle("flowscope formula cheat-sheet")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(CHEATSHEET_HTML)
-        box.exec()
+        cheatsheet_dialog(self, image_mode=False).exec()
 
     def show_about(self) -> None:
         from .. import __version__

@@ -26,18 +26,20 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from ..core.schedules import get_schedule
 from ..state import AppState
 from ..state.app_state import CHOICES, CONTROL_RANGES
+from . import formulas as F
 from .binding import Binder
 
 # The choice lists come from the code that implements them (state.CHOICES reads core and the
 # compute worker): a schedule added in core shows up here with its own label.
 OBJECTIVES = list(CHOICES["objective"])
-OBJECTIVE_TIPS = (
-    "What the network predicts (MATH.md):\n"
-    "velocity (flow matching): u_theta(x_t, t) ~ d_alpha_t z + d_beta_t eps\n"
-    "score (denoising score matching): s_theta ~ -eps / beta_t, loss weighted by\n"
-    "    lambda(t) = beta_t^2: E || beta_t s_theta + eps ||^2 (unweighted, late times dominate\n"
-    "    and the ODE samples of a score model are poor)\n"
-    "noise (DDPM): eps_theta ~ eps, score = -eps_theta / beta_t"
+OBJECTIVE_TIPS = F.tooltip(
+    "What the network predicts (MATH.md):",
+    f"velocity (flow matching): {F.U_THETA}({F.X_T}, t) ≈ {F.D_ALPHA} z + {F.D_BETA} ε",
+    f"score (denoising score matching): {F.S_THETA} ≈ −ε / {F.BETA}, loss weighted by",
+    f"    λ(t) = {F.sup(F.BETA, '2')}: {F.LOSS_DSM_WEIGHTED} (unweighted, late times dominate",
+    "    and the ODE samples of a score model are poor)",
+    f"noise (DDPM): {F.EPS_THETA} ≈ ε, score = −{F.EPS_THETA} / {F.BETA}",
+    F.DERIVATIVES,
 )
 SCHEDULES = list(CHOICES["schedule"])
 _SHORT_SCHEDULE_LABELS = {
@@ -92,7 +94,7 @@ class TrainControls(QGroupBox):
         b.combo("objective", self.objective, OBJECTIVES)
         form.addRow("objective", self.objective)
         self.schedule = _combo(
-            SCHEDULE_LABELS, "Gaussian path x_t = alpha_t z + beta_t eps\n(t = 0 noise, t = 1 data)"
+            SCHEDULE_LABELS, F.tooltip(f"Gaussian path {F.PATH}", "(t = 0 noise, t = 1 data)")
         )
         b.combo("schedule", self.schedule, SCHEDULES)
         form.addRow("schedule", self.schedule)
@@ -121,8 +123,10 @@ class TrainControls(QGroupBox):
         form.addRow("device", self.device_combo)
         self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
         self.dropout.setToolTip(
-            "label dropout eta: a label is replaced by the null label with probability eta,\n"
-            "so one network learns u(x | y) and u(x | empty) for guidance"
+            F.tooltip(
+                "label dropout η: a label is replaced by the null label with probability η,",
+                f"so one network learns {F.U_T}(x | y) and {F.U_T}(x | ∅) for guidance",
+            )
         )
         b.spin("label_dropout", self.dropout)
         form.addRow("label dropout η", self.dropout)
@@ -190,7 +194,9 @@ class TrainingPanel(TrainControls):
         b = self._binder
         size = QHBoxLayout()
         self.width_spin = QSpinBox(minimum=16, maximum=1024, singleStep=16)
-        self.width_spin.setToolTip("hidden units per layer of the MLP u_theta(x, t)")
+        self.width_spin.setToolTip(
+            F.tooltip(f"hidden units per layer of the MLP {F.U_THETA}(x, t)")
+        )
         self.depth_spin = QSpinBox(minimum=1, maximum=8)
         self.depth_spin.setToolTip("number of hidden layers")
         b.spin("width", self.width_spin)
@@ -224,8 +230,9 @@ class SamplingPanel(QGroupBox):
         form.addRow("steps n", self.steps)
         self.solver = _combo(
             SOLVERS,
-            "ODE solver for dX_t = u_t(X_t) dt:\n"
-            "euler: x += h u;  heun: 2nd order;  rk4: 4th order",
+            F.tooltip(
+                f"ODE solver for {F.ODE}:", "euler: x += h u;  heun: 2nd order;  rk4: 4th order"
+            ),
         )
         b.combo("solver", self.solver, SOLVERS)
         form.addRow("ODE solver", self.solver)
@@ -233,33 +240,41 @@ class SamplingPanel(QGroupBox):
         self.sigma.setRange(*CONTROL_RANGES["sigma"])
         self.sigma.setDecimals(2)
         self.sigma.setToolTip(
-            "diffusion coefficient of the SDE (Euler-Maruyama):\n"
-            "X_{t+h} = X_t + h (u_t + sigma_t^2/2 s_t) + sigma_t sqrt(h) eps\n"
-            "same marginals p_t as the ODE for every sigma_t >= 0"
+            F.tooltip(
+                "diffusion coefficient of the SDE (Euler-Maruyama):",
+                F.EULER_MARUYAMA,
+                f"same marginals {F.P_T} as the ODE for every {F.SIGMA} ≥ 0",
+            )
         )
         b.slider("sigma", self.sigma)
         form.addRow("SDE σ", self.sigma)
-        self.sigma_schedule = _combo(SIGMA_LABELS, "how sigma_t varies with t")
+        self.sigma_schedule = _combo(SIGMA_LABELS, F.tooltip(f"how {F.SIGMA} varies with t"))
         b.combo("sigma_schedule", self.sigma_schedule, SIGMA_SCHEDULES)
-        form.addRow("σ_t schedule", self.sigma_schedule)
+        form.addRow(QLabel(f"{F.SIGMA} schedule"), self.sigma_schedule)
         self.drop_score = QCheckBox("drop the σ²/2 score term (bug demo)")
         self.drop_score.setToolTip(
-            "dX = u_t dt + sigma_t dW without + sigma_t^2/2 grad log p_t:\n"
-            "the marginals are then wrong; watch the SDE samples blur"
+            F.tooltip(
+                f"{F.SDE_NO_SCORE}, without + {F.sup(F.SIGMA, '2')}/2 ∇log {F.P_T}:",
+                "the marginals are then wrong; watch the SDE samples blur",
+            )
         )
         b.check("drop_score_term", self.drop_score)
         form.addRow("", self.drop_score)
         lo, hi = CONTROL_RANGES["n_particles"]
         self.particles = QSpinBox(minimum=int(lo), maximum=int(hi), singleStep=1000)
-        self.particles.setToolTip("particles X_0 ~ N(0, I), the same seeds for ODE and SDE")
+        self.particles.setToolTip(
+            F.tooltip(f"particles {F.sub('X', '0')} ~ N(0, I), the same seeds for ODE and SDE")
+        )
         b.spin("n_particles", self.particles)
         form.addRow("particles", self.particles)
         self.w = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.w.setRange(*CONTROL_RANGES["w"])
         self.w.setDecimals(2)
         self.w.setToolTip(
-            "classifier-free guidance: u~ = (1 - w) u(x | empty) + w u(x | y)\n"
-            "w = 0 unconditional, 1 conditional, > 1 amplified"
+            F.tooltip(
+                f"classifier-free guidance: {F.CFG}",
+                "w = 0 unconditional, 1 conditional, &gt; 1 amplified",
+            )
         )
         b.slider("w", self.w)
         form.addRow("guidance w", self.w)
@@ -276,25 +291,32 @@ class SamplingPanel(QGroupBox):
         form.addRow("particles follow", self.follow)
         self.field_source = _combo(
             ["learned u_θ", "exact u_t", "learned − exact"],
-            "arrows: the learned field, the exact marginal field\n"
-            "u_t(x) = sum_i w_i(x,t) [d_alpha mu_i + (d_s_i/s_i)(x - "
-            "alpha mu_i)],\nor their difference",
+            F.tooltip(
+                "arrows: the learned field, the exact marginal field",
+                F.EXACT_U + ",",
+                "or their difference",
+            ),
         )
         b.combo("field_source", self.field_source, FIELD_SOURCES)
         form.addRow("arrows", self.field_source)
         self.guide_part = _combo(
             ["guided ũ", "conditional u(x|y)", "unconditional u(x|∅)"],
-            "with a class y, the arrows show the guided field\n"
-            "u~ = (1 - w) u(x | empty) + w u(x | y), or one of its two parts;\n"
-            "'exact' / 'learned - exact' above apply to each",
+            F.tooltip(
+                "with a class y, the arrows show the guided field",
+                F.CFG + ", or one of its two parts;",
+                "'exact' / 'learned − exact' above apply to each",
+            ),
         )
         b.combo("guide_part", self.guide_part, GUIDE_PARTS)
         form.addRow("guidance arrows", self.guide_part)
         self.density_source = _combo(
             ["exact p_t", "particle histogram", "guided target p(x|y)^w p(x)^(1−w)"],
-            "heatmap: the exact marginal density p_t(x) (or p_t(x | y) with a class),\n"
-            "a histogram of the particles, or the guided target\n"
-            "p_t(x | y)^w p_t(x)^(1 - w) normalized on the grid (needs a class)",
+            F.tooltip(
+                f"heatmap: the exact marginal density {F.P_T}(x) (or {F.P_T}(x | y) with a class),",
+                "a histogram of the particles, or the guided target",
+                f"{F.P_T}(x | y)<sup>w</sup> {F.P_T}(x)<sup>1 − w</sup> normalized on the grid "
+                "(needs a class)",
+            ),
         )
         b.combo("density_source", self.density_source, DENSITY_SOURCES)
         form.addRow("heatmap", self.density_source)
@@ -340,11 +362,13 @@ class CurvesPanel(QWidget):
         self.loss_plot.setLogMode(x=False, y=True)
         self.loss_plot.setLabel("left", "loss")
         self.loss_plot.setLabel("bottom", "step")
-        self.loss_plot.setTitle("training loss (dashed: floor L_min)", size="9pt")
+        self.loss_plot.setTitle(f"training loss (dashed: floor {F.L_MIN})", size="9pt")
         self.loss_plot.setToolTip(
-            "CFM loss E||u_theta(x_t, t) - (d_alpha z + d_beta eps)||^2 never reaches 0:\n"
-            "its floor L_min = E||u_t(x|z) - u_t(x)||^2 comes from the exact marginal.\n"
-            "Excess loss = loss - L_min is what converges to 0."
+            F.tooltip(
+                f"CFM loss {F.LOSS_CFM} never reaches 0:",
+                f"its floor {F.FLOOR} comes from the exact marginal.",
+                f"Excess loss = loss − {F.L_MIN} is what converges to 0.",
+            )
         )
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
         self.loss_smooth = self.loss_plot.plot(pen=pg.mkPen("#0d3c61", width=2))
@@ -357,8 +381,10 @@ class CurvesPanel(QWidget):
         self.quality_plot.setLabel("bottom", "step")
         self.quality_plot.setTitle("sample quality (ODE samples vs target)", size="9pt")
         self.quality_plot.setToolTip(
-            "energy distance 2E|X-Y| - E|X-X'| - E|Y-Y'| between "
-            "generated and target samples (lower is better)"
+            F.tooltip(
+                f"energy distance {F.ENERGY} between",
+                "generated and target samples (lower is better)",
+            )
         )
         self.quality_curve = self.quality_plot.plot(
             pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=4
@@ -369,9 +395,11 @@ class CurvesPanel(QWidget):
         if not with_floor:  # image data: no closed-form marginal, so no floor
             self.loss_plot.setTitle("training loss", size="9pt")
             self.loss_plot.setToolTip(
-                "CFM loss E||u_theta(x_t, t) - (d_alpha z + d_beta eps)||^2 (log scale).\n"
-                "It never reaches 0: even the exact marginal field u_t(x) leaves a floor,\n"
-                "which has no closed form for image data."
+                F.tooltip(
+                    f"CFM loss {F.LOSS_CFM} (log scale).",
+                    f"It never reaches 0: even the exact marginal field {F.U_T}(x) leaves a floor,",
+                    "which has no closed form for image data.",
+                )
             )
         lay.addWidget(self.loss_plot)
         lay.addWidget(self.quality_plot)

@@ -153,11 +153,26 @@ def test_label_dropout_rate_and_null_label():
 
 
 def test_lr_schedule_and_device_fallback_message():
-    tr = Trainer(BLOBS, ModelConfig(width=16, depth=1), small(steps=100, lr=1e-3))
+    cold = dict(lr=1e-3, warmup_steps=0)
+    tr = Trainer(BLOBS, ModelConfig(width=16, depth=1), small(steps=100, **cold))
     assert tr._lr_at(0) == pytest.approx(1e-3) and tr._lr_at(50) == pytest.approx(5e-4)
     assert tr._lr_at(100) == pytest.approx(0.0, abs=1e-12)
-    live = Trainer(BLOBS, ModelConfig(width=16, depth=1), small(steps=None, lr=1e-3))
+    live = Trainer(BLOBS, ModelConfig(width=16, depth=1), small(steps=None, **cold))
     assert live._lr_at(10_000) == pytest.approx(1e-3)
+    # warm-up: linear from lr / warmup to lr, then the cosine (or constant while live)
+    warm = Trainer(
+        BLOBS, ModelConfig(width=16, depth=1), small(steps=1000, lr=1e-3, warmup_steps=10)
+    )
+    assert warm._lr_at(0) == pytest.approx(1e-4, rel=1e-4)
+    assert warm._lr_at(4) == pytest.approx(5e-4, rel=1e-4)
+    cos = 0.5 * (1 + math.cos(math.pi * 9 / 1000))
+    assert warm._lr_at(9) == pytest.approx(1e-3 * cos) and warm._lr_at(500) == pytest.approx(5e-4)
+    live = Trainer(
+        BLOBS, ModelConfig(width=16, depth=1), small(steps=None, lr=1e-3, warmup_steps=10)
+    )
+    assert live._lr_at(1) == pytest.approx(2e-4) and live._lr_at(10_000) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        small(warmup_steps=-1)
     if not torch.cuda.is_available():
         cuda = Trainer(BLOBS, ModelConfig(width=16, depth=1), small(device="cuda"))
         assert cuda.device.type == "cpu" and "not available" in cuda.device_message
