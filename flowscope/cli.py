@@ -193,8 +193,9 @@ def _train_points(a) -> int:
     import torch
 
     from .core.data import load_target
-    from .core.metrics import conditional_loss_floor, energy_distance, loss_floor
+    from .core.metrics import energy_distance, loss_floor_estimate
     from .core.models import ModelConfig
+    from .core.support import describe_excess, support_report
     from .train.trainer import TrainConfig, Trainer
 
     a.steps = a.steps or STEPS_2D
@@ -223,23 +224,26 @@ def _train_points(a) -> int:
     model = trainer.model()
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
     exact = exact.with_schedule(trainer.schedule)
-    if n_cls:
-        floor = conditional_loss_floor(
-            exact, a.objective, a.label_dropout, n=20000, seed=a.seed, weighting=a.score_weighting
-        )
-    else:
-        floor = loss_floor(exact, a.objective, n=20000, seed=a.seed, weighting=a.score_weighting)
+    est = loss_floor_estimate(
+        exact, a.objective, a.label_dropout if n_cls else None, n=50000, seed=a.seed,
+        weighting=a.score_weighting,
+    )  # fmt: skip
+    floor = est.value
     final = trainer.summary()["final_loss"]
     with torch.no_grad():
         gen = model.sample(4000, seed=a.seed + 1)
     ref = target.sample(4000, seed=a.seed + 2)
     ref = ref.points if hasattr(ref, "points") else ref
     ed = energy_distance(gen, ref)
+    sup = support_report(gen, target.exact)
     model.metadata["training"].update(
         {
             "loss_floor": floor,
+            "loss_floor_stderr": est.stderr,
             "excess_loss": None if final is None else final - floor,
             "energy_distance": ed,
+            "support_share": sup.support,
+            "precision_log_p": sup.precision,
         }
     )
     model.metadata["data"] = {
@@ -255,10 +259,15 @@ def _train_points(a) -> int:
     print(f"saved {out}  ({trainer.step_count} steps on {trainer.device})")
     if final is not None:
         print(
-            f"final loss {final:.4f}   loss floor L_min {floor:.4f}   "
-            f"excess loss {final - floor:.4f}"
+            f"final loss {final:.4f}   loss floor L_min {floor:.4f} ± {2 * est.stderr:.4f}   "
+            f"{describe_excess(final, floor, est.stderr)}"
         )
     print(f"energy distance to the target {ed:.4f}")
+    at = "" if sup.t == 1.0 else f" (measured at t = {sup.t:g}: the target has point masses)"
+    print(
+        f"support: {100 * sup.support:.1f}% of samples where p_data >= 1% of its maximum; "
+        f"precision: mean log p_data {sup.precision:.3f}{at}"
+    )
     return 1 if trainer.error else 0
 
 

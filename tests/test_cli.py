@@ -68,7 +68,12 @@ def test_train_prints_summary(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert rc == 0
-    assert "excess loss" in out and "energy distance" in out and "loss floor" in out
+    assert "excess" in out and "energy distance" in out and "loss floor" in out
+    assert "support:" in out and "precision: mean log p_data" in out
+    import json
+
+    meta = json.loads((tmp_path / "g" / "model.json").read_text())["training"]
+    assert 0.0 <= meta["support_share"] <= 1.0 and meta["loss_floor_stderr"] > 0
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".csv", ".png"])

@@ -107,7 +107,7 @@ def test_labelled_point_csv_trains_a_conditional_2d_model(tmp_path, capsys):
     meta = json.loads((out / "model.json").read_text())
     assert meta["kind"] == "2d" and meta["model_config"]["num_classes"] == 2
     assert meta["class_names"] == ["0", "5"]
-    assert "excess loss" in capsys.readouterr().out  # the 2D report is unchanged
+    assert "loss floor L_min" in capsys.readouterr().out  # the 2D report is unchanged
     pts = tmp_path / "p.npy"
     assert (
         main(["sample", "--model", str(out), "--label", "5", "--n", "50", "--out", str(pts)]) == 0

@@ -137,15 +137,16 @@ def load_project(path: str | Path) -> Project:
     return Project(settings, drawing, model, history)
 
 
-def move_aside(path: str | Path) -> Path | None:
-    """Rename a file that could not be opened to ``NAME.broken-YYYYmmdd-HHMMSS`` beside it (the
-    user's work is kept, never deleted); returns the new path, None if it could not be moved."""
+def move_aside(path: str | Path, why: str = "broken") -> Path | None:
+    """Rename a file that could not be opened (or whose work the user discarded) to
+    ``NAME.<why>-YYYYmmdd-HHMMSS`` beside it (the user's work is kept, never deleted); returns the
+    new path, None if it could not be moved."""
     p = Path(path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    dest = p.with_name(f"{p.name}.broken-{stamp}")
+    dest = p.with_name(f"{p.name}.{why}-{stamp}")
     n = 1
     while dest.exists():
-        dest = p.with_name(f"{p.name}.broken-{stamp}-{n}")
+        dest = p.with_name(f"{p.name}.{why}-{stamp}-{n}")
         n += 1
     try:
         os.replace(p, dest)

@@ -22,6 +22,7 @@ from ..core.exact import ExactMarginal
 from ..core.flow_model import FlowModel
 from ..core.metrics import energy_distance
 from ..core.samplers import guided, sample_ode, sample_sde, sigma_schedule_fn, velocity_and_score
+from ..core.support import support_report
 from .trainer import Snapshot
 
 #: what the arrows show, which heatmap, and which guidance field (FieldRequest's choices)
@@ -67,6 +68,7 @@ class TrajectoryResult:
     step: int  # training step of the snapshot (0 for exact)
     seconds: float
     energy: float | None = None
+    support: float | None = None  # share of ODE samples inside p_data's support
 
 
 @dataclass(frozen=True)
@@ -390,10 +392,11 @@ class ComputeWorker:
         )  # fmt: skip
         if ode.xs is None or sde.xs is None:  # cannot happen: return_trajectory=True
             raise RuntimeError("the samplers returned no trajectory")
-        energy = None
+        energy = support = None
         if r.score_quality:
             ref = r.exact.sample(1500, seed=r.seed + 7, y=y)
             energy = energy_distance(ode.x[:1500], ref, max_points=1500)
+            support = support_report(ode.x[:1500], r.exact).support
         return TrajectoryResult(
             r.generation,
             ode.t.numpy().astype(np.float32),
@@ -403,6 +406,7 @@ class ComputeWorker:
             0 if r.snapshot is None else r.snapshot.step,
             time.perf_counter() - t0,
             energy,
+            support,
         )
 
     def _density(self, r: FieldRequest, y) -> torch.Tensor:

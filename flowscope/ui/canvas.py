@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider
 
-from flowscope.core.data.drawing import MAX_LABELS, Drawing, Stroke
+from flowscope.core.data.drawing import LABEL_NAMES, MAX_LABELS, Drawing, Stroke
 
 Bounds = tuple[float, float, float, float]
 
@@ -284,7 +284,10 @@ class TargetCanvas(QWidget):
 
         self._class_group = QButtonGroup(self)
         for k, color in enumerate(CLASS_COLORS):
-            tip = f"draw class {k} (classes give a labelled target for guidance) ({k + 1})"
+            tip = (
+                f"draw class {LABEL_NAMES[k]} (key {k + 1}): classes give a labelled target "
+                "for guidance, y = its colour"
+            )
             button = self._tool_button(_painted_icon(_swatch_painter(color)), tip)
             self._class_group.addButton(button, k)
             row.addWidget(button)

@@ -199,7 +199,7 @@ class ImageSamplingPanel(QGroupBox):
         self.strip_label.blockSignals(True)
         self.strip_label.clear()
         self.strip_label.addItem("unconditional")
-        self.strip_label.addItems([f"class {n}" for n in names])
+        self.strip_label.addItems([f"y = {n}" for n in names])
         self.strip_label.blockSignals(False)
         self._show_strip_label(self.state.strip_label)
 

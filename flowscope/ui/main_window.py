@@ -86,13 +86,13 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.state = state or AppState()
         self.ask_to_save = ask_to_save
-        self.setWindowTitle("flowscope: flow matching, live")
+        self.setWindowTitle("[*]untitled · flowscope")
         self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
         self.sessions = SessionController(self._new_session, self)
         self.sessions.failed.connect(self._error)
         self.target = None
-        self.project_path: Path | None = None
+        self._project_path: Path | None = None
         self.dirty = False
 
         self._build_widgets()
@@ -101,13 +101,14 @@ class MainWindow(QMainWindow):
             self._needed_classes, self,
         )  # fmt: skip
         self.view.targetDensity.connect(self.canvas.set_density)
-        self.view.floorChanged.connect(self.curves.set_floor)
+        self.view.floorChanged.connect(lambda f: self.curves.set_floor(f, self.view.floor_stderr))
         self.view.qualityChanged.connect(self.curves.set_quality)
         self.view.statusDue.connect(self._update_training_status)
         self.view.failed.connect(
             lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
         )
         self.sessions.runningChanged.connect(self.training_panel.set_running)
+        self.sessions.sessionReplaced.connect(self._on_session_replaced)
         self._build_menus()
         self.state.subscribe(self._on_state_changed)
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
@@ -482,10 +483,46 @@ class MainWindow(QMainWindow):
         self.state.set(t=float(value), playing=False)
 
     def _update_training_status(self, curves: bool = True) -> None:
+        if self.session is None:
+            return
         if curves:
             self.curves.show_history(self.session.history, self.floor)
         self.training_panel.show_session(self.session, self.sessions.settings_changed)
-        self.status_label.setText(f"particles follow the {self.view.follows} field")
+        follows = self.view.follows
+        if follows == "exact" and self._snapshot() is None:
+            follows += " field until the network's first weights arrive"
+        else:
+            follows += " field"
+        self.status_label.setText(f"particles follow the {follows}")
+
+    def _on_session_replaced(self) -> None:
+        """New or no weights (Reset, New, Open): no status of the old run may stay."""
+        if self.session is None:
+            self.training_panel.status.setText("not trained yet")
+            self.status_label.setText("particles follow the exact field")
+            self.curves.set_loss(np.zeros(0), np.zeros(0), None)
+        self._compute_floor()  # the floor of what trains now (settings changed before Reset)
+
+    # ================================================================== title
+    @property
+    def project_path(self) -> Path | None:
+        return self._project_path
+
+    @project_path.setter
+    def project_path(self, path: Path | None) -> None:
+        self._project_path = None if path is None else Path(path)
+        name = "untitled" if path is None else Path(path).name
+        self.setWindowTitle(f"[*]{name} · flowscope")
+
+    @property
+    def dirty(self) -> bool:
+        """Unsaved changes (shown as '*' in the title)."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        self._dirty = bool(value)
+        self.setWindowModified(self._dirty)
 
     # ================================================================== project files
     def _settings(self) -> dict:
@@ -753,7 +790,9 @@ class MainWindow(QMainWindow):
         self.last_error = f"{title}: {text}"
 
     def _maybe_save(self) -> bool:
-        """True when it is fine to discard the current work."""
+        """True when it is fine to discard the current work (``_discarded`` is set when the
+        user chose Discard: then nothing of this session is kept for the next launch)."""
+        self._discarded = False
         if not self.dirty or not self.ask_to_save:
             return True
         ans = QMessageBox.question(
@@ -768,6 +807,7 @@ class MainWindow(QMainWindow):
             return False
         if ans == QMessageBox.StandardButton.Save:
             return self.save_project()
+        self._discarded = True
         return True
 
     def shutdown(self) -> None:
@@ -775,16 +815,29 @@ class MainWindow(QMainWindow):
         self.view.stop()
         if getattr(self, "_image_window", None) is not None:
             self._image_window.close()
-        self.sessions.shutdown(timeout=4.0)
+        # the weights are saved (or discarded) before this: the trainer need not finish a step
+        self.sessions.shutdown(timeout=1.0)
         self.worker.stop(timeout=4.0)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if not self._maybe_save():
             event.ignore()
             return
-        self._autosave()
+        if getattr(self, "_discarded", False):
+            self._forget_last_session()
+        else:
+            self._autosave()
         self.shutdown()
         event.accept()
+
+    def _forget_last_session(self) -> None:
+        """Discard means discard: the next launch starts fresh. The previous autosave is moved
+        aside (``.discarded-DATE``), never deleted."""
+        from ..state.project import move_aside
+
+        path = last_session_path()
+        if path is not None and path.exists() and getattr(self, "autosave_enabled", True):
+            move_aside(path, "discarded")
 
     def _autosave(self) -> None:
         """Keep the last session's project so the next launch restores it."""

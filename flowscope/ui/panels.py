@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from ..core.schedules import get_schedule
+from ..core.support import describe_excess
 from ..state import AppState
 from ..state.app_state import CHOICES, CONTROL_RANGES
 from . import formulas as F
@@ -171,7 +172,9 @@ class TrainControls(QGroupBox):
     def show_session(self, session, settings_changed: bool, rate_decimals: int = 0) -> None:
         """The status line: step, steps/s and device, 'paused', or the trainer's error."""
         tr = session.trainer
-        if session.running:
+        if session.running and tr.step_count == 0 and session.latest_snapshot is None:
+            msg = "starting the trainer…"  # a training process imports torch first (seconds)
+        elif session.running:
             rate = f"{tr.steps_per_sec:,.{rate_decimals}f}"
             msg = f"step {tr.step_count:,} · {rate} steps/s · {tr.device.type}"
         else:
@@ -327,8 +330,9 @@ class SamplingPanel(QGroupBox):
         blocker = QSignalBlockerCompat(self.label_combo)
         self.label_combo.clear()
         self.label_combo.addItem("none (unconditional)")
-        for n in names or []:
-            self.label_combo.addItem(f"class {n}")
+        for k, n in enumerate(names or []):
+            # one naming everywhere: y = <name>, with the colour the class is drawn in
+            self.label_combo.addItem(class_swatch(k), f"y = {n}")
         has = bool(names)
         self.label_combo.setEnabled(has)
         self.w.setEnabled(has)
@@ -343,6 +347,25 @@ class SamplingPanel(QGroupBox):
                 blocker = QSignalBlockerCompat(self.label_combo)
                 self.label_combo.setCurrentIndex(value + 1)
                 del blocker
+
+
+def class_color(k: int) -> str:
+    """The colour of class k: the canvas's brush colours first (a drawing's classes), then
+    pyqtgraph's hue wheel."""
+    from .canvas import CLASS_COLORS
+
+    if k < len(CLASS_COLORS):
+        return CLASS_COLORS[k]
+    return pg.intColor(k, hues=12).name()
+
+
+def class_swatch(k: int):
+    """A small filled square icon in class k's colour (menus, combo boxes)."""
+    from PySide6.QtGui import QColor, QIcon, QPixmap
+
+    pm = QPixmap(12, 12)
+    pm.fill(QColor(class_color(k)))
+    return QIcon(pm)
 
 
 def QSignalBlockerCompat(w):  # noqa: N802 - mirrors Qt's class name
@@ -380,12 +403,11 @@ class CurvesPanel(QWidget):
         self.quality_plot.setLabel("left", "energy dist.")
         self.quality_plot.setLabel("bottom", "step")
         self.quality_plot.setTitle("sample quality (ODE samples vs target)", size="9pt")
-        self.quality_plot.setToolTip(
-            F.tooltip(
-                f"energy distance {F.ENERGY} between",
-                "generated and target samples (lower is better)",
-            )
+        self._quality_tip = F.tooltip(
+            f"energy distance {F.ENERGY} between",
+            "generated and target samples (lower is better)",
         )
+        self.quality_plot.setToolTip(self._quality_tip)
         self.quality_curve = self.quality_plot.plot(
             pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=4
         )
@@ -404,6 +426,7 @@ class CurvesPanel(QWidget):
         lay.addWidget(self.loss_plot)
         lay.addWidget(self.quality_plot)
         self.quality_plot.setVisible(with_quality)
+        self.floor_stderr: float | None = None
         self.excess_label = QLabel("")
         self.excess_label.setStyleSheet("color:#555;")
         lay.addWidget(self.excess_label)
@@ -437,14 +460,16 @@ class CurvesPanel(QWidget):
             if floor is not None and math.isfinite(floor):
                 self.excess_label.setText(
                     f"loss {smooth[-1]:.4f}  ·  floor L_min {floor:.4f}  ·  "
-                    f"excess {smooth[-1] - floor:.4f}"
+                    + describe_excess(float(smooth[-1]), floor, self.floor_stderr)
                 )
             else:
                 self.excess_label.setText(f"loss {smooth[-1]:.4f} (smoothed over {k} steps)")
-        self.set_floor(floor)
+        self.set_floor(floor, self.floor_stderr)
 
-    def set_floor(self, floor: float | None) -> None:
-        """The dashed L_min line (hidden while the floor is unknown, e.g. still computing)."""
+    def set_floor(self, floor: float | None, stderr: float | None = None) -> None:
+        """The dashed L_min line (hidden while the floor is unknown, e.g. still computing);
+        stderr: its Monte Carlo standard error (the excess is reported within 2 of them)."""
+        self.floor_stderr = stderr
         if floor is not None and math.isfinite(floor) and floor > 0:
             self.floor_line.setValue(math.log10(floor))
             self.floor_line.setVisible(True)
@@ -458,5 +483,17 @@ class CurvesPanel(QWidget):
         losses = np.fromiter(history.losses[:n], dtype=float, count=n)
         self.set_loss(steps, losses, floor)
 
-    def set_quality(self, steps: list[int], values: list[float]) -> None:
+    def set_quality(
+        self, steps: list[int], values: list[float], support: float | None = None
+    ) -> None:
+        """The energy-distance curve; support: the latest support share (in the tooltip)."""
         self.quality_curve.setData(np.asarray(steps, float), np.asarray(values, float))
+        tip = self._quality_tip
+        if values:
+            tip += f"<br>latest: energy distance {values[-1]:.4g}"
+            if support is not None:
+                tip += (
+                    f", {100 * support:.1f}% of samples inside the target's support "
+                    "(p<sub>data</sub> &ge; 1% of its maximum)"
+                )
+        self.quality_plot.setToolTip(tip)

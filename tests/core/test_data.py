@@ -297,7 +297,7 @@ def test_labels_round_trip_and_classes():
     d.add(Stroke([[0.0, 1.0], [0.5, 1.5], [1.0, 1.0]], width=0.3, label=3))
     d.add(Stroke([[0.0, 1.0]], width=0.3, erase=True))
     t = d.to_target()
-    assert t.num_classes == 4 and t.class_names[3] == "class 3"
+    assert t.num_classes == 4 and t.class_names[3] == "purple"
     s = t.sample(500, seed=0)
     assert set(s.labels.tolist()) == {0, 3}
     d2 = Drawing.from_dict(json.loads(json.dumps(d.to_dict())))

@@ -19,6 +19,8 @@ from .target import DataError, Target
 
 #: brush colours / classes offered by the canvas
 MAX_LABELS = 4
+#: a drawing's classes are named by the colour they are drawn in (keys 1-4 on the canvas)
+LABEL_NAMES = ("blue", "red", "green", "purple")
 
 _EMPTY = "the drawing is empty: draw something or pick a preset"
 
@@ -200,11 +202,12 @@ class Drawing:
     def to_target(
         self, name: str = "drawing", max_components: int = 4000, schedule: str = "condot"
     ) -> Target:
-        """The drawing as a Target (kind 'drawing'; classes 'class 0'.. when several labels)."""
+        """The drawing as a Target (kind 'drawing'; classes named by their colour, 'blue',
+        'red', ..., when several labels)."""
         exact = self.to_mixture(max_components=max_components, schedule=schedule)
         names = None
         if exact.labels is not None:
-            names = [f"class {i}" for i in range(exact.num_classes)]
+            names = list(LABEL_NAMES[: exact.num_classes])
         opts = {"max_components": int(max_components), "drawing": self.to_dict()}
         return Target(name, exact, "drawing", class_names=names, options=opts)
 

@@ -52,8 +52,8 @@ class ExplorerController(QObject):
     targetDensity = Signal(object, object)  # noqa: N815 - Qt signal naming
     #: the loss floor L_min arrived (None while unknown)
     floorChanged = Signal(object)  # noqa: N815
-    #: the sample-quality curve changed: (steps, energies)
-    qualityChanged = Signal(list, list)  # noqa: N815
+    #: the sample-quality curve changed: (steps, energies, latest support share or None)
+    qualityChanged = Signal(list, list, object)  # noqa: N815
     #: time to refresh the training status (True: the curves too)
     statusDue = Signal(bool)  # noqa: N815
     #: the compute side reported an error
@@ -147,15 +147,25 @@ class ExplorerController(QObject):
         mixtures: never on the GUI thread). The floor is unknown (None) until the answer."""
         s, target = self.state, self.target
         self.floor = self.floor_stderr = None
+        self.floorChanged.emit(None)
         conditional = bool(self._needed_classes()) and target.exact.labels is not None
+        # the floor of what trains now: a changed objective / schedule / dropout applies only
+        # after Reset, so until then the loss curve keeps the floor of its own objective
+        session = self.sessions.session
+        cfg = None if session is None else session.trainer.config
+        mc = None if session is None else session.trainer.model_config
+        objective = s.objective if mc is None else mc.parameterization
+        schedule = s.schedule if cfg is None else cfg.schedule
+        dropout = s.label_dropout if cfg is None else cfg.label_dropout
+        weighting = "beta2" if cfg is None else cfg.score_weighting
         self.requests.submit("target", lambda gen: TargetRequest(
-            gen, target.exact, tuple(target.bounds), s.objective, s.schedule,
-            s.label_dropout if conditional else None,
+            gen, target.exact, tuple(target.bounds), objective, schedule,
+            dropout if conditional else None, weighting,
         ))  # fmt: skip
 
     def clear_quality(self) -> None:
         self.quality = ([], [])
-        self.qualityChanged.emit([], [])
+        self.qualityChanged.emit([], [], None)
 
     def restart(self) -> None:
         """New weights (Reset) or a new target: forget the old quality curve and refresh."""
@@ -235,7 +245,7 @@ class ExplorerController(QObject):
             if res.energy is not None:
                 self.quality[0].append(res.step)
                 self.quality[1].append(res.energy)
-                self.qualityChanged.emit(*self.quality)
+                self.qualityChanged.emit(*self.quality, res.support)
             if self._traj_pending_full and res.generation == self.requests.generation(kind):
                 self.request_trajectories()
             self.show_frame()
