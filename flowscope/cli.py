@@ -103,10 +103,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--grid-w", default="0,1,2,4", help="the w of the --grid columns")
 
-    e = sub.add_parser("export", help="export the velocity v(x, t[, y]) as .pt2 or ONNX")
+    e = sub.add_parser(
+        "export",
+        help="export the velocity v(x, t[, y]) as .pt2 or ONNX, or the run as a Python script",
+    )
     e.add_argument("--model", required=True, help="model directory")
-    e.add_argument("--format", choices=("pt2", "onnx"), default=None)
-    e.add_argument("--out", required=True, help="FILE.pt2 or FILE.onnx")
+    e.add_argument("--format", choices=("pt2", "onnx", "script"), default=None)
+    e.add_argument("--out", required=True, help="FILE.pt2, FILE.onnx or (script) FILE.py")
+    es = e.add_argument_group("sampling in the script (--format script; as in `sample`)")
+    es.add_argument("--n", type=int, default=4000)
+    es.add_argument("--steps", type=int, default=50)
+    es.add_argument("--solver", choices=("euler", "heun", "rk4"), default="heun")
+    es.add_argument("--sigma", type=float, default=0.0)
+    es.add_argument("--sigma-schedule", choices=("constant", "linear", "sqrt"), default="constant")
+    es.add_argument("--w", type=float, default=1.0)
+    es.add_argument("--label", type=int, default=None, help="class index (conditional models)")
+    es.add_argument("--seed", type=int, default=0)
 
     from .cli_diagnose import add_diagnose_parser
 
@@ -314,6 +326,10 @@ def _cmd_sample(a) -> int:
 
 
 def _cmd_export(a) -> int:
+    if a.format == "script" or (a.format is None and a.out.lower().endswith(".py")):
+        from .cli_script import export_script
+
+        return export_script(a, CliError)
     from .core.export import export_velocity
     from .core.flow_model import load
 
