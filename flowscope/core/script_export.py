@@ -81,6 +81,7 @@ def run_script(
     train_config: Any,
     *,
     drawing: Drawing | dict | None = None,
+    train_steps: int | None = None,
     n: int = 4000,
     steps: int = 50,
     solver: str = "heun",
@@ -89,23 +90,28 @@ def run_script(
     w: float = 1.0,
     y: int | None = None,
     seed: int = 0,
+    drop_score_term: bool = False,
 ) -> str:
     """The text of a Python script that reproduces a 2D run.
 
     target: a preset name or a data file path (loaded with ``load_target``), or "drawing" with
     ``drawing`` (a Drawing or its ``to_dict()``), whose strokes go into the script.
-    train_config: a TrainConfig or the dict of its fields (model.json's training.config); a run
-    without a step count (the GUI's live training) gets DEFAULT_TRAIN_STEPS, the constant learning
-    rate it trained with, and a ``--train-steps`` option to change it.
-    n, steps, solver, sigma, sigma_schedule, w, y, seed: sampling (``FlowModel.sample``).
+    train_config: a TrainConfig or the dict of its fields (model.json's training.config). A run
+    without a step count (the GUI's live training) keeps the constant learning rate it trained
+    with and gets ``train_steps`` (the steps it ran; default DEFAULT_TRAIN_STEPS). The script has
+    a ``--train-steps`` option to change it.
+    n, steps, solver, sigma, sigma_schedule, w, y (None or < 0: unconditional), seed,
+    drop_score_term: sampling (``FlowModel.sample``).
     """
     if model_config.is_image:
         raise ValueError("script export is for 2D runs; image runs need their dataset folder")
     tc = {k: v for k, v in _fields(train_config).items() if k not in _LIVE_ONLY}
     if tc.get("steps") is None:
-        tc["steps"] = DEFAULT_TRAIN_STEPS
         if tc.get("lr_schedule", "auto") == "auto":
             tc["lr_schedule"] = "constant"  # what "auto" meant while training had no end
+        tc["steps"] = DEFAULT_TRAIN_STEPS
+    if train_steps:
+        tc["steps"] = int(train_steps)
     if target == "drawing":
         if drawing is None:
             raise ValueError("target 'drawing' needs the drawing's strokes (drawing=...)")
@@ -138,6 +144,8 @@ def run_script(
         "y": None if y is None or int(y) < 0 else int(y),
         "seed": int(seed),
     }
+    if drop_score_term:  # the SDE without its score term (wrong marginals, shown on purpose)
+        sampling["drop_score_term"] = True
     return _TEMPLATE.format(
         name=name,
         version=__version__,
