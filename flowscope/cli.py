@@ -86,7 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw samples from a trained model")
-    s.add_argument("--model", required=True, help="model directory")
+    s.add_argument("--model", required=True, help="model directory (or FILE.onnx, 2D)")
     s.add_argument("--n", type=int, default=None, help="default 4000 (images 64; --grid: 1)")
     s.add_argument("--out", required=True, help="FILE.npy, FILE.csv or FILE.png")
     s.add_argument("--steps", type=int, default=50)
@@ -292,6 +292,10 @@ def _cmd_sample(a) -> int:
 
     check_finite(w=a.w, sigma=a.sigma)
     check_out_file(out)
+    if str(a.model).lower().endswith(".onnx"):
+        from .cli_onnx import sample_onnx
+
+        return sample_onnx(a, out, CliError)
     model = load(a.model)
     check_sample_count(a.n, model.kind)
     y = _parse_label(model, a.label)
