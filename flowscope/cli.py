@@ -175,11 +175,31 @@ def _cmd_train(a) -> int:
     check_finite(lr=a.lr, ema=a.ema, label_dropout=a.label_dropout)
     check_ranges(a)
     check_model_dir(a.out)  # before minutes of training, not after
-    if _is_image_data(a.data):
-        from .cli_images import train_images
+    from .train.distributed import close, init_from_env
 
-        return train_images(a)
-    return _train_points(a)
+    a.distributed = init_from_env(a.device)  # under torchrun: DDP, rank 0 logs and saves
+    if a.distributed is not None and not a.distributed.is_main:
+        a.quiet = True
+    try:
+        if _is_image_data(a.data):
+            from .cli_images import train_images
+
+            return train_images(a)
+        return _train_points(a)
+    finally:
+        close(a.distributed)
+
+
+def finish_distributed(a, trainer, model) -> bool:
+    """Under torchrun: record what every rank saw in the model's metadata (every rank must call
+    this); True on the ranks that stop here (all but rank 0, which saves)."""
+    ctx = getattr(a, "distributed", None)
+    if ctx is None:
+        return False
+    from .train.distributed import gather_summary
+
+    model.metadata["training"]["distributed"] = gather_summary(ctx, trainer)
+    return not ctx.is_main
 
 
 def _train_points(a) -> int:
@@ -209,9 +229,11 @@ def _train_points(a) -> int:
         label_dropout=a.label_dropout,
         score_weighting=a.score_weighting,
     )
-    trainer = Trainer(target, mc, tc)
+    trainer = Trainer(target, mc, tc, distributed=getattr(a, "distributed", None))
     run_trainer(trainer, a, target.name)
     model = trainer.model()
+    if finish_distributed(a, trainer, model):
+        return 1 if trainer.error else 0
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
     exact = exact.with_schedule(trainer.schedule)
     if n_cls:
