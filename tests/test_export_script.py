@@ -94,3 +94,18 @@ def test_cli_script_export_errors_are_one_line(tmp_path, capsys):
     assert main(["export", "--format", "script", "--model", str(tmp_path / "none"),
                  "--out", str(tmp_path / "r.py")]) == 2  # fmt: skip
     assert "error" in capsys.readouterr().err
+
+
+def test_cli_script_export_wants_a_py_file_and_a_known_source(tmp_path, capsys):
+    from flowscope.core.flow_model import FlowModel
+    from flowscope.core.models import build_model
+
+    mc = ModelConfig(width=8, depth=1)
+    meta = {"training": {"config": dict(vars(TrainConfig(steps=5)))}, "data": {"source": "drawing"}}
+    FlowModel(build_model(mc), mc, metadata=meta).save(tmp_path / "m")
+    base = ["export", "--format", "script", "--model", str(tmp_path / "m")]
+    assert main([*base, "--out", str(tmp_path / "run.txt")]) == 2
+    assert "run.py" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "run.py")]) == 2
+    assert "File > Export > Run as Python script" in capsys.readouterr().err
+    assert not (tmp_path / "run.py").exists()

@@ -45,6 +45,11 @@ def init_from_env(device: str = "auto") -> DistributedContext | None:
         raise ValueError("--device cuda was asked for but CUDA is not available")
     backend = "nccl" if cuda else "gloo"
     if cuda:
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(
+                f"process {local_rank} has no GPU of its own ({torch.cuda.device_count()} "
+                "visible): start at most one process per GPU, or train with --device cpu"
+            )
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)

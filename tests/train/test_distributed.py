@@ -39,6 +39,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
 def test_two_cpu_processes_train_one_model(tmp_path):
     rng = np.random.default_rng(0)
     for cls in ("dark", "light"):
