@@ -104,7 +104,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw samples from a trained model")
-    s.add_argument("--model", required=True, help="model directory")
+    s.add_argument("--model", required=True, help="model directory (or FILE.onnx, 2D)")
     s.add_argument("--n", type=int, default=None, help="default 4000 (images 64; --grid: 1)")
     s.add_argument("--out", required=True, help="FILE.npy, FILE.csv or FILE.png")
     s.add_argument("--steps", type=int, default=50)
@@ -121,10 +121,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--grid-w", default="0,1,2,4", help="the w of the --grid columns")
 
-    e = sub.add_parser("export", help="export the velocity v(x, t[, y]) as .pt2 or ONNX")
+    e = sub.add_parser(
+        "export",
+        help="export the velocity v(x, t[, y]) as .pt2 or ONNX, or the run as a Python script",
+    )
     e.add_argument("--model", required=True, help="model directory")
-    e.add_argument("--format", choices=("pt2", "onnx"), default=None)
-    e.add_argument("--out", required=True, help="FILE.pt2 or FILE.onnx")
+    e.add_argument("--format", choices=("pt2", "onnx", "script"), default=None)
+    e.add_argument("--out", required=True, help="FILE.pt2, FILE.onnx or (script) FILE.py")
+    es = e.add_argument_group("sampling in the script (--format script; as in `sample`)")
+    es.add_argument("--n", type=int, default=4000)
+    es.add_argument("--steps", type=int, default=50)
+    es.add_argument("--solver", choices=("euler", "heun", "rk4"), default="heun")
+    es.add_argument("--sigma", type=float, default=0.0)
+    es.add_argument("--sigma-schedule", choices=("constant", "linear", "sqrt"), default="constant")
+    es.add_argument("--w", type=float, default=1.0)
+    es.add_argument("--label", type=int, default=None, help="class index (conditional models)")
+    es.add_argument("--seed", type=int, default=0)
 
     from .cli_diagnose import add_diagnose_parser
 
@@ -181,11 +193,31 @@ def _cmd_train(a) -> int:
     check_finite(lr=a.lr, ema=a.ema, label_dropout=a.label_dropout)
     check_ranges(a)
     check_model_dir(a.out)  # before minutes of training, not after
-    if _is_image_data(a.data):
-        from .cli_images import train_images
+    from .train.distributed import close, init_from_env
 
-        return train_images(a)
-    return _train_points(a)
+    a.distributed = init_from_env(a.device)  # under torchrun: DDP, rank 0 logs and saves
+    if a.distributed is not None and not a.distributed.is_main:
+        a.quiet = True
+    try:
+        if _is_image_data(a.data):
+            from .cli_images import train_images
+
+            return train_images(a)
+        return _train_points(a)
+    finally:
+        close(a.distributed)
+
+
+def finish_distributed(a, trainer, model) -> bool:
+    """Under torchrun: record what every rank saw in the model's metadata (every rank must call
+    this); True on the ranks that stop here (all but rank 0, which saves)."""
+    ctx = getattr(a, "distributed", None)
+    if ctx is None:
+        return False
+    from .train.distributed import gather_summary
+
+    model.metadata["training"]["distributed"] = gather_summary(ctx, trainer)
+    return not ctx.is_main
 
 
 def _train_points(a) -> int:
@@ -219,9 +251,11 @@ def _train_points(a) -> int:
         num_threads=a.threads or THREADS_2D,
         score_weighting=a.score_weighting,
     )
-    trainer = Trainer(target, mc, tc)
+    trainer = Trainer(target, mc, tc, distributed=getattr(a, "distributed", None))
     run_trainer(trainer, a, target.name)
     model = trainer.model()
+    if finish_distributed(a, trainer, model):
+        return 1 if trainer.error else 0
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
     exact = exact.with_schedule(trainer.schedule)
     est = loss_floor_estimate(
@@ -310,6 +344,10 @@ def _cmd_sample(a) -> int:
 
     check_finite(w=a.w, sigma=a.sigma)
     check_out_file(out)
+    if str(a.model).lower().endswith(".onnx"):
+        from .cli_onnx import sample_onnx
+
+        return sample_onnx(a, out, CliError)
     model = load(a.model)
     check_sample_count(a.n, model.kind)
     y = _parse_label(model, a.label)
@@ -344,6 +382,10 @@ def _cmd_sample(a) -> int:
 
 
 def _cmd_export(a) -> int:
+    if a.format == "script" or (a.format is None and a.out.lower().endswith(".py")):
+        from .cli_script import export_script
+
+        return export_script(a, CliError)
     from .core.export import export_velocity
     from .core.flow_model import load
 

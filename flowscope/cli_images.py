@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli import LR_IMG, STEPS_IMG, CliError, run_trainer
+from .cli import LR_IMG, STEPS_IMG, CliError, finish_distributed, run_trainer
 
 
 def train_images(a) -> int:
@@ -38,9 +38,11 @@ def train_images(a) -> int:
         ema_decay=0.999 if a.ema is None else (a.ema or None),
         label_dropout=a.label_dropout,
     )
-    trainer = Trainer(ds, mc, tc)
+    trainer = Trainer(ds, mc, tc, distributed=getattr(a, "distributed", None))
     run_trainer(trainer, a, ds.name)
     model = trainer.model()
+    if finish_distributed(a, trainer, model):
+        return 1 if trainer.error else 0
     final = trainer.summary()["final_loss"]
     model.metadata["training"].update({"loss_floor": None, "excess_loss": None})
     model.metadata["data"] = {

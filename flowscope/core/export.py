@@ -6,10 +6,15 @@ batch: pass a scalar as ``torch.tensor([t])``) and, for class-conditional
 models, y: (N,) int64 (the null label ``num_classes`` means unconditional). It returns u_t(x) in
 data coordinates with the flowscope time convention (t = 0 noise, t = 1 data), whatever the
 network's parameterization.
+
+ONNX files also carry the conventions in their metadata_props (see :func:`onnx_metadata`):
+time_convention, output, dim, num_classes, parameterization (the network's), schedule, kind,
+sample_shape, normalization and class_names (JSON), read back by ``core.onnx_field.OnnxField``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -91,6 +96,38 @@ def export_velocity(model: FlowModel, path: str | Path, fmt: str | None = None) 
         raise OSError(f"could not write {out}: {_reason(e)}") from None
 
 
+#: the time convention written into exported metadata (MATH.md)
+TIME_CONVENTION = "t0_noise_t1_data"
+
+
+def onnx_metadata(model: FlowModel) -> dict[str, str]:
+    """The model's conventions as ONNX metadata_props (string values; lists and dicts as JSON)."""
+    from .._version import __version__
+
+    return {
+        "time_convention": TIME_CONVENTION,
+        "output": "velocity",
+        "dim": str(model.config.dim),
+        "num_classes": str(model.config.num_classes),
+        "parameterization": model.config.parameterization,
+        "schedule": model.schedule.name,
+        "kind": model.kind,
+        "sample_shape": json.dumps(list(model.sample_shape)),
+        "normalization": json.dumps(model.normalization.to_dict()),
+        "class_names": json.dumps(model.class_names),
+        "flowscope_version": __version__,
+    }
+
+
+def _add_onnx_metadata(path: Path, props: dict[str, str]) -> None:
+    import onnx
+
+    # the graph only: large weights stay in their external .data file, referenced as before
+    proto = onnx.load(str(path), load_external_data=False)
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(path))
+
+
 def _reason(e: BaseException) -> str:
     text = getattr(e, "strerror", None) or str(e) or type(e).__name__
     return text.strip().splitlines()[0][:200]
@@ -144,4 +181,5 @@ def _export(model: FlowModel, out: Path, fmt: str, final: Path) -> Path:
         quiet.setLevel(level)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+    _add_onnx_metadata(out, onnx_metadata(model))
     return out

@@ -32,6 +32,7 @@ from ..core.losses import (
 from ..core.models import ModelConfig, build_model
 from ..core.paths import sample_path
 from ..core.schedules import get_schedule
+from .distributed import DistributedContext, shard_dataset
 from .image_batches import ImageBatches, image_model_config
 
 T_BINS = 10
@@ -155,6 +156,15 @@ class MixtureSampler:
         return z, (None if self.labels is None else self.labels[idx])
 
 
+def _ddp(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type != "cuda":
+        return DistributedDataParallel(net)
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return DistributedDataParallel(net, device_ids=[index])
+
+
 def _target_exact(target) -> ExactMarginal:
     exact = getattr(target, "exact", target)
     if not isinstance(exact, ExactMarginal):
@@ -176,6 +186,10 @@ class Trainer:
     >>> trainer = Trainer(load_target("two_moons"), ModelConfig(), TrainConfig(steps=2000))
     >>> trainer.run()                 # or: while not trainer.done: trainer.step()
     >>> model = trainer.model()       # a FlowModel with the current (or EMA) weights
+
+    ``distributed`` (a train.distributed.DistributedContext, under torchrun): the images are
+    sharded by rank, the random stream is seed + rank, and DistributedDataParallel averages the
+    gradients; the logged loss is the mean over the ranks.
     """
 
     def __init__(
@@ -184,8 +198,13 @@ class Trainer:
         model_config: ModelConfig | None = None,
         config: TrainConfig | None = None,
         on_snapshot: Callable[[Snapshot], None] | None = None,
+        distributed: DistributedContext | None = None,
     ):
         self.config = config or TrainConfig()
+        self.distributed = distributed
+        rank = distributed.rank if distributed is not None else 0
+        if isinstance(target, ImageDataset) and distributed is not None:
+            target = shard_dataset(target, rank, distributed.world_size)
         if isinstance(target, ImageDataset):
             exact, dataset = None, target
             mc = image_model_config(dataset, model_config)
@@ -201,8 +220,12 @@ class Trainer:
         self.class_names = getattr(target, "class_names", None) or None
         self.normalization = self._normalization(exact, dataset)
         torch.manual_seed(self.config.seed)
-        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed + rank)
         self.net = build_model(mc).to(self.device)
+        #: what the training step calls: the net, or its DDP wrapper (gradients averaged)
+        self._forward = self.net if distributed is None else _ddp(self.net, self.device)
+        #: sum of the first batch's data (tells ranks' shards apart in a distributed run)
+        self.first_batch_sum: float | None = None
         self.optimizer = self._make_optimizer()
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if self.config.ema_decay else None
         self.step_count = 0
@@ -351,7 +374,9 @@ class Trainer:
             n, self.schedule, mc.parameterization, self.device, generator=self.generator
         )
         path = sample_path(self.schedule, z, t, generator=self.generator)
-        pred = self.net(path.x_t, t, self._labels(labels, n))
+        if self.first_batch_sum is None:
+            self.first_batch_sum = float(z.double().sum())
+        pred = self._forward(path.x_t, t, self._labels(labels, n))
         per = per_sample_loss(pred, path, mc.parameterization, c.score_weighting)
         loss = per.mean()
         self.optimizer.zero_grad(set_to_none=True)
@@ -364,6 +389,10 @@ class Trainer:
                 torch._foreach_lerp_(
                     list(self.ema.parameters()), list(self.net.parameters()), 1.0 - decay
                 )
+        if self.distributed is not None:  # log the mean over ranks; NaN stops every rank
+            loss = loss.detach().clone()
+            torch.distributed.all_reduce(loss)
+            loss /= self.distributed.world_size
         return loss, per.detach(), t
 
     def step(self, n: int = 1) -> float:

@@ -269,6 +269,7 @@ class MainWindow(QMainWindow):
 
         kinds = ", ".join(f.upper() for f in animation_formats())
         self._action(ex, f"Animation t = 0 → 1 ({kinds})…", self.export_animation)
+        self._action(ex, "Run as Python script…", self.export_run_script)
         f.addSeparator()
         self._action(
             f,
@@ -672,6 +673,35 @@ class MainWindow(QMainWindow):
             return
         if path:
             self.statusBar().showMessage(f"exported {path}", 4000)
+
+    def export_run_script(self) -> None:
+        """The current target, model, training and sampling settings as a standalone script."""
+        from ..core.safeio import atomic_write
+        from ..core.script_export import run_script
+        from ..train.trainer import TrainConfig
+
+        s = self.state
+        path, _ = QFileDialog.getSaveFileName(self, "Export run", "run.py", "Python (*.py)")
+        if not path:
+            return
+        tc = TrainConfig(
+            steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
+            label_dropout=s.label_dropout, num_threads=1, normalize="none",
+        )  # fmt: skip
+        try:
+            text = run_script(
+                s.target_source, self._session_model_config(), tc,
+                drawing=self.canvas.drawing() if s.target_source == "drawing" else None,
+                train_steps=self.session.trainer.step_count if self.session else None,
+                n=s.n_particles, steps=s.steps, solver=s.solver, sigma=s.sigma,
+                sigma_schedule=s.sigma_schedule, w=s.w, y=s.label, seed=s.seed,
+                drop_score_term=s.drop_score_term,
+            )  # fmt: skip
+            atomic_write(path, text)
+        except (ValueError, OSError) as e:
+            self._error("Export failed", str(e))
+            return
+        self.statusBar().showMessage(f"exported {path}", 4000)
 
     def export_samples(self) -> None:
         pos = self.current_positions()
