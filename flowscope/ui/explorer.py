@@ -27,8 +27,9 @@ __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_rendere
 LAYERS = ("density", "field", "score", "trails", "particles")
 SIDES = ("ode", "sde")
 DEFAULT_BOUNDS = (-3.5, 3.5, -3.5, 3.5)
-ODE_TITLE = "ODE: " + formulas.ODE
-SDE_TITLE = "SDE: " + formulas.SDE
+# two lines: the SDE's formula on one line was cut off in plots narrower than ~480 px
+ODE_TITLE = "<b>ODE</b><br><span style='font-size:9pt'>" + formulas.ODE + "</span>"
+SDE_TITLE = "<b>SDE</b><br><span style='font-size:9pt'>" + formulas.SDE + "</span>"
 PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5)}
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)
@@ -107,7 +108,7 @@ class _Side:
         # a few dozen items, some moving every frame: a BSP index only costs re-indexing
         self.widget.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
         self.plot: pg.PlotItem = self.widget.getPlotItem()
-        self.plot.setTitle(title, color="#222222", size="11pt")
+        self.plot.setTitle(title, color="#222222", size="10pt")
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         for name_ax in ("left", "bottom"):

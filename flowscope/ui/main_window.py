@@ -19,11 +19,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QStyle,
     QVBoxLayout,
@@ -117,7 +119,7 @@ class MainWindow(QMainWindow):
         for key, layer in LAYER_KEYS.items():
             self.explorer.set_layer_visible(layer, bool(getattr(self.state, key)))
         self.view.start()
-        self.resize(1560, 940)
+        self.resize(*fitted_size(self, 1560, 940))
 
     @property
     def session(self):
@@ -164,7 +166,7 @@ class MainWindow(QMainWindow):
         row.addWidget(imp)
         lv.addLayout(row)
         self.canvas = TargetCanvas()
-        self.canvas.setMinimumSize(340, 360)
+        self.canvas.setMinimumSize(240, 240)  # a laptop screen (1280 x 720) must fit the window
         self.canvas.drawingChanged.connect(self._on_canvas_drawing_changed)
         lv.addWidget(self.canvas, 1)
         hint = QLabel(
@@ -210,10 +212,11 @@ class MainWindow(QMainWindow):
         self.loop_box.setChecked(self.state.loop)
         self.loop_box.toggled.connect(lambda on: self.state.set(loop=bool(on)))
         bar.addWidget(self.loop_box)
+        cv.addLayout(bar)
+        # on its own line: a long status beside the slider squeezed it to nothing at 1024 px
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color:#555;")
-        bar.addWidget(self.status_label)
-        cv.addLayout(bar)
+        cv.addWidget(self.status_label)
 
         # ---- right: panels
         right = QWidget()
@@ -228,15 +231,20 @@ class MainWindow(QMainWindow):
         rv.addWidget(self.training_panel)
         rv.addWidget(self.sampling_panel)
         rv.addWidget(self.curves, 1)
+        # the control column scrolls on short screens instead of setting the window's height
+        # (its ~900 px minimum pushed the time bar and the curves off a 768-px laptop screen)
+        scroll = ControlColumn(right)
+        self.control_scroll = scroll
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(centre)
-        split.addWidget(right)
+        split.addWidget(scroll)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 0)
-        split.setSizes([380, 840, 340])
+        split.setSizes([380, 840, 360])
+        split.setChildrenCollapsible(False)
         self.setCentralWidget(split)
         self.statusBar().showMessage("Press Train (T) to learn this target; Space plays time.")
 
@@ -880,6 +888,33 @@ class MainWindow(QMainWindow):
             self.project_path, self.dirty = keep, dirty
         except Exception:  # never block closing on the autosave
             pass
+
+
+class ControlColumn(QScrollArea):
+    """A column of controls that scrolls vertically on short screens and is never narrower than
+    its content plus the scroll bar (so no control is cut on the right)."""
+
+    def __init__(self, content: QWidget):
+        super().__init__()
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt override
+        hint = super().minimumSizeHint()
+        bar = self.verticalScrollBar().sizeHint().width()
+        hint.setWidth(self.widget().minimumSizeHint().width() + bar + 2)
+        return hint
+
+
+def fitted_size(win, width: int, height: int) -> tuple[int, int]:
+    """(width, height), shrunk to the screen's available area (a laptop's 1366 x 768)."""
+    screen = win.screen()
+    if screen is None:
+        return width, height
+    geo = screen.availableGeometry()
+    return min(width, geo.width()), min(height, geo.height())
 
 
 def last_session_path() -> Path | None:

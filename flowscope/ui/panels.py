@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -413,7 +414,9 @@ class CurvesPanel(QWidget):
         )
         for p in (self.loss_plot, self.quality_plot):
             p.showGrid(x=True, y=True, alpha=0.2)
-            p.setMinimumHeight(120)
+            p.setMinimumHeight(110)  # both curves fit a 1000-px screen without scrolling
+            # pyqtgraph's 480-px size hint made a scrolling control column 1600 px tall
+            p.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         if not with_floor:  # image data: no closed-form marginal, so no floor
             self.loss_plot.setTitle("training loss", size="9pt")
             self.loss_plot.setToolTip(
