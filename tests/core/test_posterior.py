@@ -67,7 +67,9 @@ def test_point_component_field_is_the_course_conditional_field(schedule):
     torch.testing.assert_close(
         ex.component_velocities(x, t)[:, 0], conditional_velocity(schedule, x, z, t)
     )
-    torch.testing.assert_close(ex.component_scores(x, t)[:, 0], conditional_score(schedule, x, z, t))
+    torch.testing.assert_close(
+        ex.component_scores(x, t)[:, 0], conditional_score(schedule, x, z, t)
+    )
 
 
 def test_posterior_refuses_more_than_the_cap(monkeypatch):
