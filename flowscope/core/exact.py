@@ -336,6 +336,14 @@ class ExactMarginal:
         """log p_t(x) (or log p_t(x | y)), shape (N,)."""
         return self.evaluate(x, t, y).log_prob
 
+    @staticmethod
+    def bridge(source: ExactMarginal, target: ExactMarginal):
+        """The exact oracle of x_t = alpha_t x_1 + beta_t x_0 with x_0 ~ source, x_1 ~ target
+        (independent coupling; :class:`flowscope.core.bridge.ExactBridge`)."""
+        from .bridge import ExactBridge
+
+        return ExactBridge(source, target)
+
     # ------------------------------------------------------------------ posterior lens
     def _dense_check(self, n: int, what: str) -> None:
         if n * self.n_components > MAX_POSTERIOR_ENTRIES:
