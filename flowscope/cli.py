@@ -1,4 +1,4 @@
-"""Command line: ``flowscope [gui]``, ``train``, ``sample``, ``export`` and ``diagnose``.
+"""Command line: ``flowscope [gui]``, ``train``, ``sample``, ``export``, ``diagnose``, ``reflow``.
 
 Every user error (missing or unreadable file, empty drawing, NaN points, a pickle given as a model,
 an unknown preset) ends with exit status 2 and one clear line on stderr, never a traceback.
@@ -83,6 +83,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--label-dropout", type=float, default=0.1, help="CFG null-label rate eta")
     t.add_argument("--unconditional", action="store_true", help="ignore the data's class labels")
+    t.add_argument(
+        "--coupling",
+        choices=("independent", "ot"),
+        default="independent",
+        help="pairing of x_0 and x_1 in a batch: independent (default) or minibatch optimal "
+        "transport (straighter paths; 2D, velocity objective)",
+    )
+    t.add_argument(
+        "--source",
+        metavar="PRESET|FILE",
+        default=None,
+        help="2D: draw x_0 from this data instead of N(0, I) (a data-to-data bridge; velocity "
+        "objective, ODE sampling only)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw samples from a trained model")
@@ -109,8 +123,10 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="FILE.pt2 or FILE.onnx")
 
     from .cli_diagnose import add_diagnose_parser
+    from .cli_reflow import add_reflow_parser
 
     add_diagnose_parser(sub)
+    add_reflow_parser(sub)
     return p
 
 
@@ -164,6 +180,8 @@ def _cmd_train(a) -> int:
     check_ranges(a)
     check_model_dir(a.out)  # before minutes of training, not after
     if _is_image_data(a.data):
+        if a.source is not None or a.coupling != "independent":
+            raise CliError("--source and --coupling ot are for 2D data, not images")
         from .cli_images import train_images
 
         return train_images(a)
@@ -182,6 +200,7 @@ def _train_points(a) -> int:
     target = load_target(a.data)
     for note in getattr(target, "notes", ()):
         print(f"flowscope: {note}", file=sys.stderr)
+    source = None if a.source is None else load_target(a.source)
     n_cls = 0 if a.unconditional else int(getattr(target, "num_classes", 0))
     mc = ModelConfig(
         dim=2, width=a.width, depth=a.depth, parameterization=a.objective, num_classes=n_cls
@@ -196,13 +215,16 @@ def _train_points(a) -> int:
         ema_decay=a.ema or None,
         label_dropout=a.label_dropout,
         score_weighting=a.score_weighting,
+        coupling=a.coupling,
     )
-    trainer = Trainer(target, mc, tc)
+    trainer = Trainer(target, mc, tc, source=None if source is None else source.exact)
     run_trainer(trainer, a, target.name)
     model = trainer.model()
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
     exact = exact.with_schedule(trainer.schedule)
-    if n_cls:
+    if source is not None or a.coupling != "independent":
+        floor = None  # L_min is that of the independent N(0, I) path; it does not apply here
+    elif n_cls:
         floor = conditional_loss_floor(
             exact, a.objective, a.label_dropout, n=20000, seed=a.seed, weighting=a.score_weighting
         )
@@ -217,7 +239,7 @@ def _train_points(a) -> int:
     model.metadata["training"].update(
         {
             "loss_floor": floor,
-            "excess_loss": None if final is None else final - floor,
+            "excess_loss": None if final is None or floor is None else final - floor,
             "energy_distance": ed,
         }
     )
@@ -226,13 +248,17 @@ def _train_points(a) -> int:
         "name": target.name,
         "bounds": list(target.bounds),
     }
+    if source is not None:
+        model.metadata["source_data"] = {"source": str(a.source), "name": source.name}
     from .cli_io import save_model
 
     out = save_model(model, a.out)
     if trainer.error:
         print(f"flowscope: {trainer.error}", file=sys.stderr)
     print(f"saved {out}  ({trainer.step_count} steps on {trainer.device})")
-    if final is not None:
+    if final is not None and floor is None:
+        print(f"final loss {final:.4f}   (coupling {a.coupling}; no closed-form loss floor)")
+    elif final is not None:
         print(
             f"final loss {final:.4f}   loss floor L_min {floor:.4f}   "
             f"excess loss {final - floor:.4f}"
@@ -329,6 +355,12 @@ def _cmd_diagnose(a) -> int:
     return cmd_diagnose(a)
 
 
+def _cmd_reflow(a) -> int:
+    from .cli_reflow import cmd_reflow
+
+    return cmd_reflow(a)
+
+
 def _cmd_gui(a) -> int:
     try:
         from .app import run_app
@@ -343,12 +375,14 @@ def _cmd_gui(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ("gui", "train", "sample", "export", "diagnose", "-h", "--help", "--version")
+    commands = ("gui", "train", "sample", "export", "diagnose", "reflow")
+    commands += ("-h", "--help", "--version")
     if not argv or argv[0] not in commands:
         argv = ["gui", *argv]  # `flowscope` and `flowscope --demo ...` open the GUI
     args = parser.parse_args(argv)
     handlers = {"train": _cmd_train, "sample": _cmd_sample, "export": _cmd_export, "gui": _cmd_gui}
     handlers["diagnose"] = _cmd_diagnose
+    handlers["reflow"] = _cmd_reflow
     try:
         return handlers[args.command](args)
     except (CliError, ValueError, OSError) as e:

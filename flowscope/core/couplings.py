@@ -48,8 +48,9 @@ def ot_pair(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
 
 
 class PairBank:
-    """A fixed set of (x_0, x_1) pairs (e.g. from reflow), in the network's coordinates; a call
-    draws n random pairs (with replacement) as (x_0, x_1, labels=None)."""
+    """A fixed set of (x_0, x_1) pairs (e.g. from reflow) in data coordinates; a call draws n
+    random pairs (with replacement) as (x_0, x_1, labels=None). The Trainer moves it into its
+    network's coordinates with :meth:`to`."""
 
     def __init__(self, x0: torch.Tensor, x1: torch.Tensor):
         if x0.shape != x1.shape or x0.ndim != 2 or x0.shape[0] < 1:
@@ -61,8 +62,14 @@ class PairBank:
     def __len__(self) -> int:
         return self.x0.shape[0]
 
-    def to(self, device) -> PairBank:
-        return PairBank(self.x0.to(device, torch.float32), self.x1.to(device, torch.float32))
+    def to(self, device, normalization=None) -> PairBank:
+        """On ``device`` as float32, in the coordinates x' = (x - shift) / scale of
+        ``normalization`` (a flow_model.Normalization; None keeps data coordinates)."""
+        x0, x1 = self.x0.to(torch.float32), self.x1.to(torch.float32)
+        if normalization is not None and not normalization.is_identity:
+            shift = torch.tensor(normalization.shift, dtype=torch.float32)
+            x0, x1 = (x0 - shift) / normalization.scale, (x1 - shift) / normalization.scale
+        return PairBank(x0.to(device), x1.to(device))
 
     def __call__(self, n: int, generator: torch.Generator | None = None):
         idx = torch.randint(0, len(self), (int(n),), device=self.x0.device, generator=generator)
@@ -70,15 +77,13 @@ class PairBank:
 
 
 def reflow_pairs(model, n: int, steps: int = 50, solver: str = "heun", seed: int = 0) -> PairBank:
-    """(x_0, ODE(x_0)) pairs of a trained FlowModel (unconditional sampling), in the network's
+    """(x_0, ODE(x_0)) pairs of a trained FlowModel (unconditional sampling) in data
     coordinates: x_0 from the model's source, x_1 its ODE solution at t = 1."""
     if int(n) < 1:
         raise ValueError("n must be >= 1")
-    x0 = model.source_sample(int(n), seed)
+    x0n = model.source_sample(int(n), seed)
     with torch.no_grad():
-        x1 = model.sample(int(n), steps=steps, solver=solver, x0=x0, seed=seed)
+        x1 = model.sample(int(n), steps=steps, solver=solver, x0=x0n, seed=seed)
     norm = model.normalization
-    x1n = x1.to(torch.float32)
-    if not norm.is_identity:
-        x1n = (x1n - torch.tensor(norm.shift, dtype=torch.float32)) / norm.scale
-    return PairBank(x0.to(torch.float32), x1n)
+    x0 = x0n if norm.is_identity else torch.tensor(norm.shift) + norm.scale * x0n
+    return PairBank(x0.to(torch.float32), x1.to(torch.float32))

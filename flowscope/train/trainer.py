@@ -190,8 +190,8 @@ class Trainer:
         pairs: PairBank | None = None,
     ):
         """``source``: draw x_0 from this mixture (data coordinates) instead of N(0, I) (a
-        data-to-data bridge); ``pairs``: train on these fixed (x_0, x_1) pairs in the network's
-        coordinates (reflow; the target then only sets the normalization and metadata)."""
+        data-to-data bridge); ``pairs``: train on these fixed (x_0, x_1) pairs, data coordinates
+        (reflow; the target then only sets the normalization and metadata)."""
         self.config = config or TrainConfig()
         if isinstance(target, ImageDataset):
             exact, dataset = None, target
@@ -274,7 +274,7 @@ class Trainer:
         self._source_sampler = (
             None if source is None else MixtureSampler(source, self.device, self.normalization)
         )
-        self._pairs = None if pairs is None else pairs.to(self.device)
+        self._pairs = None if pairs is None else pairs.to(self.device, self.normalization)
         #: seconds spent in the coupling (OT assignment) and the number of coupled batches
         self.coupling_seconds, self.coupling_batches = 0.0, 0
 
