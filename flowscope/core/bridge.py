@@ -185,6 +185,11 @@ class ExactBridge:
     def log_prob(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
         return self.evaluate(x, t, y).log_prob
 
+    def source_log_prob(self, x0: torch.Tensor) -> torch.Tensor:
+        """log p_0(x0) (N,): the source mixture's density (what metrics.log_likelihood starts
+        from; components of width 0 have no density)."""
+        return self.source.log_prob(x0, 1.0)
+
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, seed: int | None = None, y: int | None = None, **kw):
         """n draws of x_1 from the target (same arguments as ExactMarginal.sample)."""

@@ -184,3 +184,44 @@ def annealed_langevin(
             frames.append(x)
             times.append(tk)
     return DynamicsTrajectory(torch.tensor(times, dtype=x0.dtype), torch.stack(frames))
+
+
+def conditional_sde(
+    schedule,
+    z: torch.Tensor,
+    x0: torch.Tensor,
+    steps: int = 200,
+    sigma: float = 1.0,
+    sigma_schedule: str = "linear",
+    seed: int | None = None,
+) -> DynamicsTrajectory:
+    """SDE trajectories of the conditional path toward a fixed z (MATH.md, "Sampling"):
+    dX = [u_t(X | z) + sigma_t^2 / 2 grad log p_t(X | z)] dt + sigma_t dW from x0 at t = 0, by
+    Euler-Maruyama at t_k = k / steps (t < 1, where beta_t > 0). Its marginals are those of the
+    conditional path, N(alpha_t z, beta_t^2 I), for every sigma_t; a sigma_t that vanishes at
+    t = 1 ('linear': sigma (1 - t), the default) keeps the stiff last steps stable. Frames at
+    every step, t = k / steps; X at t = 1 ends near z."""
+    from .paths import conditional_score, conditional_velocity
+    from .samplers import sigma_schedule_fn
+
+    if z.shape != x0.shape or x0.ndim != 2:
+        raise ValueError("z and x0 must be (N, D) tensors of one shape")
+    _check(x0, 1.0, steps, sigma)
+    sig = sigma_schedule_fn(sigma, sigma_schedule)
+    g = _generator(seed, x0.device)
+    steps = int(steps)
+    h = 1.0 / steps
+    x = x0.clone()
+    frames = [x]
+    with torch.no_grad():
+        for k in range(steps):
+            t = torch.full((x.shape[0],), k * h, dtype=x.dtype, device=x.device)
+            s_t = sig(t)[:, None]
+            drift = conditional_velocity(schedule, x, z, t)
+            if bool((s_t > 0).any()):
+                drift = drift + 0.5 * s_t * s_t * conditional_score(schedule, x, z, t)
+            noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
+            x = x + h * drift + s_t * math.sqrt(h) * noise
+            frames.append(x)
+    ts = torch.linspace(0.0, 1.0, steps + 1, dtype=x0.dtype)
+    return DynamicsTrajectory(ts, torch.stack(frames))

@@ -94,3 +94,22 @@ def test_dynamics_reject_bad_arguments():
         brownian_motion(torch.zeros(3, 2), steps=0)
     with pytest.raises(ValueError, match="x0"):
         brownian_motion(torch.zeros(3))
+
+
+@pytest.mark.parametrize("schedule", ["condot", "cosine"])
+@pytest.mark.parametrize("sigma", [0.0, 1.0])
+def test_conditional_sde_has_the_conditional_path_marginals(schedule, sigma):
+    from flowscope.core.dynamics import conditional_sde
+    from flowscope.core.schedules import get_schedule
+
+    n = 20000
+    z = torch.tensor([2.0, -1.0], dtype=torch.float64).expand(n, 2)
+    x0 = torch.randn(n, 2, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    tr = conditional_sde(schedule, z, x0, steps=200, sigma=sigma, seed=12)
+    v = get_schedule(schedule)(torch.tensor(0.5, dtype=torch.float64))
+    mid = tr.xs[100]
+    assert float(tr.t[100]) == pytest.approx(0.5)
+    assert torch.allclose(mid.mean(0), float(v.alpha) * z[0], atol=0.03)
+    want = torch.full((2,), float(v.beta) ** 2, dtype=torch.float64)
+    assert torch.allclose(mid.var(0), want, rtol=0.05)
+    assert float((tr.x - z).norm(dim=1).mean()) < 0.05  # X_1 = z
