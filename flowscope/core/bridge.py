@@ -16,7 +16,8 @@ Only beta_t d_beta_t multiplies x - m_ij, so t = 1 works for vp and sqrt wheneve
 means are 0 (d_beta_t nu_i is then taken as 0); with nonzero source means those schedules truly
 have an infinite velocity at t = 1. The standard Gaussian source (nu = 0, g = 1) gives
 :class:`ExactMarginal` exactly. Evaluation streams over (point rows) x (pair blocks) with an online
-log-sum-exp, so K_src x K_tgt pairs never need more than ``max_block`` floats per block.
+log-sum-exp, so K_src x K_tgt pairs never need more than about ``max_block`` floats per (points x
+pairs x D) block.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from .exact import MAX_POSTERIOR_ENTRIES, S2_MIN, ExactFields, ExactMarginal
 from .paths import time_tensor
 from .schedules import Schedule
 
+#: points evaluated together against one block of pairs
+ROWS = 256
+
 
 class ExactBridge:
     """Closed-form p_t, u_t and score of the independent-coupling bridge source -> target.
@@ -39,7 +43,7 @@ class ExactBridge:
     ``schedule``). The schedule is the target's. A label y restricts the target components.
     """
 
-    def __init__(self, source: ExactMarginal, target: ExactMarginal, max_block: int = 1 << 18):
+    def __init__(self, source: ExactMarginal, target: ExactMarginal, max_block: int = 1 << 20):
         if source.dim != target.dim:
             raise ValueError(f"the source is {source.dim}-D but the target is {target.dim}-D")
         self.source = source
@@ -70,10 +74,10 @@ class ExactBridge:
         )
 
     # ------------------------------------------------------------------ pair blocks
-    def _blocks(self):
-        """(i0, i1, j0, j1) covering all pairs, each with at most ``max_block // 8`` pairs."""
+    def _blocks(self, cap: int):
+        """(i0, i1, j0, j1) covering all pairs, each with at most ``cap`` pairs."""
         ks, kt = self.source.n_components, self.target.n_components
-        cap = max(1, self.max_block // 8)
+        cap = max(1, int(cap))
         jstep = min(kt, cap)
         istep = max(1, cap // jstep)
         for i0 in range(0, ks, istep):
@@ -119,9 +123,10 @@ class ExactBridge:
         yy = self.target._labels_for(y, x.shape[0], x.device)
         return x, dtype, sv, yy
 
-    def _rows(self, n: int) -> int:
-        pairs = min(self.n_pairs, max(1, self.max_block // 8))
-        return max(1, min(n, self.max_block // (pairs * (self.dim + 1))))
+    def _rows_and_cap(self, n: int) -> tuple[int, int]:
+        """Rows per chunk and pairs per block: (rows x pairs x (D + 1)) <= max_block."""
+        rows = max(1, min(n, ROWS, self.max_block // (self.dim + 1)))
+        return rows, max(1, self.max_block // (rows * (self.dim + 1)))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> ExactFields:
@@ -130,7 +135,7 @@ class ExactBridge:
         n, d = x.shape
         logp = torch.empty(n, dtype=dtype, device=x.device)
         vel, score = torch.empty_like(x), torch.empty_like(x)
-        rows = self._rows(n)
+        rows, cap = self._rows_and_cap(n)
         _, lp, _, lab = self.target._params(x.device, dtype)
         for r0 in range(0, n, rows):
             r1 = min(n, r0 + rows)
@@ -140,7 +145,7 @@ class ExactBridge:
             m = torch.full((r1 - r0, 1), -math.inf, dtype=dtype, device=x.device)
             l_sum = torch.zeros((r1 - r0, 1), dtype=dtype, device=x.device)
             s_u, s_s = torch.zeros_like(xb), torch.zeros_like(xb)
-            for blk in self._blocks():
+            for blk in self._blocks(cap):
                 logit, pv, ps = self._pair_terms(xb, svb, blk, dtype, x.device, yb)
                 m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)
                 m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
