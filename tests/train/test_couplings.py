@@ -180,3 +180,28 @@ def test_couplings_refuse_score_objectives_and_bad_names(eight):
         TrainConfig(coupling="sinkhorn")
     with pytest.raises(ValueError, match="same shape|one shape"):
         PairBank(torch.zeros(3, 2), torch.zeros(4, 2))
+
+
+def test_pair_bank_moves_into_the_network_coordinates():
+    from flowscope.core.flow_model import Normalization
+
+    x0 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x1 = torch.tensor([[5.0, 6.0], [7.0, 10.0]])
+    bank = PairBank(x0, x1).to("cpu", Normalization((1.0, 2.0), 2.0))
+    torch.testing.assert_close(bank.x0, torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    torch.testing.assert_close(bank.x1, torch.tensor([[2.0, 2.0], [3.0, 4.0]]))
+    a0, a1, lab = bank(64, torch.Generator().manual_seed(0))
+    assert lab is None and a0.shape == (64, 2)
+    # rows stay paired: x1 - x0 is (2, 2) or (2, 3) for every draw
+    d = a1 - a0
+    assert bool(
+        ((d == torch.tensor([2.0, 2.0])).all(1) | (d == torch.tensor([2.0, 3.0])).all(1)).all()
+    )
+
+
+def test_reflow_pairs_are_data_coordinates_of_the_models_ode(independent_model):
+    bank = reflow_pairs(independent_model, 200, steps=10, seed=4)
+    x1 = independent_model.sample(
+        200, steps=10, solver="heun", x0=independent_model.source_sample(200, 4)
+    )
+    torch.testing.assert_close(bank.x1, x1)
