@@ -1,4 +1,4 @@
-"""Command line: ``flowscope [gui]``, ``train``, ``sample``, ``export`` and ``diagnose``.
+"""Command line: ``flowscope [gui]``, ``train``, ``sample``, ``export``, ``diagnose``, ``reflow``.
 
 Every user error (missing or unreadable file, empty drawing, NaN points, a pickle given as a model,
 an unknown preset) ends with exit status 2 and one clear line on stderr, never a traceback.
@@ -101,6 +101,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--label-dropout", type=float, default=0.1, help="CFG null-label rate eta")
     t.add_argument("--unconditional", action="store_true", help="ignore the data's class labels")
+    t.add_argument(
+        "--coupling",
+        choices=("independent", "ot"),
+        default="independent",
+        help="pairing of x_0 and x_1 in a batch: independent (default) or minibatch optimal "
+        "transport (straighter paths; 2D, velocity objective)",
+    )
+    t.add_argument(
+        "--source",
+        metavar="PRESET|FILE",
+        default=None,
+        help="2D: draw x_0 from this data instead of N(0, I) (a data-to-data bridge; velocity "
+        "objective, ODE sampling only)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw samples from a trained model")
@@ -139,8 +153,10 @@ def _build_parser() -> argparse.ArgumentParser:
     es.add_argument("--seed", type=int, default=0)
 
     from .cli_diagnose import add_diagnose_parser
+    from .cli_reflow import add_reflow_parser
 
     add_diagnose_parser(sub)
+    add_reflow_parser(sub)
     return p
 
 
@@ -193,6 +209,8 @@ def _cmd_train(a) -> int:
     check_finite(lr=a.lr, ema=a.ema, label_dropout=a.label_dropout)
     check_ranges(a)
     check_model_dir(a.out)  # before minutes of training, not after
+    if _is_image_data(a.data) and (a.source is not None or a.coupling != "independent"):
+        raise CliError("--source and --coupling ot are for 2D data, not images")
     from .train.distributed import close, init_from_env
 
     a.distributed = init_from_env(a.device)  # under torchrun: DDP, rank 0 logs and saves
@@ -234,6 +252,7 @@ def _train_points(a) -> int:
     target = load_target(a.data)
     for note in getattr(target, "notes", ()):
         print(f"flowscope: {note}", file=sys.stderr)
+    source = None if a.source is None else load_target(a.source)
     n_cls = 0 if a.unconditional else int(getattr(target, "num_classes", 0))
     mc = ModelConfig(
         dim=2, width=a.width, depth=a.depth, parameterization=a.objective, num_classes=n_cls
@@ -250,19 +269,26 @@ def _train_points(a) -> int:
         label_dropout=a.label_dropout,
         num_threads=a.threads or THREADS_2D,
         score_weighting=a.score_weighting,
+        coupling=a.coupling,
     )
-    trainer = Trainer(target, mc, tc, distributed=getattr(a, "distributed", None))
+    trainer = Trainer(
+        target, mc, tc, distributed=getattr(a, "distributed", None),
+        source=None if source is None else source.exact,
+    )  # fmt: skip
     run_trainer(trainer, a, target.name)
     model = trainer.model()
     if finish_distributed(a, trainer, model):
         return 1 if trainer.error else 0
     exact = target.exact.affine(trainer.normalization.shift, trainer.normalization.scale)
     exact = exact.with_schedule(trainer.schedule)
-    est = loss_floor_estimate(
-        exact, a.objective, a.label_dropout if n_cls else None, n=50000, seed=a.seed,
-        weighting=a.score_weighting,
-    )  # fmt: skip
-    floor = est.value
+    est = None
+    if source is None and a.coupling == "independent":
+        # L_min is that of the independent N(0, I) path; it does not apply to bridges or OT
+        est = loss_floor_estimate(
+            exact, a.objective, a.label_dropout if n_cls else None, n=50000, seed=a.seed,
+            weighting=a.score_weighting,
+        )  # fmt: skip
+    floor = None if est is None else est.value
     final = trainer.summary()["final_loss"]
     with torch.no_grad():
         gen = model.sample(4000, seed=a.seed + 1)
@@ -273,8 +299,8 @@ def _train_points(a) -> int:
     model.metadata["training"].update(
         {
             "loss_floor": floor,
-            "loss_floor_stderr": est.stderr,
-            "excess_loss": None if final is None else final - floor,
+            "loss_floor_stderr": None if est is None else est.stderr,
+            "excess_loss": None if final is None or floor is None else final - floor,
             "energy_distance": ed,
             "support_share": sup.support,
             "precision_log_p": sup.precision,
@@ -285,13 +311,17 @@ def _train_points(a) -> int:
         "name": target.name,
         "bounds": list(target.bounds),
     }
+    if source is not None:
+        model.metadata["source_data"] = {"source": str(a.source), "name": source.name}
     from .cli_io import save_model
 
     out = save_model(model, a.out)
     if trainer.error:
         print(f"flowscope: {trainer.error}", file=sys.stderr)
     print(f"saved {out}  ({trainer.step_count} steps on {trainer.device})")
-    if final is not None:
+    if final is not None and (floor is None or est is None):
+        print(f"final loss {final:.4f}   (coupling {a.coupling}; no closed-form loss floor)")
+    elif final is not None:
         print(
             f"final loss {final:.4f}   loss floor L_min {floor:.4f} ± {2 * est.stderr:.4f}   "
             f"{describe_excess(final, floor, est.stderr)}"
@@ -401,6 +431,12 @@ def _cmd_diagnose(a) -> int:
     return cmd_diagnose(a)
 
 
+def _cmd_reflow(a) -> int:
+    from .cli_reflow import cmd_reflow
+
+    return cmd_reflow(a)
+
+
 def _cmd_gui(a) -> int:
     try:
         from .app import run_app
@@ -415,12 +451,14 @@ def _cmd_gui(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ("gui", "train", "sample", "export", "diagnose", "-h", "--help", "--version")
+    commands = ("gui", "train", "sample", "export", "diagnose", "reflow")
+    commands += ("-h", "--help", "--version")
     if not argv or argv[0] not in commands:
         argv = ["gui", *argv]  # `flowscope` and `flowscope --demo ...` open the GUI
     args = parser.parse_args(argv)
     handlers = {"train": _cmd_train, "sample": _cmd_sample, "export": _cmd_export, "gui": _cmd_gui}
     handlers["diagnose"] = _cmd_diagnose
+    handlers["reflow"] = _cmd_reflow
     try:
         return handlers[args.command](args)
     except (CliError, ValueError, OSError) as e:

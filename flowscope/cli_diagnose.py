@@ -189,6 +189,11 @@ def cmd_diagnose(a) -> int:
         raise CliError(
             "diagnose needs a 2D model: image models have no exact oracle to compare against"
         )
+    if model.source is not None:
+        raise CliError(
+            "diagnose compares against the N(0, I) path; this model bridges from a mixture "
+            "source (flowscope.core.bridge.ExactBridge is its oracle)"
+        )
     exact, source = _target(a, model)
     if exact.dim != model.config.dim:
         raise CliError(f"the target is {exact.dim}-D but the model is {model.config.dim}-D")

@@ -20,7 +20,8 @@ FORBIDDEN = ("PySide6", "pyqtgraph", "OpenGL", "superqt", "PyQt5", "PyQt6", "shi
 QT_FREE = ("core", "train", "state")
 # top-level modules that import no Qt themselves either (`flowscope gui` imports the app lazily)
 QT_FREE_TOP = (
-    "__init__", "__main__", "_version", "cli", "cli_images", "cli_io", "cli_diagnose", "diagnostics"
+    "__init__", "__main__", "_version", "cli", "cli_images", "cli_io", "cli_diagnose", "cli_reflow",
+    "diagnostics",
 )
 # lowest first; a module may import from its own layer and the ones before it
 LAYERS = ("core", "train", "state", "ui", "app", "cli")

@@ -9,6 +9,9 @@ w_i(x, t) = softmax_i(log pi_i - ||x - alpha_t mu_i||^2 / (2 s_i^2) - D log s_i)
   d_s_i / s_i = (alpha_t d_alpha_t h_i^2 + beta_t d_beta_t) / s_i^2 (beta_t d_beta_t in closed form,
   finite at t = 1 for every schedule)
 - grad log p_t(x) = sum_i w_i (alpha_t mu_i - x) / s_i^2
+The posterior lens (MATH.md, "Posterior and bridges") is public: ``posterior`` gives w_i(x, t)
+(N, K), ``component_velocities`` / ``component_scores`` the per-component fields (N, K, D), whose
+w-weighted average is ``velocity`` / ``score``.
 A class label y restricts the sums to the components of class y (u_t(x | y)); no label uses all of
 them (u_t(x | empty)). Evaluation streams over points and components with an online log-sum-exp,
 so memory stays bounded (about ``max_block`` = 2^20 floats per block) for 50k points x 5k
@@ -28,6 +31,8 @@ from .schedules import Schedule, get_schedule
 
 #: smallest component variance s_i^2 used (point masses at t = 1 would divide by 0)
 S2_MIN = 1e-10
+#: most entries (points x components) that :meth:`ExactMarginal.posterior` returns at once
+MAX_POSTERIOR_ENTRIES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -330,6 +335,67 @@ class ExactMarginal:
     def log_prob(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
         """log p_t(x) (or log p_t(x | y)), shape (N,)."""
         return self.evaluate(x, t, y).log_prob
+
+    @staticmethod
+    def bridge(source: ExactMarginal, target: ExactMarginal):
+        """The exact oracle of x_t = alpha_t x_1 + beta_t x_0 with x_0 ~ source, x_1 ~ target
+        (independent coupling; :class:`flowscope.core.bridge.ExactBridge`)."""
+        from .bridge import ExactBridge
+
+        return ExactBridge(source, target)
+
+    # ------------------------------------------------------------------ posterior lens
+    def _dense_check(self, n: int, what: str) -> None:
+        if n * self.n_components > MAX_POSTERIOR_ENTRIES:
+            raise ValueError(
+                f"{what} would hold {n} x {self.n_components} entries (cap "
+                f"{MAX_POSTERIOR_ENTRIES}); ask for fewer points at once"
+            )
+
+    def _component_terms(self, x: torch.Tensor, t):
+        """Per-component (N, K) quantities: (a, da, s2, c) with c = d_s_i / s_i, on x's dtype."""
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must be (N, {self.dim}), got shape {tuple(x.shape)}")
+        tt = time_tensor(t, x.shape[0], x).clamp(0.0, 1.0)
+        sv = self.schedule(tt)
+        mu, log_pi, h2, lab = self._params(x.device, x.dtype)
+        a, b = sv.alpha[:, None], sv.beta[:, None]
+        da, bdb = sv.d_alpha[:, None], sv.beta_d_beta[:, None]
+        s2 = (a * a * h2[None, :] + b * b).clamp_min(S2_MIN)
+        c = (a * da * h2[None, :] + bdb) / s2
+        return a, da, s2, c, mu, log_pi, lab
+
+    def posterior(self, x: torch.Tensor, t: float | torch.Tensor, y=None) -> torch.Tensor:
+        """w_i(x, t) = p(component i | x_t = x [, y]), shape (N, K); rows sum to 1.
+
+        With a label y the components of other classes get weight 0 (y = -1: all). Dense in
+        (N, K): at most ``MAX_POSTERIOR_ENTRIES`` entries per call (ValueError beyond)."""
+        x = x if x.is_floating_point() else x.float()
+        n = x.shape[0]
+        self._dense_check(n, "the posterior")
+        a, _, s2, _, mu, log_pi, lab = self._component_terms(x, t)
+        yy = self._labels_for(y, n, x.device)
+        dist2 = (x[:, None, :] - a[:, :, None] * mu[None, :, :]).pow(2).sum(-1)
+        logit = log_pi[None, :] - 0.5 * dist2 / s2 - 0.5 * self.dim * torch.log(s2)
+        logit = self._mask(logit, lab, yy, 0, mu.shape[0])
+        return torch.softmax(logit, dim=1)
+
+    def component_velocities(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        """u_t(x | i) = d_alpha_t mu_i + (d_s_i / s_i)(x - alpha_t mu_i) for every component,
+        shape (N, K, D). For a point component (h_i = 0) this is the course's conditional field
+        u_t(x | z = mu_i); sum_i w_i u_t(x | i) = u_t(x) (:meth:`posterior`)."""
+        x = x if x.is_floating_point() else x.float()
+        self._dense_check(x.shape[0] * self.dim, "the component velocities")
+        a, da, _, c, mu, _, _ = self._component_terms(x, t)
+        am = a[:, :, None] * mu[None, :, :]
+        return da[:, :, None] * mu[None, :, :] + c[:, :, None] * (x[:, None, :] - am)
+
+    def component_scores(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        """grad log N(x; alpha_t mu_i, s_i^2 I) = (alpha_t mu_i - x) / s_i^2, shape (N, K, D)."""
+        x = x if x.is_floating_point() else x.float()
+        self._dense_check(x.shape[0] * self.dim, "the component scores")
+        a, _, s2, _, mu, _, _ = self._component_terms(x, t)
+        return (a[:, :, None] * mu[None, :, :] - x[:, None, :]) / s2[:, :, None]
 
     # ------------------------------------------------------------------ sampling
     def sample(

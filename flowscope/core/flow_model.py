@@ -25,7 +25,7 @@ from .models import ModelConfig, build_model
 from .paths import evaluate_as, time_tensor
 from .samplers import Trajectory, sample
 from .schedules import Schedule, get_schedule
-from .target_file import read_target, save_target
+from .target_file import SOURCE_FILE, read_target, save_target
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,9 @@ class FlowModel:
         #: the data-space mixture the model was trained on (an ExactMarginal), or None; saved as
         #: target.safetensors beside the weights, so diagnostics need no --data
         self.target: ExactMarginal | None = None
+        #: the mixture X_0 is drawn from (data coordinates) for a data-to-data bridge, None for
+        #: N(0, I); saved as source.safetensors. Score and SDE need the Gaussian source.
+        self.source: ExactMarginal | None = None
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -185,13 +188,23 @@ class FlowModel:
 
     def predict(self, x: torch.Tensor, t, y=None, kind: str = "velocity") -> torch.Tensor:
         """velocity, score or noise at (x, t) in data coordinates, on x's device and dtype."""
+        if kind != "velocity":
+            self._check_gaussian_source(f"the {kind}")
         with torch.no_grad():
             values = self._evaluate(self._normalized(x), t, y, (kind,))
         return self._to_data(values, x)[kind]
 
+    def _check_gaussian_source(self, what: str) -> None:
+        if self.source is not None:
+            raise ValueError(
+                f"{what} is only defined for the N(0, I) source; this model was trained from a "
+                "mixture source (a data-to-data bridge): use its velocity and the ODE (sigma = 0)"
+            )
+
     def velocity_and_score(self, x: torch.Tensor, t, y=None):
         """(velocity, score) from one network evaluation (two near the ends of [0, 1] for
         parameterizations whose conversion is singular there)."""
+        self._check_gaussian_source("the score")
         with torch.no_grad():
             values = self._evaluate(self._normalized(x), t, y, ("velocity", "score"))
         out = self._to_data(values, x)
@@ -199,7 +212,10 @@ class FlowModel:
 
     def source_log_prob(self, x0: torch.Tensor) -> torch.Tensor:
         """log p_0(x0) (N,) of the model's source in data coordinates: X_0 = shift + scale eps
-        with eps ~ N(0, I), so log N((x0 - shift) / scale; 0, I) - D log scale."""
+        with eps ~ N(0, I), so log N((x0 - shift) / scale; 0, I) - D log scale (or the source
+        mixture's density, whose components must have widths > 0)."""
+        if self.source is not None:
+            return self.source.log_prob(x0.to(torch.float64), 1.0).to(x0.dtype)
         x = x0.reshape(x0.shape[0], -1)
         sc = self.normalization.scale
         shift = self._shift.to(x.device, x.dtype)
@@ -217,10 +233,15 @@ class FlowModel:
 
     # ----------------------------------------------------------------- sampling
     def source_sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """n draws of X_0 ~ N(0, I) in the network's coordinates, shape (n, *sample_shape), on the
-        CPU."""
+        """n draws of X_0 ~ N(0, I) (or of the source mixture) in the network's coordinates,
+        shape (n, *sample_shape), float32 on the CPU."""
         g = torch.Generator()
         g.manual_seed(int(seed)) if seed is not None else g.seed()
+        if self.source is not None:
+            x = self.source.sample(int(n), generator=g, dtype=torch.float64)
+            if not self.normalization.is_identity:
+                x = (x - self._shift.to(torch.float64)) / self.normalization.scale
+            return x.to(torch.float32)
         return torch.randn((int(n), *self.sample_shape), generator=g)
 
     def sample(
@@ -250,6 +271,8 @@ class FlowModel:
         """
         if int(n) < 1 and x0 is None:
             raise ValueError("n must be >= 1")
+        if float(sigma) != 0.0:
+            self._check_gaussian_source("the SDE (sigma > 0)")
         start = self.source_sample(n, seed) if x0 is None else x0.to(torch.float32)
         field = _NormalizedField(self)
         traj = sample(
@@ -307,8 +330,10 @@ class FlowModel:
             meta["value_range"] = list(self.normalization.value_range)
             meta["image_shape"] = list(self.config.image_shape)
         meta.setdefault("class_names", None)
+        meta["source"] = None if self.source is None else {"components": self.source.n_components}
         out = save_checkpoint(directory, self.net.state_dict(), meta)
         save_target(out, self.target, (meta.get("data") or {}).get("name", ""))
+        save_target(out, self.source, "source", file=SOURCE_FILE)
         return out
 
 
@@ -343,4 +368,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> FlowModel:
     except RuntimeError as e:  # shape/key mismatch between json and weights
         raise CheckpointError(f"{path}: the weights do not match model.json ({e})") from e
     model.target = read_target(path, schedule, meta.get("save_id"))
+    model.source = read_target(path, schedule, meta.get("save_id"), file=SOURCE_FILE)
+    if meta.get("source") and model.source is None:
+        raise CheckpointError(f"{path}: model.json names a source; source.safetensors is missing")
     return model

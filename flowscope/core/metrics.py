@@ -514,3 +514,11 @@ def log_likelihood(
             ll = ll + h / 6 * (g1 + 2 * g2 + 2 * g3 + g4)
         out[r0:r1] = source_log_prob(xb) + ll
     return out
+
+
+
+# straightness of a model's flow (transport cost vs kinetic energy) lives in its own module
+from .straightness import kinetic_energy as kinetic_energy  # noqa: E402
+from .straightness import quality_vs_steps as quality_vs_steps  # noqa: E402
+from .straightness import straightness as straightness  # noqa: E402
+from .straightness import transport_cost as transport_cost  # noqa: E402

@@ -80,7 +80,10 @@ def sample_path(
 def conditional_velocity(
     schedule: Schedule | str, x: torch.Tensor, z: torch.Tensor, t: float | torch.Tensor
 ) -> torch.Tensor:
-    """u_t(x | z) = (d_alpha_t - d_beta_t / beta_t * alpha_t) z + d_beta_t / beta_t * x."""
+    """u_t(x | z) = (d_alpha_t - d_beta_t / beta_t * alpha_t) z + d_beta_t / beta_t * x.
+
+    Public API: the conditional vector field toward a fixed data point z (the CFM training
+    target at x = x_t). x, z: (N, ...); t: float or (N,). Not finite where beta_t = 0 (t = 1)."""
     v = get_schedule(schedule)(time_tensor(t, x.shape[0], x))
     a, b, da, db = (_col(q, x) for q in (v.alpha, v.beta, v.d_alpha, v.d_beta))
     return (da - db / b * a) * z + db / b * x
@@ -89,10 +92,30 @@ def conditional_velocity(
 def conditional_score(
     schedule: Schedule | str, x: torch.Tensor, z: torch.Tensor, t: float | torch.Tensor
 ) -> torch.Tensor:
-    """grad log p_t(x | z) = -(x - alpha_t z) / beta_t^2."""
+    """grad log p_t(x | z) = -(x - alpha_t z) / beta_t^2.
+
+    Public API: the conditional score toward a fixed z (the DSM target). Infinite at t = 1."""
     v = get_schedule(schedule)(time_tensor(t, x.shape[0], x))
     a, b = _col(v.alpha, x), _col(v.beta, x)
     return -(x - a * z) / (b * b)
+
+
+def conditional_trajectory(
+    schedule: Schedule | str, z: torch.Tensor, x0: torch.Tensor, steps: int = 50
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ODE of the conditional field u_t(. | z) from x0 at t = 0, in closed form:
+    X_t = alpha_t z + beta_t x0 (it solves dX/dt = u_t(X | z) exactly). Returns (t, xs) with
+    t (steps + 1,) and xs (steps + 1, N, ...); X_1 = z."""
+    sch = get_schedule(schedule)
+    if int(steps) < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if z.shape != x0.shape:
+        raise ValueError(f"z and x0 must have one shape, got {tuple(z.shape)}, {tuple(x0.shape)}")
+    ts = torch.linspace(0.0, 1.0, int(steps) + 1, dtype=z.dtype, device=z.device)
+    v = sch(ts)
+    shape = (-1,) + (1,) * z.ndim
+    xs = v.alpha.reshape(shape) * z[None] + v.beta.reshape(shape) * x0[None]
+    return ts, xs
 
 
 # ----------------------------------------------------------------------------- conversions

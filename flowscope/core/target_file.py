@@ -20,6 +20,8 @@ from .exact import ExactMarginal
 from .safeio import SafeIOError, atomic_write, read_regular_file
 
 TARGET_FILE = "target.safetensors"
+#: the source mixture of a data-to-data bridge model (x_0 ~ source instead of N(0, I))
+SOURCE_FILE = "source.safetensors"
 TARGET_FORMAT = "flowscope-target"
 TARGET_FORMAT_VERSION = 1
 #: largest target file read (a million 2D components take ~40 MB)
@@ -40,15 +42,18 @@ def _model_save_id(d: Path) -> str | None:
     return sid if isinstance(sid, str) else None
 
 
-def save_target(directory: str | Path, exact: ExactMarginal | None, name: str = "") -> Path | None:
+def save_target(
+    directory: str | Path, exact: ExactMarginal | None, name: str = "", file: str = TARGET_FILE
+) -> Path | None:
     """Write ``exact``'s mixture to ``directory/target.safetensors`` (atomically: a temporary
     file, fsync, rename), tagged with the ``save_id`` of the model.json beside it, so a target
     left from an earlier save (a kill between the two writes) is never taken for this model's.
-    With ``exact=None`` an existing target file is removed. Returns the file (or None)."""
+    With ``exact=None`` an existing target file is removed. Returns the file (or None).
+    ``file=SOURCE_FILE`` keeps a bridge model's source mixture the same way."""
     from safetensors.torch import save
 
     d = Path(directory).expanduser()
-    out = d / TARGET_FILE
+    out = d / file
     if exact is None:
         with contextlib.suppress(FileNotFoundError):
             out.unlink()
@@ -85,7 +90,9 @@ def _metadata(raw: bytes) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def read_target(path: str | Path, schedule="condot", save_id: str | None = None):
+def read_target(
+    path: str | Path, schedule="condot", save_id: str | None = None, file: str = TARGET_FILE
+):
     """The mixture kept in a model directory (or beside its model.json) under ``schedule``, an
     ExactMarginal; None when the directory keeps none (models saved before targets were kept,
     image models) or when the file belongs to another save than ``save_id`` (model.json's).
@@ -93,7 +100,7 @@ def read_target(path: str | Path, schedule="condot", save_id: str | None = None)
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    f = _directory(path) / TARGET_FILE
+    f = _directory(path) / file
     if not f.exists():
         return None
     try:

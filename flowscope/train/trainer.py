@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ..core.couplings import PairBank, check_coupling, ot_pair
 from ..core.defaults import BATCH_2D, EMA_2D, LR_2D, STEPS_2D, WARMUP_2D
 from ..core.device import pick_device
 from ..core.exact import ExactMarginal
@@ -69,6 +70,8 @@ class TrainConfig:
     num_threads: int | None = None
     #: the score objective's lambda(t): 'beta2' (E || beta_t s + eps ||^2) or 'none'
     score_weighting: str = "beta2"
+    #: how a batch's x_0 is paired with its x_1: 'independent' or 'ot' (minibatch OT)
+    coupling: str = "independent"
 
     def __post_init__(self):
         if self.steps is not None and int(self.steps) < 1:
@@ -88,6 +91,7 @@ class TrainConfig:
         if self.normalize not in ("none", "standardize", "auto"):
             raise ValueError("normalize must be 'none', 'standardize' or 'auto'")
         check_weighting(self.score_weighting)
+        check_coupling(self.coupling)
         get_schedule(self.schedule)
 
 
@@ -105,12 +109,16 @@ class Snapshot:
     steps_per_sec: float
     wall_time: float
     class_names: list | None = None
+    #: the source mixture x_0 is drawn from (data coordinates), None for N(0, I)
+    source: ExactMarginal | None = None
 
     def to_model(self, device: str | torch.device = "cpu") -> FlowModel:
         meta = {"class_names": self.class_names, "training": {"steps": self.step}}
-        return FlowModel.from_state(
+        model = FlowModel.from_state(
             self.state_dict, self.config, self.schedule, self.normalization, meta, device
         )
+        model.source = self.source
+        return model
 
 
 @dataclass
@@ -199,7 +207,12 @@ class Trainer:
         config: TrainConfig | None = None,
         on_snapshot: Callable[[Snapshot], None] | None = None,
         distributed: DistributedContext | None = None,
+        source: ExactMarginal | None = None,
+        pairs: PairBank | None = None,
     ):
+        """``source``: draw x_0 from this mixture (data coordinates) instead of N(0, I) (a
+        data-to-data bridge); ``pairs``: train on these fixed (x_0, x_1) pairs, data coordinates
+        (reflow; the target then only sets the normalization and metadata)."""
         self.config = config or TrainConfig()
         self.distributed = distributed
         rank = distributed.rank if distributed is not None else 0
@@ -246,6 +259,7 @@ class Trainer:
         self._last_pub = -math.inf
         self._rate_t0, self._rate_step, self.steps_per_sec = time.perf_counter(), 0, 0.0
         self._warned_labels = False
+        self._setup_coupling(source, pairs)
 
     # ------------------------------------------------------------------ setup
     def _normalization(
@@ -269,6 +283,46 @@ class Trainer:
         if exact is None:
             raise ValueError("a Trainer needs a target (ExactMarginal or Target) or image dataset")
         return MixtureSampler(exact, self.device, self.normalization)
+
+    def _setup_coupling(self, source: ExactMarginal | None, pairs: PairBank | None) -> None:
+        """The hook of how a batch (x_0, x_1) is drawn: source, coupling or fixed pairs."""
+        plain = source is None and pairs is None and self.config.coupling == "independent"
+        if not plain:
+            if self.dataset is not None:
+                raise ValueError("a source, OT coupling or reflow pairs need a 2D target")
+            if self.model_config.parameterization != "velocity":
+                raise ValueError(
+                    "a source, OT coupling or reflow pairs train the velocity only: the score "
+                    "and noise targets assume x_0 ~ N(0, I) independent of x_1"
+                )
+        if source is not None and source.dim != self.model_config.dim:
+            raise ValueError(
+                f"the source is {source.dim}-D; this model is {self.model_config.dim}-D"
+            )
+        self.source = source
+        self._source_sampler = (
+            None if source is None else MixtureSampler(source, self.device, self.normalization)
+        )
+        self._pairs = None if pairs is None else pairs.to(self.device, self.normalization)
+        #: seconds spent in the coupling (OT assignment) and the number of coupled batches
+        self.coupling_seconds, self.coupling_batches = 0.0, 0
+
+    def _draw_batch(self, n: int):
+        """(x_1, labels, x_0) of one batch in the network's coordinates; x_0 None = N(0, I)
+        drawn by sample_path (unchanged default)."""
+        if self._pairs is not None:
+            x0, z, labels = self._pairs(n, self.generator)
+            return z, labels, x0
+        z, labels = self._sampler(n, self.generator)
+        x0 = None if self._source_sampler is None else self._source_sampler(n, self.generator)[0]
+        if self.config.coupling == "ot":
+            if x0 is None:
+                x0 = torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=self.generator)
+            t0 = time.perf_counter()
+            x0 = ot_pair(x0, z)
+            self.coupling_seconds += time.perf_counter() - t0
+            self.coupling_batches += 1
+        return z, labels, x0
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         kw: dict[str, Any] = {"lr": self.config.lr, "weight_decay": self.config.weight_decay}
@@ -369,11 +423,11 @@ class Trainer:
     def _train_step(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c, mc = self.config, self.model_config
         n = c.batch_size
-        z, labels = self._sampler(n, self.generator)
+        z, labels, x0 = self._draw_batch(n)
         t = sample_training_times(
             n, self.schedule, mc.parameterization, self.device, generator=self.generator
         )
-        path = sample_path(self.schedule, z, t, generator=self.generator)
+        path = sample_path(self.schedule, z, t, eps=x0, generator=self.generator)
         if self.first_batch_sum is None:
             self.first_batch_sum = float(z.double().sum())
         pred = self._forward(path.x_t, t, self._labels(labels, n))
@@ -503,6 +557,7 @@ class Trainer:
             self.steps_per_sec,
             time.time(),
             self.class_names,
+            self.source,
         )
 
     def run(
@@ -542,6 +597,7 @@ class Trainer:
         net = copy.deepcopy(src).eval()
         model = FlowModel(net, self.model_config, self.schedule, self.normalization, meta)
         model.target = self.exact  # saved beside the weights (target.safetensors)
+        model.source = self.source  # saved beside them too (source.safetensors)
         return model
 
     def summary(self) -> dict:
@@ -555,6 +611,13 @@ class Trainer:
             "device": str(self.device),
             "target_version": self.target_version,
             "error": self.error,
+            "coupling": "reflow" if self._pairs is not None else self.config.coupling,
+            "coupling_ms_per_step": (
+                1000.0 * self.coupling_seconds / self.coupling_batches
+                if self.coupling_batches
+                else None
+            ),
+            "source": None if self.source is None else repr(self.source),
             # mean loss per t bin [k / T_BINS, (k + 1) / T_BINS) over the whole run (one step
             # in 8); None where no t fell. Diagnostics recompute the final weights' loss.
             "loss_by_t": [None if math.isnan(v) else v for v in h.by_t()],

@@ -129,12 +129,12 @@ def test_every_main_window_menu_action(env, qtbot):
     qtbot.addWidget(win)
     win.show()
     try:
-        qtbot.waitUntil(lambda: win.traj is not None, timeout=20000)
+        qtbot.waitUntil(lambda: win.traj is not None, timeout=120000)
 
         def have_a_model():
             if win.current_model() is None:
                 win._on_step_clicked()
-                qtbot.waitUntil(lambda: win.current_model() is not None, timeout=20000)
+                qtbot.waitUntil(lambda: win.current_model() is not None, timeout=120000)
 
         written = trigger_all(win, qtbot, env, have_a_model)
         assert not win.isVisible()  # File > Quit closed it
@@ -143,10 +143,10 @@ def test_every_main_window_menu_action(env, qtbot):
 
     wrote = {p.split(" > ")[-1]: [f.name for f in fs] for p, fs in written.items() if fs}
     kinds = sorted(f.rsplit(".", 1)[-1] for fs in wrote.values() for f in fs if "." in f)
-    # save + save as (New project forgets the path), and the model, samples, views, animation
-    assert kinds == sorted(["flowscope", "flowscope", "pt2", "onnx", "npy", "png", "svg", "gif"]), (
-        wrote
-    )
+    # save + save as (New project forgets the path), the model, samples, views, animation and
+    # the run as a Python script
+    expected = ["flowscope", "flowscope", "pt2", "onnx", "npy", "png", "svg", "gif", "py"]
+    assert kinds == sorted(expected), wrote
     folder = next(p for fs in written.values() for p in fs if p.is_dir())
     assert (folder / "model.safetensors").exists() and (folder / "model.json").exists()
     assert any("Gaussian path" in t for t in env.boxes)  # the cheat-sheet showed
@@ -167,7 +167,7 @@ def test_every_image_window_menu_action(env, qtbot):
         def have_samples():
             if win.result is None or win.current_model() is None:
                 win._on_step_clicked()
-                qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=20000)
+                qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=120000)
                 win._request_images(force=True)
                 qtbot.waitUntil(lambda: win.result is not None, timeout=30000)
 
@@ -200,7 +200,7 @@ def test_animation_menu_writes_mp4_when_that_filter_is_chosen(env, qtbot, monkey
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save))
     try:
-        qtbot.waitUntil(lambda: win.traj is not None, timeout=20000)
+        qtbot.waitUntil(lambda: win.traj is not None, timeout=120000)
         action = next(a for p, a in menu_actions(win) if "Animation" in p)
         with qtbot.captureExceptions() as errors:
             action.trigger()
