@@ -112,7 +112,10 @@ class FourierTime(nn.Module):
 
     def __init__(self, features: int):
         super().__init__()
-        freqs = math.pi * 2.0 ** torch.arange(features // 2, dtype=torch.float32)
+        # from a list, not torch.arange: under torch.device("meta") (checkpoint's shape check
+        # before loading) arange goes through torch's decompositions, whose first use imports
+        # torch._dynamo: 2 s of the GUI thread when a project is opened
+        freqs = torch.tensor([math.pi * 2.0**k for k in range(features // 2)], dtype=torch.float32)
         self.register_buffer("freqs", freqs, persistent=False)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:

@@ -160,3 +160,27 @@ def test_safetensors_whose_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp
             assert torch.equal(state["w" + "x" * pad], torch.ones(2))
             return
     pytest.fail("no header length with low byte 0x80 was produced")
+
+
+def test_loading_a_model_does_not_import_torch_compiler_machinery(tmp_path):
+    """The shape check builds the network on the meta device before loading weights; a
+    torch.arange there went through torch's decompositions, whose first use imports
+    torch._dynamo: 2 s of the GUI thread on every File > Open (bench/gui_latency.py)."""
+    import subprocess
+    import sys
+
+    from flowscope.core.flow_model import FlowModel
+    from flowscope.core.models import ModelConfig, build_model
+
+    unet = ModelConfig(arch="unet", image_shape=(1, 8, 8))
+    for name, cfg in [("mlp", ModelConfig()), ("unet", unet)]:
+        FlowModel(build_model(cfg), cfg).save(tmp_path / name)
+    code = (
+        "import sys\n"
+        "from flowscope.core.flow_model import load\n"
+        f"load({str(tmp_path / 'mlp')!r}); load({str(tmp_path / 'unet')!r})\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"

@@ -37,7 +37,9 @@ class SinusoidalTime(nn.Module):
     def __init__(self, features: int):
         super().__init__()
         half = max(1, features // 2)
-        freqs = torch.exp(torch.linspace(0.0, math.log(500.0), half))
+        # from a list (see models.FourierTime: linspace on the meta device imports torch._dynamo)
+        step = math.log(500.0) / max(1, half - 1)
+        freqs = torch.tensor([math.exp(k * step) for k in range(half)], dtype=torch.float32)
         self.register_buffer("freqs", freqs, persistent=False)
         self.out_features = 2 * half + 1
 
