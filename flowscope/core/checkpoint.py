@@ -125,6 +125,25 @@ def _save_id(header: dict) -> str | None:
     return m.get("save_id") if isinstance(m, dict) else None
 
 
+_INIT_FUNCTIONS = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+                   "xavier_normal_", "trunc_normal_", "zeros_", "ones_", "constant_")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _no_init():
+    """Skip the random initialization of modules built on the meta device: there it goes
+    through torch's decompositions, whose first use imports torch._dynamo (2-3 s of the GUI
+    thread on File > Open); only the shapes are needed."""
+    saved = {name: getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS}
+    try:
+        for name in _INIT_FUNCTIONS:
+            setattr(torch.nn.init, name, lambda tensor, *a, **k: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
+
+
 def check_config_against_weights(meta: dict, header: dict) -> None:
     """Refuse a model.json whose network would not match the weights' tensor shapes, before
     any network is built (a config asking for width 25000 or depth 10^6 allocates nothing)."""
@@ -148,7 +167,7 @@ def check_config_against_weights(meta: dict, header: dict) -> None:
                 f"(depth {config.depth}), the weights hold {len(shapes)}; re-export the model"
             )
     try:
-        with torch.device("meta"):  # shapes only: nothing is allocated
+        with torch.device("meta"), _no_init():  # shapes only: nothing is allocated
             net = build_model(config)
     except (RuntimeError, ValueError, TypeError, OverflowError) as e:
         raise CheckpointError(f"model.json describes a network that cannot be built ({e})") from e

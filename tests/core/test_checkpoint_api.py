@@ -172,8 +172,8 @@ def test_loading_a_model_does_not_import_torch_compiler_machinery(tmp_path):
     from flowscope.core.flow_model import FlowModel
     from flowscope.core.models import ModelConfig, build_model
 
-    unet = ModelConfig(arch="unet", image_shape=(1, 8, 8))
-    for name, cfg in [("mlp", ModelConfig()), ("unet", unet)]:
+    unet = ModelConfig(arch="unet", image_shape=(1, 8, 8), num_classes=3)
+    for name, cfg in [("mlp", ModelConfig(num_classes=2)), ("unet", unet)]:
         FlowModel(build_model(cfg), cfg).save(tmp_path / name)
     code = (
         "import sys\n"
