@@ -30,6 +30,12 @@ DEFAULT_BOUNDS = (-3.5, 3.5, -3.5, 3.5)
 # two lines: the SDE's formula on one line was cut off in plots narrower than ~480 px
 ODE_TITLE = "<b>ODE</b><br><span style='font-size:9pt'>" + formulas.ODE + "</span>"
 SDE_TITLE = "<b>SDE</b><br><span style='font-size:9pt'>" + formulas.SDE + "</span>"
+#: with "drop the score term" ticked the SDE view shows the equation it integrates (the bug)
+SDE_TITLE_NO_SCORE = (
+    "<b>SDE without the score term</b> (wrong marginals)<br><span style='font-size:9pt'>"
+    + formulas.SDE_NO_SCORE
+    + "</span>"
+)
 PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5)}
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)
@@ -332,6 +338,12 @@ class ExplorerView(QtWidgets.QWidget):
             if bounds is None:
                 raise ValueError("set_density needs bounds=(xmin, xmax, ymin, ymax)")
             side.density.set_density(image, bounds, log=log)
+
+    def set_sde_title(self, drop_score_term: bool) -> None:
+        """The SDE view's title: the equation integrated (without the score term when that
+        bug demo is on). Two lines either way, so both plots keep the same size and axes."""
+        title = SDE_TITLE_NO_SCORE if drop_score_term else SDE_TITLE
+        self._sides["sde"].plot.setTitle(title, color="#222222", size="10pt")
 
     def set_time(self, t: float) -> None:
         for side in self._sides.values():

@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.view.floorChanged.connect(lambda f: self.curves.set_floor(f, self.view.floor_stderr))
         self.view.qualityChanged.connect(self.curves.set_quality)
         self.view.statusDue.connect(self._update_training_status)
+        self.view.sdeWarning.connect(self._on_sde_warning)
         self.view.failed.connect(
             lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
         )
@@ -217,6 +218,11 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color:#555;")
         cv.addWidget(self.status_label)
+        self.sde_warning_label = QLabel("")
+        self.sde_warning_label.setStyleSheet("color:#c0392b;")
+        self.sde_warning_label.setWordWrap(True)
+        self.sde_warning_label.setVisible(False)
+        cv.addWidget(self.sde_warning_label)
 
         # ---- right: panels
         right = QWidget()
@@ -465,6 +471,8 @@ class MainWindow(QMainWindow):
             self.view.request_trajectories(preview=name == "n_particles")
             if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
                 self.view.request_field()
+            if name == "drop_score_term":
+                self.explorer.set_sde_title(bool(value))
         elif name in ("field_source", "guide_part"):
             self.view.request_field()
         elif name == "density_source":
@@ -503,6 +511,11 @@ class MainWindow(QMainWindow):
         else:
             follows += " field"
         self.status_label.setText(f"particles follow the {follows}")
+
+    def _on_sde_warning(self, text: str) -> None:
+        """A red line under the explorer when the SDE's particles blew up (what to change)."""
+        self.sde_warning_label.setText(text)
+        self.sde_warning_label.setVisible(bool(text))
 
     def _on_session_replaced(self) -> None:
         """New or no weights (Reset, New, Open): no status of the old run may stay."""

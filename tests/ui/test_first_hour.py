@@ -139,3 +139,27 @@ def test_the_floor_follows_the_objective_that_trains(qtbot, home):
         assert win.floor != pytest.approx(velocity_floor, rel=0.05)  # the noise objective's
     finally:
         win.shutdown()
+
+
+def test_the_sde_view_says_when_it_explodes_and_which_equation_it_runs(qtbot, home):
+    """At sigma = 3 with sigma_t = sigma the SDE blew up without a word, and with 'drop the
+    score term' ticked the title still showed the score term (issue 11, item 10)."""
+    from flowscope.ui.explorer import SDE_TITLE
+
+    win = _window(qtbot)
+    try:
+        title = lambda: win.explorer.plots()[1].titleLabel.text  # noqa: E731
+        warning = win.sde_warning_label
+        assert win.set_target_source("two_moons")  # thin arcs: a large sigma overshoots them
+        qtbot.waitUntil(lambda: win.traj is not None, timeout=BIG)
+        assert not warning.isVisibleTo(win)
+        win.sampling_panel.sigma.setValue(3.0)  # constant sigma_t = 3, 10 steps
+        qtbot.waitUntil(lambda: "unstable" in warning.text(), timeout=BIG)
+        assert warning.isVisibleTo(win) and "σ_t = σ(1-t)" in warning.text()  # what to change
+        win.sampling_panel.sigma.setValue(0.8)
+        qtbot.waitUntil(lambda: not warning.isVisibleTo(win), timeout=BIG)
+        assert title() == SDE_TITLE
+        win.sampling_panel.drop_score.setChecked(True)
+        assert "without the score term" in title() and "∇log" not in title()
+    finally:
+        win.shutdown()

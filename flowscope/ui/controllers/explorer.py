@@ -41,6 +41,31 @@ CURVES_INTERVAL_S = 1.0
 PLAY_DENSITY_T_STEP = 0.01
 
 
+def sde_warning(x1: np.ndarray, bounds, state) -> str:
+    """'' when the SDE's final particles are finite and near the target, else what to change.
+
+    Euler-Maruyama multiplies a particle's distance to the data by about 1 - h sigma_t^2 / (2
+    s_t^2) per step (s_t^2 = alpha_t^2 h_i^2 + beta_t^2, the width of the target's components
+    at t), so with large sigma, few steps, or near t = 1 a step overshoots and the particles
+    explode: the SDE is fine, its discretization is not."""
+    x1 = np.asarray(x1)
+    span = max(bounds[1] - bounds[0], bounds[3] - bounds[2])
+    centre = np.array([(bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2])
+    bad = ~np.isfinite(x1).all(1)
+    far = np.zeros_like(bad)
+    far[~bad] = np.abs(x1[~bad] - centre).max(1) > 10 * span
+    share = float((bad | far).mean()) if len(x1) else 0.0
+    if share < 0.01:
+        return ""
+    fix = "more steps, a smaller σ, or σ_t = σ(1-t)" if state.sigma_schedule == "constant" else (
+        "more steps or a smaller σ"
+    )
+    return (
+        f"Euler-Maruyama is unstable here ({100 * share:.0f}% of particles blew up: "
+        f"h σ<sub>t</sub>²/β<sub>t</sub>² is too large): try {fix}"
+    )
+
+
 class ExplorerController(QObject):
     """Requests and the frame loop of the ODE/SDE explorer.
 
@@ -58,6 +83,8 @@ class ExplorerController(QObject):
     statusDue = Signal(bool)  # noqa: N815
     #: the compute side reported an error
     failed = Signal(str)
+    #: the SDE particles blew up (a message saying what to change), or '' when they are fine
+    sdeWarning = Signal(str)  # noqa: N815
 
     def __init__(
         self,
@@ -242,6 +269,7 @@ class ExplorerController(QObject):
         """A current (not stale) result from the compute side."""
         if kind == "trajectory":
             self.traj = res
+            self.sdeWarning.emit(sde_warning(res.sde[-1], self.target.bounds, self.state))
             if res.energy is not None:
                 self.quality[0].append(res.step)
                 self.quality[1].append(res.energy)
