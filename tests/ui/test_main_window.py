@@ -96,7 +96,8 @@ def test_training_updates_curves_and_particles_follow_the_learned_field(win, qtb
     _wait(qtbot, lambda: win.session.step_count > 40)
     _wait(qtbot, lambda: win.traj is not None and win.traj.source == "learned")
     _wait(qtbot, lambda: len(win.quality[0]) > 0)
-    assert "steps/s" in win.training_panel.status.text()
+    # the status line refreshes at 4 Hz: wait for it (it first says "starting the trainer...")
+    _wait(qtbot, lambda: "steps/s" in win.training_panel.status.text())
     win.toggle_training()
     assert not win.session.running
     _wait(qtbot, lambda: "paused at step" in win.training_panel.status.text())
