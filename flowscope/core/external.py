@@ -26,13 +26,14 @@ from typing import Any
 
 import torch
 
+from .fields import EvaluatedField
 from .paths import PARAMETERIZATIONS, evaluate_as, time_tensor
 from .schedules import Schedule, get_schedule
 
 TIME_CONVENTIONS = ("t0_noise", "t1_noise")
 
 
-class ExternalField:
+class ExternalField(EvaluatedField):
     """A user's f(x, t[, y]) as a flowscope Field (velocity, score, velocity_and_score).
 
     fn: called as ``fn(x, t)`` (or ``fn(x, t, y)`` when a label is given) with x an (N, D) or
@@ -104,14 +105,3 @@ class ExternalField:
             self.schedule, lambda tc: self._call(x, tc, y), x, tt, self.parameterization, kinds
         )
 
-    def velocity(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
-        """u_t(x [| y]) with t = 0 noise, t = 1 data, shaped like x."""
-        return self._evaluate(x, t, y, ("velocity",))["velocity"]
-
-    def score(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
-        """grad log p_t(x [| y]), shaped like x (converted unless fn predicts the score)."""
-        return self._evaluate(x, t, y, ("score",))["score"]
-
-    def velocity_and_score(self, x: torch.Tensor, t, y=None):
-        out = self._evaluate(x, t, y, ("velocity", "score"))
-        return out["velocity"], out["score"]

@@ -21,6 +21,7 @@ import torch
 from .._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from .exact import ExactMarginal
+from .fields import EvaluatedField
 from .models import ModelConfig, build_model
 from .paths import evaluate_as, time_tensor
 from .samplers import Trajectory, sample
@@ -337,21 +338,14 @@ class FlowModel:
         return out
 
 
-class _NormalizedField:
+class _NormalizedField(EvaluatedField):
     """The network's own field in normalized coordinates (what the samplers integrate)."""
 
     def __init__(self, model: FlowModel):
         self.m = model
 
-    def velocity(self, x, t, y=None):
-        return self.m._evaluate(x, t, y, ("velocity",))["velocity"]
-
-    def score(self, x, t, y=None):
-        return self.m._evaluate(x, t, y, ("score",))["score"]
-
-    def velocity_and_score(self, x, t, y=None):
-        out = self.m._evaluate(x, t, y, ("velocity", "score"))
-        return out["velocity"], out["score"]
+    def _evaluate(self, x, t, y, kinds):
+        return self.m._evaluate(x, t, y, kinds)
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> FlowModel:

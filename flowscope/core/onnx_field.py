@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 from .export import TIME_CONVENTION
+from .fields import EvaluatedField
 from .paths import evaluate_as, time_tensor
 from .samplers import sample as integrate
 from .schedules import Schedule, get_schedule
 
 
-class OnnxField:
+class OnnxField(EvaluatedField):
     """A flowscope-exported ONNX velocity as a Field (velocity, score, velocity_and_score) and a
     sampler. The score comes from MATH.md's velocity -> score conversion on the model's
     Gaussian path, in the network's normalized coordinates."""
@@ -130,18 +131,6 @@ class OnnxField:
         )  # fmt: skip
         factor = {"velocity": self.scale, "score": 1.0 / self.scale, "noise": 1.0}
         return {k: v * factor[k] for k, v in out.items()}
-
-    def velocity(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
-        """u_t(x [| y]) in data coordinates, shaped like x."""
-        return self._evaluate(x, t, y, ("velocity",))["velocity"]
-
-    def score(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
-        """grad log p_t(x [| y]) from the velocity (MATH.md's conversion), shaped like x."""
-        return self._evaluate(x, t, y, ("score",))["score"]
-
-    def velocity_and_score(self, x: torch.Tensor, t, y=None):
-        out = self._evaluate(x, t, y, ("velocity", "score"))
-        return out["velocity"], out["score"]
 
     # ----------------------------------------------------------------- sampling
     def source_sample(self, n: int, seed: int | None = None) -> torch.Tensor:
