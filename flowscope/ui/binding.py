@@ -1,7 +1,8 @@
 """Two-way binding between AppState parameters and Qt controls, with no echo loops.
 
-A control's user change calls ``state.set(name=value)``; a state change updates the control
-with its signals blocked, so it never re-emits what it was just told.
+A control's user change calls ``state.set(name=value)``; the field's own signal
+(``state.events.<name>``) updates the control with its Qt signals blocked, so it never re-emits
+what it was just told. Ranges and choices come from the field's metadata (:meth:`Binder.span`).
 """
 
 from __future__ import annotations
@@ -15,20 +16,19 @@ from ..state import Evented
 class Binder:
     def __init__(self, state: Evented):
         self.state = state
-        self._setters: dict[str, list] = {}
-        state.subscribe(self._on_state_changed)
 
-    def _on_state_changed(self, name: str, value) -> None:
-        for setter in self._setters.get(name, []):
-            setter(value)
+    def span(self, name: str, control) -> None:
+        """Give ``control`` (a slider or spin box) the range of ``name``'s metadata."""
+        lo, hi = self.state.control_range(name)
+        control.setRange(lo, hi)
 
     def _add(self, name: str, widget, setter) -> None:
-        def guarded(value, w=widget):
-            blocker = QSignalBlocker(w)
+        def guarded(value) -> None:  # one parameter: psygnal passes only the new value
+            blocker = QSignalBlocker(widget)
             setter(value)
             del blocker
 
-        self._setters.setdefault(name, []).append(guarded)
+        self.state.events[name].connect(guarded)
         guarded(getattr(self.state, name))
 
     def custom(self, name: str, widget, setter) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +242,7 @@ class ImageWindow(QMainWindow):
         self._build_widgets()
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self._build_menus()
-        self.state.subscribe(self._on_state_changed)
+        self._connect_state()
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_tick)
@@ -594,12 +595,25 @@ class ImageWindow(QMainWindow):
         self._last_refresh, self._step_submitted = now, snap.step
         self.grid_view.set_stale(self.result is not None)
 
-    def _on_state_changed(self, name: str, value) -> None:
-        if name in ("size", "color") and self.dataset is not None and not self._reloading:
+    def _connect_state(self) -> None:
+        """One handler per field signal (state.events.<name>), held weakly by psygnal."""
+        ev = self.state.events
+        for name in ("size", "color"):
+            ev[name].connect(partial(self._on_shape_setting, name))
+        for name in SAMPLING_KEYS:
+            ev[name].connect(self._mark_sampling_dirty)
+        for name in TRAINING_KEYS + ("label_dropout",):
+            ev[name].connect(self._on_training_setting)
+
+    def _on_shape_setting(self, name: str) -> None:
+        if self.dataset is not None and not self._reloading:
             self._reload_with_shape(name)
-        elif name in SAMPLING_KEYS:
-            self._sampling_dirty = True
-        elif name in TRAINING_KEYS + ("label_dropout",) and self.sessions.mark_settings_changed():
+
+    def _mark_sampling_dirty(self) -> None:
+        self._sampling_dirty = True
+
+    def _on_training_setting(self) -> None:
+        if self.sessions.mark_settings_changed():
             self._update_training_status()
 
     def _on_tick(self) -> None:

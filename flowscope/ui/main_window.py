@@ -10,6 +10,7 @@ a request that replaces any pending one (stale work is dropped, never queued).
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,7 @@ class MainWindow(QMainWindow):
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
         self._build_menus()
-        self.state.subscribe(self._on_state_changed)
+        self._connect_state()
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
         self._drawing_timer.timeout.connect(self._on_drawing_settled)
         self.set_target_source(self.state.target_source)
@@ -455,40 +456,55 @@ class MainWindow(QMainWindow):
         return self.sessions.snapshot
 
     # ================================================================== state
-    def _on_state_changed(self, name: str, value) -> None:
-        if name == "t":
-            if abs(self.t_slider.value() - value) > 1e-9:
-                self.t_slider.blockSignals(True)
-                self.t_slider.setValue(float(value))
-                self.t_slider.blockSignals(False)
-            self.view.show_frame()
-            self.view.field_follows_t()
-        elif name == "playing":
-            self._set_play_icon(bool(value))
-        elif name in TRAJECTORY_KEYS:
-            if name in ("w", "label"):  # the quality curve is measured against p(x | y)
-                self.view.clear_quality()
-            self.view.request_trajectories(preview=name == "n_particles")
-            if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
-                self.view.request_field()
-            if name == "drop_score_term":
-                self.explorer.set_sde_title(bool(value))
-        elif name in ("field_source", "guide_part"):
+    def _connect_state(self) -> None:
+        """One handler per field signal (state.events.<name>); bound methods and partials of
+        them, which psygnal holds weakly (a closed window is not kept alive by its state)."""
+        ev = self.state.events
+        ev.t.connect(self._on_t_changed)
+        ev.playing.connect(self._set_play_icon)
+        for name in TRAJECTORY_KEYS:
+            ev[name].connect(partial(self._on_trajectory_setting, name))
+        ev.field_source.connect(self.view.request_field)
+        ev.guide_part.connect(self.view.request_field)
+        ev.density_source.connect(self.view.show_frame)
+        ev.density_source.connect(self.view.request_field)
+        for name in LAYER_KEYS:
+            ev[name].connect(partial(self._on_layer_setting, name))
+        for name in TRAINING_KEYS:
+            ev[name].connect(partial(self._on_training_setting, name))
+        ev.all.connect(self._mark_dirty)
+
+    def _on_t_changed(self, value: float) -> None:
+        if abs(self.t_slider.value() - value) > 1e-9:
+            self.t_slider.blockSignals(True)
+            self.t_slider.setValue(float(value))
+            self.t_slider.blockSignals(False)
+        self.view.show_frame()
+        self.view.field_follows_t()
+
+    def _on_trajectory_setting(self, name: str, value) -> None:
+        if name in ("w", "label"):  # the quality curve is measured against p(x | y)
+            self.view.clear_quality()
+        self.view.request_trajectories(preview=name == "n_particles")
+        if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
             self.view.request_field()
-        elif name == "density_source":
-            self.view.show_frame()
-            self.view.request_field()
-        elif name in LAYER_KEYS:
-            self.explorer.set_layer_visible(LAYER_KEYS[name], bool(value))
-            act = self._layer_actions.get(name)
-            if act is not None and act.isChecked() != bool(value):
-                act.setChecked(bool(value))
-        elif name in TRAINING_KEYS:
-            if name in ("objective", "schedule", "label_dropout"):
-                self._compute_floor()
-            if self.sessions.mark_settings_changed():
-                self.statusBar().showMessage(f"{name} changed: press Reset to train with it", 5000)
-        if name != "t":
+        if name == "drop_score_term":
+            self.explorer.set_sde_title(bool(value))
+
+    def _on_layer_setting(self, name: str, value: bool) -> None:
+        self.explorer.set_layer_visible(LAYER_KEYS[name], bool(value))
+        act = self._layer_actions.get(name)
+        if act is not None and act.isChecked() != bool(value):
+            act.setChecked(bool(value))
+
+    def _on_training_setting(self, name: str) -> None:
+        if name in ("objective", "schedule", "label_dropout"):
+            self._compute_floor()
+        if self.sessions.mark_settings_changed():
+            self.statusBar().showMessage(f"{name} changed: press Reset to train with it", 5000)
+
+    def _mark_dirty(self, info) -> None:
+        if info.signal.name != "t":
             self.dirty = True
 
     def _set_play_icon(self, playing: bool) -> None:

@@ -27,12 +27,13 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from ..core.schedules import get_schedule
 from ..core.support import describe_excess
 from ..state import AppState
-from ..state.app_state import CHOICES, CONTROL_RANGES
+from ..state.app_state import CHOICES
 from . import formulas as F
 from .binding import Binder
 
-# The choice lists come from the code that implements them (state.CHOICES reads core and the
-# compute worker): a schedule added in core shows up here with its own label.
+# The choice lists come from the code that implements them (the state fields' metadata reads
+# core and the compute worker): a schedule added in core shows up here with its own label.
+# Ranges and row labels come from the same metadata (Binder.span, state.label_of).
 OBJECTIVES = list(CHOICES["objective"])
 OBJECTIVE_TIPS = F.tooltip(
     "What the network predicts (MATH.md):",
@@ -92,14 +93,15 @@ class TrainControls(QGroupBox):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setVerticalSpacing(4)
-        self.objective = _combo(OBJECTIVES, OBJECTIVE_TIPS)
-        b.combo("objective", self.objective, OBJECTIVES)
-        form.addRow("objective", self.objective)
+        objectives = list(state.choices("objective"))
+        self.objective = _combo(objectives, OBJECTIVE_TIPS)
+        b.combo("objective", self.objective, objectives)
+        form.addRow(state.label_of("objective"), self.objective)
         self.schedule = _combo(
             SCHEDULE_LABELS, F.tooltip(f"Gaussian path {F.PATH}", "(t = 0 noise, t = 1 data)")
         )
-        b.combo("schedule", self.schedule, SCHEDULES)
-        form.addRow("schedule", self.schedule)
+        b.combo("schedule", self.schedule, list(state.choices("schedule")))
+        form.addRow(state.label_of("schedule"), self.schedule)
         return form
 
     def _add_optimizer_row(self, form: QFormLayout, batch: QSpinBox, batch_tip: str) -> None:
@@ -107,14 +109,16 @@ class TrainControls(QGroupBox):
         opt = QHBoxLayout()
         self.batch_spin = batch
         self.batch_spin.setToolTip(batch_tip)
-        self.lr_spin = QDoubleSpinBox(decimals=4, minimum=1e-4, maximum=0.05, singleStep=5e-4)
+        self.lr_spin = QDoubleSpinBox(decimals=4, singleStep=5e-4)
         self.lr_spin.setToolTip("Adam learning rate")
+        self._binder.span("batch_size", self.batch_spin)
+        self._binder.span("lr", self.lr_spin)
         self._binder.spin("batch_size", self.batch_spin)
         self._binder.spin("lr", self.lr_spin)
         opt.addWidget(self.batch_spin)
-        opt.addWidget(QLabel("lr"))
+        opt.addWidget(QLabel(self._binder.state.label_of("lr")))
         opt.addWidget(self.lr_spin)
-        form.addRow("batch", opt)
+        form.addRow(self._binder.state.label_of("batch_size"), opt)
 
     def _add_device_and_dropout(self, form: QFormLayout, devices: list[str]) -> None:
         b = self._binder
@@ -123,7 +127,8 @@ class TrainControls(QGroupBox):
         )
         b.combo("device", self.device_combo, ["auto"] + devices)
         form.addRow("device", self.device_combo)
-        self.dropout = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.dropout = QDoubleSpinBox(decimals=2, singleStep=0.05)
+        b.span("label_dropout", self.dropout)
         self.dropout.setToolTip(
             F.tooltip(
                 "label dropout η: a label is replaced by the null label with probability η,",
@@ -131,7 +136,7 @@ class TrainControls(QGroupBox):
             )
         )
         b.spin("label_dropout", self.dropout)
-        form.addRow("label dropout η", self.dropout)
+        form.addRow(b.state.label_of("label_dropout"), self.dropout)
 
     def _finish(self, form: QFormLayout, status: str) -> None:
         """Lay out the form, the Train / Step / Reset buttons and the status line."""
@@ -197,19 +202,21 @@ class TrainingPanel(TrainControls):
         form = self._begin_form(state)
         b = self._binder
         size = QHBoxLayout()
-        self.width_spin = QSpinBox(minimum=16, maximum=1024, singleStep=16)
+        self.width_spin = QSpinBox(singleStep=16)
+        b.span("width", self.width_spin)
         self.width_spin.setToolTip(
             F.tooltip(f"hidden units per layer of the MLP {F.U_THETA}(x, t)")
         )
-        self.depth_spin = QSpinBox(minimum=1, maximum=8)
+        self.depth_spin = QSpinBox()
+        b.span("depth", self.depth_spin)
         self.depth_spin.setToolTip("number of hidden layers")
         b.spin("width", self.width_spin)
         b.spin("depth", self.depth_spin)
         size.addWidget(self.width_spin)
         size.addWidget(QLabel("×"))
         size.addWidget(self.depth_spin)
-        form.addRow("width × depth", size)
-        self._add_optimizer_row(form, QSpinBox(minimum=16, maximum=8192, singleStep=128),
+        form.addRow(f"{state.label_of('width')} × {state.label_of('depth')}", size)
+        self._add_optimizer_row(form, QSpinBox(singleStep=128),
                                 "samples (z, eps, t) per optimizer step")  # fmt: skip
         self._add_device_and_dropout(form, devices)
         self._finish(form, "not trained yet: the views show the exact field")
@@ -228,10 +235,10 @@ class SamplingPanel(QGroupBox):
         form.setVerticalSpacing(4)
         form.setContentsMargins(8, 6, 8, 6)
         self.steps = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.steps.setRange(*CONTROL_RANGES["steps"])
+        b.span("steps", self.steps)
         self.steps.setToolTip("n integration steps from t = 0 to 1, h = 1/n")
         b.slider("steps", self.steps, int)
-        form.addRow("steps n", self.steps)
+        form.addRow(state.label_of("steps"), self.steps)
         self.solver = _combo(
             SOLVERS,
             F.tooltip(
@@ -239,9 +246,9 @@ class SamplingPanel(QGroupBox):
             ),
         )
         b.combo("solver", self.solver, SOLVERS)
-        form.addRow("ODE solver", self.solver)
+        form.addRow(state.label_of("solver"), self.solver)
         self.sigma = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.sigma.setRange(*CONTROL_RANGES["sigma"])
+        b.span("sigma", self.sigma)
         self.sigma.setDecimals(2)
         self.sigma.setToolTip(
             F.tooltip(
@@ -251,10 +258,10 @@ class SamplingPanel(QGroupBox):
             )
         )
         b.slider("sigma", self.sigma)
-        form.addRow("SDE σ", self.sigma)
+        form.addRow(state.label_of("sigma"), self.sigma)
         self.sigma_schedule = _combo(SIGMA_LABELS, F.tooltip(f"how {F.SIGMA} varies with t"))
         b.combo("sigma_schedule", self.sigma_schedule, SIGMA_SCHEDULES)
-        form.addRow(QLabel(f"{F.SIGMA} schedule"), self.sigma_schedule)
+        form.addRow(QLabel(state.label_of("sigma_schedule")), self.sigma_schedule)
         self.drop_score = QCheckBox("drop the σ²/2 score term (bug demo)")
         self.drop_score.setToolTip(
             F.tooltip(
@@ -264,15 +271,15 @@ class SamplingPanel(QGroupBox):
         )
         b.check("drop_score_term", self.drop_score)
         form.addRow("", self.drop_score)
-        lo, hi = CONTROL_RANGES["n_particles"]
-        self.particles = QSpinBox(minimum=int(lo), maximum=int(hi), singleStep=1000)
+        self.particles = QSpinBox(singleStep=1000)
+        b.span("n_particles", self.particles)
         self.particles.setToolTip(
             F.tooltip(f"particles {F.sub('X', '0')} ~ N(0, I), the same seeds for ODE and SDE")
         )
         b.spin("n_particles", self.particles)
-        form.addRow("particles", self.particles)
+        form.addRow(state.label_of("n_particles"), self.particles)
         self.w = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.w.setRange(*CONTROL_RANGES["w"])
+        b.span("w", self.w)
         self.w.setDecimals(2)
         self.w.setToolTip(
             F.tooltip(
@@ -281,18 +288,18 @@ class SamplingPanel(QGroupBox):
             )
         )
         b.slider("w", self.w)
-        form.addRow("guidance w", self.w)
+        form.addRow(state.label_of("w"), self.w)
         self.label_combo = _combo(["none (unconditional)"], "the class y to guide towards")
         self.label_combo.currentIndexChanged.connect(
             lambda i: self.state.set(label=i - 1 if i >= 0 else -1)
         )
-        form.addRow("class y", self.label_combo)
+        form.addRow(state.label_of("label"), self.label_combo)
         self.follow = _combo(
             ["auto", "learned field", "exact field"],
             "which field moves the particles (auto: the learned one once training has started)",
         )
         b.combo("particles_follow", self.follow, FOLLOW)
-        form.addRow("particles follow", self.follow)
+        form.addRow(state.label_of("particles_follow"), self.follow)
         self.field_source = _combo(
             ["learned u_θ", "exact u_t", "learned − exact"],
             F.tooltip(
@@ -302,7 +309,7 @@ class SamplingPanel(QGroupBox):
             ),
         )
         b.combo("field_source", self.field_source, FIELD_SOURCES)
-        form.addRow("arrows", self.field_source)
+        form.addRow(state.label_of("field_source"), self.field_source)
         self.guide_part = _combo(
             ["guided ũ", "conditional u(x|y)", "unconditional u(x|∅)"],
             F.tooltip(
@@ -312,7 +319,7 @@ class SamplingPanel(QGroupBox):
             ),
         )
         b.combo("guide_part", self.guide_part, GUIDE_PARTS)
-        form.addRow("guidance arrows", self.guide_part)
+        form.addRow(state.label_of("guide_part"), self.guide_part)
         self.density_source = _combo(
             ["exact p_t", "particle histogram", "guided target p(x|y)^w p(x)^(1−w)"],
             F.tooltip(
@@ -323,8 +330,8 @@ class SamplingPanel(QGroupBox):
             ),
         )
         b.combo("density_source", self.density_source, DENSITY_SOURCES)
-        form.addRow("heatmap", self.density_source)
-        state.subscribe(self._on_state_changed)
+        form.addRow(state.label_of("density_source"), self.density_source)
+        state.events.label.connect(self._on_label_changed)
 
     def set_classes(self, names: list[str] | None) -> None:
         """Fill the class selector (disabled when the target has no classes)."""
@@ -342,8 +349,8 @@ class SamplingPanel(QGroupBox):
         self.label_combo.setCurrentIndex(lab + 1 if has and lab < len(names) else 0)
         del blocker
 
-    def _on_state_changed(self, name, value):
-        if name == "label" and self.label_combo.currentIndex() != value + 1:
+    def _on_label_changed(self, value: int) -> None:
+        if self.label_combo.currentIndex() != value + 1:
             if 0 <= value + 1 < self.label_combo.count():
                 blocker = QSignalBlockerCompat(self.label_combo)
                 self.label_combo.setCurrentIndex(value + 1)

@@ -147,7 +147,6 @@ def test_both_windows_offer_the_same_control_ranges_from_the_state(qtbot, monkey
     monkeypatch.setenv("FLOWSCOPE_TRAIN_PROCESS", "0")
     from flowscope.core.schedules import SCHEDULE_NAMES
     from flowscope.state import AppState, ImageState
-    from flowscope.state.app_state import CONTROL_RANGES
     from flowscope.ui.image_window import ImageWindow
     from flowscope.ui.panels import SamplingPanel, TrainingPanel
 
@@ -158,10 +157,27 @@ def test_both_windows_offer_the_same_control_ranges_from_the_state(qtbot, monkey
     qtbot.addWidget(tp)
     qtbot.addWidget(iw)
     try:
+        # the ranges are the fields' metadata, shared by both modes' sampler sub-model
+        assert AppState.control_range("sigma") == ImageState.control_range("sigma") == (0, 3)
+        assert AppState.control_range("steps") == ImageState.control_range("steps") == (2, 200)
         for widget in (sp.sigma, iw.sampling_panel.sigma):
-            assert (widget.minimum(), widget.maximum()) == CONTROL_RANGES["sigma"]
+            assert (widget.minimum(), widget.maximum()) == AppState.control_range("sigma")
         for widget in (sp.steps, iw.sampling_panel.steps):
-            assert (widget.minimum(), widget.maximum()) == CONTROL_RANGES["steps"]
+            assert (widget.minimum(), widget.maximum()) == AppState.control_range("steps")
+        pairs = [(sp.w, "w"), (sp.particles, "n_particles"), (tp.width_spin, "width"),
+                 (tp.depth_spin, "depth"), (tp.batch_spin, "batch_size"), (tp.lr_spin, "lr"),
+                 (tp.dropout, "label_dropout")]  # fmt: skip
+        for widget, name in pairs:
+            assert (widget.minimum(), widget.maximum()) == pytest.approx(
+                AppState.control_range(name)
+            ), name
+        assert (iw.sampling_panel.strip_w.minimum(), iw.sampling_panel.strip_w.maximum()) == (
+            ImageState.control_range("strip_w")
+        )
+        # row labels come from the metadata too
+        form = sp.layout()
+        assert form.labelForField(sp.steps).text() == AppState.label_of("steps")
+        assert form.labelForField(sp.w).text() == AppState.label_of("w") == "guidance w"
         names = [tp.schedule.itemText(i) for i in range(tp.schedule.count())]
         assert len(names) == len(SCHEDULE_NAMES) and any("t³" in n for n in names)
     finally:
