@@ -92,15 +92,19 @@ def param(
     control: tuple[float, float] | None = None,
     choices: tuple | None = None,
     label: str = "",
+    check: Callable[[Any], object] | None = None,
 ) -> Any:
     """A state field: ``default`` (its type is the field's type), the hard ``bounds`` every
     value is checked against, the ``control`` range a slider or spin box offers (inside the
-    bounds; the bounds when omitted), the allowed ``choices`` and the ``label`` panels show."""
+    bounds; the bounds when omitted), the allowed ``choices`` and the ``label`` panels show;
+    ``check(value)`` raises ValueError for a value the field cannot hold (e.g. the
+    guidance-scale parser for a list of w)."""
     if control is not None and bounds is not None:
         assert bounds[0] <= control[0] <= control[1] <= bounds[1], (control, bounds)
     if choices is not None:
         assert default in choices, (default, choices)
-    meta = {"bounds": bounds, "control": control or bounds, "choices": choices, "label": label}
+    meta = {"bounds": bounds, "control": control or bounds, "choices": choices, "label": label,
+            "check": check}  # fmt: skip
     return field(default=default, metadata=meta)
 
 
@@ -110,7 +114,8 @@ def with_default(owner: type[Evented], name: str, default: Any, **overrides: Any
     (``overrides``: metadata that differs, e.g. the range a smaller network's spin box offers)."""
     meta = dict(owner.__dataclass_fields__[name].metadata)
     meta.update(overrides)
-    return param(default, **{k: meta[k] for k in ("bounds", "control", "choices", "label")})
+    keys = ("bounds", "control", "choices", "label", "check")
+    return param(default, **{k: meta[k] for k in keys})
 
 
 class Evented:
@@ -177,6 +182,12 @@ class Evented:
         choices = f.metadata.get("choices")
         if choices is not None and value not in choices:
             raise ValueError(f"{owner}.{name} must be one of {choices}, got {value!r}")
+        check = f.metadata.get("check")
+        if check is not None:
+            try:
+                check(value)
+            except ValueError as e:
+                raise ValueError(f"{owner}.{name}: {e}") from None
         return value
 
     def __setattr__(self, name: str, value) -> None:

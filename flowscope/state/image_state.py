@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.images import COLOR_MODES
-from ..core.samplers import parse_guidance_scales
+from ..core.samplers import W_RANGE, parse_guidance_scales
 from .app_state import SamplerParams, TrainingParams, param, with_default
 
-#: the one guidance-scale list parser (GUI and CLI share it)
+#: the one guidance-scale list parser (core; the GUI's field, this state and the CLI's --grid-w)
 parse_ws = parse_guidance_scales
 
 
@@ -22,14 +22,14 @@ class ImageState(SamplerParams, TrainingParams):
     size: int = param(0, bounds=(0, 1024), control=(0, 64), label="size")  # 0: as stored
     color: str = param("auto", choices=COLOR_MODES, label="color")  # auto: as stored
     # sampling (the grid is regenerated from fixed seeds when any of these change)
-    ws: str = param("0, 1, 3, 5", label="w columns")  # the grid's columns
+    ws: str = param("0, 1, 3, 5", label="w columns", check=parse_ws)  # the grid's columns
     per_cell: int = param(1, bounds=(1, 64), control=(1, 6), label="per cell")
     steps: int = with_default(SamplerParams, "steps", 20)
     sde: bool = param(False, label="sampler")
     sigma: float = with_default(SamplerParams, "sigma", 0.5)
     sigma_schedule: str = with_default(SamplerParams, "sigma_schedule", "linear")
     strip_label: int = param(0, bounds=(-1, 1000), label="strip class")  # -1: unconditional
-    strip_w: float = param(3.0, bounds=(-20.0, 20.0), control=(-5.0, 20.0), label="w")
+    strip_w: float = param(3.0, bounds=(-20.0, 20.0), control=W_RANGE, label="w")
     # training: the U-Net's width; batch and lr start smaller than the 2D MLP's
     channels: int = param(32, bounds=(4, 512), control=(8, 128), label="U-Net channels")
     batch_size: int = with_default(TrainingParams, "batch_size", 128, control=(8, 2048))

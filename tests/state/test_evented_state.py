@@ -104,3 +104,21 @@ def test_connecting_a_bound_method_does_not_keep_its_owner_alive():
     gc.collect()
     assert ref() is None
     s.sigma = 2.0  # the dead listener is dropped, not called
+
+
+def test_the_grid_columns_go_through_the_one_guidance_scale_parser():
+    """ImageState.ws is checked by core's parse_guidance_scales (the GUI field and the CLI's
+    --grid-w use it too), so neither a widget nor a project file can store a list the grid
+    cannot draw; the strip's w slider offers exactly the parser's range."""
+    from flowscope.core.samplers import W_RANGE, parse_guidance_scales
+    from flowscope.state import parse_ws
+
+    assert parse_ws is parse_guidance_scales
+    s = ImageState()
+    s.ws = "0; 2, 4"
+    assert s.grid_ws() == (0.0, 2.0, 4.0)
+    for bad, why in [("a, b", "numbers"), ("", "at least one"), ("1e9", "lie in")]:
+        with pytest.raises(ValueError, match=f"ImageState.ws: .*{why}"):
+            s.set(ws=bad)
+    assert s.ws == "0; 2, 4"
+    assert ImageState.control_range("strip_w") == W_RANGE
