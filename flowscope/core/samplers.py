@@ -7,8 +7,9 @@
   that flowscope shows on purpose).
 - CFG  u~_t(x | y) = (1 - w) u_t(x | empty) + w u_t(x | y); the score is guided the same way.
 
-A *field* is any object with ``velocity(x, t, y=None)`` and ``score(x, t, y=None)`` taking an
-(N, ...) tensor x (points (N, D) or images (N, C, H, W)) and an (N,) tensor t (ExactMarginal and
+A *field* (core/fields.py: the :class:`Field` protocol, and :class:`ScoreField` for the SDE) is
+any object with ``velocity(x, t, y=None)`` (and ``score(x, t, y=None)``) taking an (N, ...)
+tensor x (points (N, D) or images (N, C, H, W)) and an (N,) tensor t (ExactMarginal and
 FlowModel both are). Particles are integrated in chunks of ``chunk_size`` rows so 50k particles
 never need more than a bounded batch.
 """
@@ -18,8 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast, overload
 
 import torch
+
+from .fields import Field, Label, ScoreField
 
 SOLVERS = ("euler", "heun", "rk4")
 SIGMA_SCHEDULES = ("constant", "linear", "sqrt")
@@ -41,11 +45,17 @@ class GuidedField:
     """Classifier-free guidance of a field: (1 - w) f(x | empty) + w f(x | y).
 
     w = 0 is unconditional, w = 1 conditional, w > 1 amplified guidance. ``y`` is an int or an
-    (N,) tensor; the unconditional call passes y=None to the base field.
+    (N,) tensor; the unconditional call passes y=None to the base field. Its score (and
+    velocity_and_score) need a base field with a score (a :class:`ScoreField`); the ODE guides
+    velocity-only fields too.
     """
 
-    def __init__(self, field, y, w: float = 1.0):
+    def __init__(self, field: Field, y: Label, w: float = 1.0):
         self.field, self.y, self.w = field, y, float(w)
+
+    @property
+    def _scored(self) -> ScoreField:
+        return cast(ScoreField, self.field)  # score asked: the base must have one
 
     def _mix(self, fn: str, x: torch.Tensor, t: torch.Tensor, y=None) -> torch.Tensor:
         y = self.y if y is None else y
@@ -65,15 +75,15 @@ class GuidedField:
     def velocity_and_score(self, x, t, y=None):
         y = self.y if y is None else y
         if self.w == 1.0:
-            return velocity_and_score(self.field, x, t, y)
-        u0, s0 = velocity_and_score(self.field, x, t, None)
+            return velocity_and_score(self._scored, x, t, y)
+        u0, s0 = velocity_and_score(self._scored, x, t, None)
         if self.w == 0.0:
             return u0, s0
-        u1, s1 = velocity_and_score(self.field, x, t, y)
+        u1, s1 = velocity_and_score(self._scored, x, t, y)
         return (1 - self.w) * u0 + self.w * u1, (1 - self.w) * s0 + self.w * s1
 
 
-def velocity_and_score(field, x: torch.Tensor, t: torch.Tensor, y=None):
+def velocity_and_score(field: ScoreField, x: torch.Tensor, t: torch.Tensor, y: Label = None):
     """(u, s) from one evaluation when the field offers it (the oracle, a network)."""
     both = getattr(field, "velocity_and_score", None)
     if both is not None:
@@ -81,8 +91,13 @@ def velocity_and_score(field, x: torch.Tensor, t: torch.Tensor, y=None):
     return field.velocity(x, t, y), field.score(x, t, y)
 
 
-def guided(field, y=None, w: float = 1.0):
-    """``field`` itself when no label is given, else a :class:`GuidedField`."""
+@overload
+def guided(field: ScoreField, y: Label = None, w: float = 1.0) -> ScoreField: ...
+@overload
+def guided(field: Field, y: Label = None, w: float = 1.0) -> Field: ...
+def guided(field: Field, y: Label = None, w: float = 1.0) -> Field:
+    """``field`` itself when no label is given, else a :class:`GuidedField` (a ScoreField
+    when ``field`` is one)."""
     return field if y is None else GuidedField(field, y, w)
 
 
@@ -139,7 +154,7 @@ def _frames(steps: int, save_every: int) -> list[int]:
     return idx if idx[-1] == steps else idx + [steps]
 
 
-def _ode_chunk(field, x, y, steps, solver, frames):
+def _ode_chunk(field: Field, x, y, steps, solver, frames):
     n = x.shape[0]
     h = 1.0 / steps
     out = [x] if 0 in frames else []
@@ -167,7 +182,7 @@ def _ode_chunk(field, x, y, steps, solver, frames):
     return x, out
 
 
-def _sde_chunk(field, x, y, steps, sig, drop_score_term, generator, frames):
+def _sde_chunk(field: ScoreField, x, y, steps, sig, drop_score_term, generator, frames):
     n = x.shape[0]
     h = 1.0 / steps
     out = [x] if 0 in frames else []
@@ -217,7 +232,7 @@ def _run(step_fn, x0, steps, y, return_trajectory, save_every, chunk_size):
 
 
 def sample_ode(
-    field,
+    field: Field,
     x0: torch.Tensor,
     steps: int = 50,
     solver: str = "heun",
@@ -244,7 +259,7 @@ def sample_ode(
 
 
 def sample_sde(
-    field,
+    field: ScoreField,
     x0: torch.Tensor,
     steps: int = 50,
     sigma: float = 1.0,
@@ -280,7 +295,7 @@ def sample_sde(
 
 
 def sample(
-    field,
+    field: ScoreField,
     x0: torch.Tensor,
     steps: int = 50,
     solver: str = "heun",

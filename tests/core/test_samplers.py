@@ -164,3 +164,40 @@ def test_one_guidance_scale_parser_for_the_gui_and_the_cli(capsys):
             parse_guidance_scales(bad)
         with pytest.raises(CliError, match=why):
             _parse_ws(bad)
+
+
+class _DriftOnly:
+    """A velocity-only field: u(x, t | y) = y v (0 without a label). No score."""
+
+    v = torch.tensor([1.0, -2.0], dtype=torch.float64)
+
+    def velocity(self, x, t, y=None):
+        scale = 0.0 if y is None else float(y)
+        return torch.zeros_like(x) + scale * self.v
+
+
+def test_every_field_satisfies_the_field_protocol():
+    """The samplers are typed with core.fields.Field (velocity) and ScoreField (+ score): the
+    oracle, a network, the CFG wrapper and a user's velocity-only field all fit structurally."""
+    from flowscope.core.fields import Field, ScoreField
+    from flowscope.core.flow_model import FlowModel
+    from flowscope.core.models import ModelConfig, build_model
+
+    cfg = ModelConfig(width=16, depth=1)
+    scored = [FlowModel(build_model(cfg), cfg), samplers.GuidedField(LinearField(), 1, 2.0)]
+    scored += [LinearField(), LABELLED]
+    for f in scored:
+        assert isinstance(f, ScoreField) and isinstance(f, Field), f
+    assert isinstance(_DriftOnly(), Field) and not isinstance(_DriftOnly(), ScoreField)
+    assert not isinstance(object(), Field)
+
+
+def test_the_ode_integrates_a_velocity_only_field_with_guidance():
+    """Guidance mixes (1 - w) u(x | empty) + w u(x | y) = w y v for _DriftOnly: constant in x and
+    t, so every solver lands exactly on x0 + w y v; the SDE needs a score and says so."""
+    x0 = torch.randn(10, 2, dtype=torch.float64)
+    for solver in samplers.SOLVERS:
+        x1 = samplers.sample_ode(_DriftOnly(), x0, 7, solver, y=2, w=1.5).x
+        torch.testing.assert_close(x1, x0 + 1.5 * 2 * _DriftOnly.v)
+    with pytest.raises(AttributeError, match="score"):
+        samplers.sample_sde(_DriftOnly(), x0, 3, sigma=0.5, seed=0)  # type: ignore[arg-type]
