@@ -254,22 +254,54 @@ class FlowModel:
         w: float = 1.0,
         y=None,
         seed: int | None = None,
-        return_trajectory: bool = False,
         sigma_schedule: str = "constant",
         drop_score_term: bool = False,
         x0: torch.Tensor | None = None,
         chunk_size: int | None = None,
         clip: bool = True,
-    ) -> torch.Tensor | Trajectory:
+    ) -> torch.Tensor:
         """n samples at t = 1 as an (n, D) tensor (points) or (n, C, H, W) (images, in the
-        original value range, clamped to it unless ``clip=False``), or a Trajectory (every frame
-        in data coordinates) if ``return_trajectory``.
+        original value range, clamped to it unless ``clip=False``). The path they took:
+        :meth:`sample_trajectories` (same arguments, same samples for the same seed).
 
         sigma > 0 uses the SDE (Euler-Maruyama) with sigma_t from ``sigma_schedule``; w is the
         guidance scale for class y (ignored without y). x0 overrides the N(0, I) start (in the
         network's coordinates). chunk_size bounds the rows integrated at once (default: all
         points, or a few hundred images).
         """
+        return self._integrate(
+            n, steps, solver, sigma, w, y, seed, sigma_schedule, drop_score_term, x0,
+            chunk_size, clip, trajectory=False, save_every=1,
+        ).x  # fmt: skip
+
+    def sample_trajectories(
+        self,
+        n: int,
+        steps: int = 50,
+        solver: str = "heun",
+        sigma: float = 0.0,
+        w: float = 1.0,
+        y=None,
+        seed: int | None = None,
+        sigma_schedule: str = "constant",
+        drop_score_term: bool = False,
+        x0: torch.Tensor | None = None,
+        chunk_size: int | None = None,
+        clip: bool = True,
+        save_every: int = 1,
+    ) -> Trajectory:
+        """As :meth:`sample`, with the path: a Trajectory whose ``xs`` (F, n, ...) holds x_t at
+        the saved times ``t`` (F,) (every ``save_every`` steps, always t = 0 and t = 1), in data
+        coordinates, and whose ``x`` equals ``xs[-1]`` (what :meth:`sample` returns)."""
+        return self._integrate(
+            n, steps, solver, sigma, w, y, seed, sigma_schedule, drop_score_term, x0,
+            chunk_size, clip, trajectory=True, save_every=save_every,
+        )  # fmt: skip
+
+    def _integrate(
+        self, n, steps, solver, sigma, w, y, seed, sigma_schedule, drop_score_term, x0,
+        chunk_size, clip, trajectory: bool, save_every: int,
+    ) -> Trajectory:  # fmt: skip
         if int(n) < 1 and x0 is None:
             raise ValueError("n must be >= 1")
         if float(sigma) != 0.0:
@@ -287,16 +319,16 @@ class FlowModel:
             y,
             w,
             seed,
-            return_trajectory,
+            trajectory,
+            save_every=save_every,
             chunk_size=chunk_size or self._default_chunk(),
         )
         clip = clip and self.config.is_image
-        traj = Trajectory(
+        return Trajectory(
             self._denormalize(traj.x, clip).cpu(),
             traj.t.cpu(),
             None if traj.xs is None else self._denormalize(traj.xs, clip).cpu(),
         )
-        return traj if return_trajectory else traj.x
 
     def _default_chunk(self) -> int | None:
         if self.config.image_shape is None:

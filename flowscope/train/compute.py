@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
@@ -361,8 +361,7 @@ class ComputeWorker:
             cells = guidance_grid(model, list(r.classes), list(r.ws), r.per, r.seed, **opts)
             sy = r.strip_y
         else:  # unconditional: one row, w means nothing
-            # a tensor: return_trajectory is off
-            x = cast(torch.Tensor, model.sample(max(1, r.per * len(r.ws)), seed=r.seed, **opts))
+            x = model.sample(max(1, r.per * len(r.ws)), seed=r.seed, **opts)
             cells = x.reshape(1, 1, *x.shape)
             sy = None
         ts, strip = trajectory_strip(model, sy, r.strip_w, r.seed + 1, r.strip_frames, **opts)

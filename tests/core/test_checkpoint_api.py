@@ -64,11 +64,19 @@ def test_sample_api_shapes_and_trajectory(trained):
     model, _ = trained
     x = model.sample(30, steps=10, seed=0)
     assert x.shape == (30, 2) and x.dtype == torch.float32
-    traj = model.sample(30, steps=10, seed=0, return_trajectory=True)
-    assert traj.xs.shape == (11, 30, 2)
+    traj = model.sample_trajectories(30, steps=10, seed=0)
+    assert traj.xs.shape == (11, 30, 2) and traj.t.shape == (11,)
     torch.testing.assert_close(traj.x, x)
+    torch.testing.assert_close(traj.xs[-1], x)
+    sparse = model.sample_trajectories(30, steps=10, seed=0, save_every=4)
+    assert sparse.t.tolist() == pytest.approx([0.0, 0.4, 0.8, 1.0])
+    torch.testing.assert_close(sparse.xs, traj.xs[[0, 4, 8, 10]])
     sde = model.sample(30, steps=10, sigma=0.5, seed=0)
     assert not torch.equal(sde, x) and torch.isfinite(sde).all()
+    # one type per method: the same SDE noise gives the same samples along the path
+    torch.testing.assert_close(model.sample_trajectories(30, steps=10, sigma=0.5, seed=0).x, sde)
+    with pytest.raises(TypeError, match="return_trajectory"):
+        model.sample(30, return_trajectory=True)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="class labels"):
         model.velocity(torch.zeros(2, 2), 0.5, y=5)
 

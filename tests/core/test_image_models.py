@@ -55,7 +55,7 @@ def test_sample_shapes_value_range_and_kind(trained):
     assert float(x.min()) >= 0.0 and float(x.max()) <= 16.0
     raw = m.sample(12, steps=8, seed=0, y=3, w=2.0, clip=False)
     torch.testing.assert_close(raw.clamp(0, 16), x)
-    traj = m.sample(5, steps=4, seed=0, return_trajectory=True, chunk_size=2)
+    traj = m.sample_trajectories(5, steps=4, seed=0, chunk_size=2)
     assert traj.xs.shape == (5, 5, 1, 8, 8) and traj.t.shape == (5,)
     torch.testing.assert_close(traj.xs[-1], traj.x)
     y = torch.arange(10)

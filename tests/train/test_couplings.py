@@ -137,7 +137,7 @@ def test_a_mixture_source_bridge_trains_samples_and_saves(eight, tmp_path):
     model = tr.model()
     assert model.source is eight.exact
     # x_0 comes from the source: the first sampler state is the eight gaussians
-    x0 = model.sample(1500, steps=4, solver="euler", seed=0, return_trajectory=True).xs[0]
+    x0 = model.sample_trajectories(1500, steps=4, solver="euler", seed=0).xs[0]
     ref_src = eight.exact.sample(1500, seed=9)
     assert energy_distance(x0, ref_src) < 0.02
     x1 = model.sample(1500, steps=2, solver="euler", seed=0)

@@ -55,7 +55,8 @@ def trajectory_strip(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(times (F,), images (F, C, H, W)): one sample's x_t at ``frames`` evenly spaced saved
     times from t = 0 (its starting noise) to t = 1, in the data's value range (clamped)."""
-    traj = model.sample(1, y=y, w=float(w), seed=int(seed), return_trajectory=True, **opts)
+    traj = model.sample_trajectories(1, y=y, w=float(w), seed=int(seed), **opts)
+    assert traj.xs is not None  # sample_trajectories always saves the path
     k = traj.t.shape[0]
     frames = max(2, min(int(frames), k))
     idx = torch.linspace(0, k - 1, frames).round().long()
