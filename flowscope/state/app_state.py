@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar
 
-from psygnal import EmissionInfo, SignalGroupDescriptor
+from psygnal import EmissionInfo, EmitLoopError, SignalGroupDescriptor
 
 from ..core.defaults import BATCH_2D, DEPTH_2D, LR_2D, WIDTH_2D
 from ..core.images import COLOR_MODES
@@ -208,8 +208,16 @@ class Evented:
         for n in changed:
             object.__setattr__(self, n, checked[n])
         group = self.events
-        for n in changed:
-            group[n].emit(checked[n], old[n])
+        try:
+            for n in changed:
+                group[n].emit(checked[n], old[n])
+        except EmitLoopError as e:
+            # a listener failed: raise what it raised (psygnal wraps it), as before psygnal, so
+            # that callers catching e.g. ValueError around set() still catch it
+            err: BaseException = e
+            while isinstance(err, EmitLoopError) and err.__cause__ is not None:
+                err = err.__cause__
+            raise err from None
         return changed
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

@@ -122,3 +122,21 @@ def test_the_grid_columns_go_through_the_one_guidance_scale_parser():
             s.set(ws=bad)
     assert s.ws == "0; 2, 4"
     assert ImageState.control_range("strip_w") == W_RANGE
+
+
+@pytest.mark.parametrize("via_subscribe", [False, True])
+def test_a_failing_listener_raises_its_own_exception_from_set(via_subscribe):
+    """psygnal wraps a listener's exception in EmitLoopError; set() re-raises the original, so
+    code that catches e.g. ValueError around state.set (project loading) keeps working."""
+    s = AppState()
+
+    def bad(*_):
+        raise ValueError("listener says no")
+
+    if via_subscribe:
+        s.subscribe(bad)
+    else:
+        s.events.seed.connect(bad)
+    with pytest.raises(ValueError, match="listener says no"):
+        s.set(seed=3)
+    assert s.seed == 3  # applied before the signals, as before
