@@ -157,7 +157,7 @@ def _run_image_mode(app, args) -> int:
     scripted = bool(getattr(args, "screenshot", None))
     state = ImageState(dataset=str(args.images))
     win = ImageWindow(state, ask_to_save=False)  # a bad DATA is reported here, not in a dialog
-    win.autosave_enabled = not scripted
+    win.model_files.autosave_enabled = not scripted
     win.ask_to_save = not scripted
     if win.dataset is None:
         print(f"flowscope: error: {win.last_error or 'cannot load the dataset'}", file=sys.stderr)
