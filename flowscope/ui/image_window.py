@@ -36,7 +36,7 @@ from .image_panels import DATASET_HINT, ImageDataPanel, ImageSamplingPanel, Imag
 from .image_view import ImageGridView
 from .menus import build_image_menus
 from .panels import CurvesPanel
-from .window_base import FlowscopeWindow
+from .window_base import FlowscopeWindow, fitted_size
 
 TICK_MS = 100
 REFRESH_WHILE_TRAINING_S = 2.0  # a new grid at most this often while training
@@ -84,7 +84,7 @@ class ImageWindow(FlowscopeWindow):
         self.timer.timeout.connect(self._on_tick)
         self.load_dataset(self.state.dataset)
         self.timer.start()
-        self.resize(1480, 900)
+        self.resize(*fitted_size(self, 1480, 900))  # a laptop screen (1366 x 768) fits it
 
     @property
     def session(self):
