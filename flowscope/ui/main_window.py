@@ -37,27 +37,12 @@ TRAINER_NICE = 0
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (
-    "objective",
-    "schedule",
-    "width",
-    "depth",
-    "batch_size",
-    "lr",
-    "device",
-    "label_dropout",
-)
+    "objective", "schedule", "width", "depth", "batch_size", "lr", "device", "label_dropout",
+)  # fmt: skip
 TRAJECTORY_KEYS = (
-    "steps",
-    "solver",
-    "sigma",
-    "sigma_schedule",
-    "drop_score_term",
-    "n_particles",
-    "w",
-    "label",
-    "seed",
-    "particles_follow",
-)
+    "steps", "solver", "sigma", "sigma_schedule", "drop_score_term", "n_particles", "w", "label",
+    "seed", "particles_follow",
+)  # fmt: skip
 LAYER_KEYS = {
     "show_density": "density",
     "show_field": "field",
