@@ -137,7 +137,7 @@ def main() -> None:
     while win._snapshot() is None and time.perf_counter() < t_end:
         app.processEvents()
         time.sleep(0.01)
-    win._save_to(__import__("pathlib").Path(project))
+    win.project.save_to(__import__("pathlib").Path(project))
     results["training_on"] = phase("on")
     win.shutdown()
     worst = max(results["training_off"]["max_gap_ms"], results["training_on"]["max_gap_ms"])

@@ -68,7 +68,8 @@ def run_app(args) -> int:
     if getattr(args, "images", None):
         return _run_image_mode(app, args)
     from .state import AppState
-    from .ui.main_window import MainWindow, last_session_path
+    from .ui.main_window import MainWindow
+    from .ui.window_base import last_session_path
 
     state = AppState()
     scripted = bool(getattr(args, "screenshot", None))
@@ -80,10 +81,10 @@ def run_app(args) -> int:
             return 2
         state.t, state.playing = float(args.t), False
     win = MainWindow(state, ask_to_save=not scripted)
-    win.autosave_enabled = not scripted  # a scripted demo never touches the user's session
+    win.project.autosave_enabled = not scripted  # a scripted demo never touches the user's session
     if win.target is None:  # the demo preset could not be loaded
         print(
-            f"flowscope: error: {getattr(win, 'last_error', 'cannot load the target')}",
+            f"flowscope: error: {win.last_error or 'cannot load the target'}",
             file=sys.stderr,
         )
         win.shutdown()
@@ -115,12 +116,12 @@ def restore_last_session(win, path) -> bool:
     try:
         load_project(path)  # validates everything; ProjectError says what is wrong
         if not win.open_project(path):
-            why = getattr(win, "last_error", "it could not be opened")
+            why = win.last_error or "it could not be opened"
     except Exception as e:  # noqa: BLE001 - restoring must never prevent starting
         why = str(e) or type(e).__name__
     finally:
         win.ask_to_save = keep
-    win.project_path = None
+    win.project.path = None
     if why is None:
         return True
     try:
@@ -157,7 +158,7 @@ def _run_image_mode(app, args) -> int:
     scripted = bool(getattr(args, "screenshot", None))
     state = ImageState(dataset=str(args.images))
     win = ImageWindow(state, ask_to_save=False)  # a bad DATA is reported here, not in a dialog
-    win.autosave_enabled = not scripted
+    win.model_files.autosave_enabled = not scripted
     win.ask_to_save = not scripted
     if win.dataset is None:
         print(f"flowscope: error: {win.last_error or 'cannot load the dataset'}", file=sys.stderr)

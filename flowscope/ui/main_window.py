@@ -11,41 +11,25 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QStyle,
-    QVBoxLayout,
-    QWidget,
-)
-from superqt import QLabeledDoubleSlider
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
-from ..core.data import PRESETS, DataError, Drawing, load_target
+from ..core.data import PRESETS, DataError, load_target
 from ..core.device import available_devices
-from ..core.schedules import SCHEDULE_NAMES
 from ..state import AppState
 from ..train.compute_process import make_compute_worker
-from . import formulas as F
-from .actions import add_action
-from .canvas import TargetCanvas
 from .controllers import SessionController
 from .controllers.explorer import ExplorerController
+from .controllers.exports import ExplorerExports
+from .controllers.project import ProjectFiles
 from .explorer import ExplorerView
+from .menus import build_main_menus
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
+from .target_panel import TargetPanel
+from .time_bar import TimeBar
+from .window_base import ControlColumn, FlowscopeWindow, fitted_size
 
 #: the trainer's priority: the same as the window's. The compute process takes idle CPU only
 #: (SCHED_IDLE), so the trainer needs no lead over it; niced (5) it lost ~10% of its core to
@@ -54,27 +38,12 @@ TRAINER_NICE = 0
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (
-    "objective",
-    "schedule",
-    "width",
-    "depth",
-    "batch_size",
-    "lr",
-    "device",
-    "label_dropout",
-)
+    "objective", "schedule", "width", "depth", "batch_size", "lr", "device", "label_dropout",
+)  # fmt: skip
 TRAJECTORY_KEYS = (
-    "steps",
-    "solver",
-    "sigma",
-    "sigma_schedule",
-    "drop_score_term",
-    "n_particles",
-    "w",
-    "label",
-    "seed",
-    "particles_follow",
-)
+    "steps", "solver", "sigma", "sigma_schedule", "drop_score_term", "n_particles", "w", "label",
+    "seed", "particles_follow",
+)  # fmt: skip
 LAYER_KEYS = {
     "show_density": "density",
     "show_field": "field",
@@ -84,19 +53,20 @@ LAYER_KEYS = {
 }
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FlowscopeWindow):
     def __init__(self, state: AppState | None = None, ask_to_save: bool = True):
-        super().__init__()
+        super().__init__(ask_to_save)
         self.state = state or AppState()
-        self.ask_to_save = ask_to_save
-        self.setWindowTitle("[*]untitled · flowscope")
+        self.project = ProjectFiles(self)  # the file, the '*' in the title, the last session
+        self.project.modelAdopted.connect(self._on_model_adopted)
+        self.exports = ExplorerExports(self)
         self.worker = make_compute_worker(num_threads=1)
         self.worker.start()
         self.sessions = SessionController(self._new_session, self)
         self.sessions.failed.connect(self._error)
         self.target = None
-        self._project_path: Path | None = None
-        self.dirty = False
+        #: weights opened from a project (what current_model() gives until the trainer publishes)
+        self.adopted_model = None
 
         self._build_widgets()
         self.view = ExplorerController(
@@ -113,7 +83,7 @@ class MainWindow(QMainWindow):
         )
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
-        self._build_menus()
+        self._layer_actions = build_main_menus(self)
         self._connect_state()
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
         self._drawing_timer.timeout.connect(self._on_drawing_settled)
@@ -151,36 +121,11 @@ class MainWindow(QMainWindow):
     # ================================================================== construction
     def _build_widgets(self) -> None:
         # ---- left: the target
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(6, 6, 6, 6)
-        title = QLabel("<b>Target p<sub>data</sub></b> (t = 1)")
-        lv.addWidget(title)
-        row = QHBoxLayout()
-        self.preset_combo = QComboBox()
-        self.preset_combo.addItems([p.replace("_", " ") for p in PRESETS] + ["my drawing"])
-        self.preset_combo.setToolTip("a preset target, or your own drawing (draw below)")
-        self.preset_combo.activated.connect(self._on_preset_combo_activated)
-        row.addWidget(self.preset_combo, 1)
-        imp = QPushButton("Import…")
-        imp.setToolTip("an image (density ∝ darkness) or a point file (csv/npy, optional label)")
-        imp.clicked.connect(self._on_import_clicked)
-        row.addWidget(imp)
-        lv.addLayout(row)
-        self.canvas = TargetCanvas()
-        self.canvas.setMinimumSize(240, 240)  # a laptop screen (1280 x 720) must fit the window
-        self.canvas.drawingChanged.connect(self._on_canvas_drawing_changed)
-        lv.addWidget(self.canvas, 1)
-        hint = QLabel(
-            "Draw with the left mouse button: your drawing becomes the target, even "
-            "while training. Colours are classes (for guidance)."
-        )
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color:#555;")
-        lv.addWidget(hint)
-        source = QLabel("Source p<sub>init</sub> (t = 0): standard Gaussian N(0, I)")
-        source.setToolTip(F.tooltip(f"{F.sub('X', '0')} ~ N(0, I); the path is {F.PATH}"))
-        lv.addWidget(source)
+        left = TargetPanel()
+        left.presetActivated.connect(self._on_preset_combo_activated)
+        left.importClicked.connect(self.import_data_dialog)
+        left.canvas.drawingChanged.connect(self._on_canvas_drawing_changed)
+        self.target_panel, self.preset_combo, self.canvas = left, left.preset_combo, left.canvas
 
         # ---- centre: explorer + time bar
         centre = QWidget()
@@ -188,33 +133,10 @@ class MainWindow(QMainWindow):
         cv.setContentsMargins(0, 6, 0, 0)
         self.explorer = ExplorerView()
         cv.addWidget(self.explorer, 1)
-        bar = QHBoxLayout()
-        self.play_button = QPushButton()
-        self.play_button.setFixedWidth(40)
-        self._set_play_icon(self.state.playing)
-        self.play_button.setToolTip("play / pause the time sweep t = 0 → 1 (Space)")
-        self.play_button.clicked.connect(lambda: self.state.set(playing=not self.state.playing))
-        bar.addWidget(self.play_button)
-        bar.addWidget(QLabel("time t"))
-        self.t_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.t_slider.setRange(0.0, 1.0)
-        self.t_slider.setDecimals(2)
-        self.t_slider.setToolTip(
-            F.tooltip(
-                f"t = 0: noise {F.sub('X', '0')} ~ N(0, I);  "
-                f"t = 1: data {F.sub('X', '1')} ~ {F.sub('p', 'data')}.",
-                F.PATH,
-            )
-        )
-        self.t_slider.setValue(float(self.state.t))
-        self.t_slider.valueChanged.connect(self._on_t_slider_moved)
-        bar.addWidget(self.t_slider, 1)
-        self.loop_box = QCheckBox("loop")
-        self.loop_box.setToolTip("play t = 0 -> 1 again and again")
-        self.loop_box.setChecked(self.state.loop)
-        self.loop_box.toggled.connect(lambda on: self.state.set(loop=bool(on)))
-        bar.addWidget(self.loop_box)
-        cv.addLayout(bar)
+        self.time_bar = TimeBar(self.state)
+        self.play_button, self.t_slider = self.time_bar.play_button, self.time_bar.t_slider
+        self.loop_box = self.time_bar.loop_box
+        cv.addWidget(self.time_bar)
         # on its own line: a long status beside the slider squeezed it to nothing at 1024 px
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color:#555;")
@@ -255,81 +177,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(split)
         self.statusBar().showMessage("Press Train (T) to learn this target; Space plays time.")
 
-    def _action(self, menu, text, slot, shortcut=None, tip=None, checkable=False) -> QAction:
-        return add_action(self, menu, text, slot, shortcut, tip, checkable)
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        f = mb.addMenu("&File")
-        self._action(f, "&New project", self.new_project, "Ctrl+N")
-        self._action(f, "&Open project…", self.open_project_dialog, "Ctrl+O")
-        self._action(f, "&Save project", self.save_project, "Ctrl+S")
-        self._action(f, "Save project &as…", self.save_project_as, "Ctrl+Shift+S")
-        f.addSeparator()
-        self._action(
-            f,
-            "&Import data…",
-            self._on_import_clicked,
-            "Ctrl+I",
-            "an image or a point file as the target",
-        )
-        ex = f.addMenu("&Export")
-        self._action(ex, "Model (safetensors + json)…", lambda: self.export_model("dir"))
-        self._action(ex, "Model as torch.export (.pt2)…", lambda: self.export_model("pt2"))
-        self._action(ex, "Model as ONNX…", lambda: self.export_model("onnx"))
-        self._action(ex, "Samples (npy / csv)…", self.export_samples)
-        self._action(ex, "View as PNG…", lambda: self.export_view("png"), "Ctrl+E")
-        self._action(ex, "View as SVG…", lambda: self.export_view("svg"))
-        from .animation import animation_formats
-
-        kinds = ", ".join(f.upper() for f in animation_formats())
-        self._action(ex, f"Animation t = 0 → 1 ({kinds})…", self.export_animation)
-        self._action(ex, "Run as Python script…", self.export_run_script)
-        f.addSeparator()
-        self._action(
-            f,
-            "Image &mode (digits, MNIST, folders)…",
-            self.open_image_mode,
-            "Ctrl+Shift+I",
-            "train a U-Net on images and watch classifier-free guidance",
-        )
-        f.addSeparator()
-        self._action(f, "&Quit", self.close, "Ctrl+Q")
-
-        e = mb.addMenu("&Edit")
-        stack = self.canvas.undo_stack()
-        undo = stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence("Ctrl+Z"))
-        redo = stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        e.addAction(undo)
-        e.addAction(redo)
-
-        v = mb.addMenu("&View")
-        self._layer_actions = {}
-        names = {
-            "show_density": "Density heatmap p_t",
-            "show_field": "Vector field arrows",
-            "show_score": "Score arrows ∇log p_t",
-            "show_trails": "Trails",
-            "show_particles": "Particles",
-        }
-        for key, text in names.items():
-            a = self._action(v, text, lambda on, k=key: self.state.set(**{k: on}), checkable=True)
-            a.setChecked(bool(getattr(self.state, key)))
-            self._layer_actions[key] = a
-
-        r = mb.addMenu("&Run")
-        self._action(r, "Train / pause", self.toggle_training, "T")
-        self._action(
-            r, "Play / pause time", lambda: self.state.set(playing=not self.state.playing), "Space"
-        )
-        self._action(r, "Reset weights", self.reset_training, "Ctrl+R")
-
-        h = mb.addMenu("&Help")
-        self._action(h, "Formula cheat-sheet", self.show_cheatsheet, "F1")
-        self._action(h, "About flowscope", self.show_about)
-
     # ================================================================== target
     def set_target_source(self, source: str) -> bool:
         """Load a preset, a file, or "drawing"; on failure keep the current target."""
@@ -349,12 +196,7 @@ class MainWindow(QMainWindow):
     def _apply_target(self, target, source: str) -> None:
         self.target = target
         self.state.set(target_source=source)
-        name = target.name if source != "drawing" else "my drawing"
-        idx = self.preset_combo.findText(name.replace("_", " "))
-        if idx < 0 and source == "drawing":
-            idx = self.preset_combo.count() - 1
-        if idx >= 0:
-            self.preset_combo.setCurrentIndex(idx)
+        self.target_panel.show_target(target.name, is_drawing=source == "drawing")
         self.canvas.set_bounds(target.bounds)
         self.canvas.set_density(None)  # the new target's heatmap comes from the compute side
         self.explorer.set_bounds(target.bounds)
@@ -398,7 +240,7 @@ class MainWindow(QMainWindow):
             return
         self.set_target_source("drawing")
 
-    def _on_import_clicked(self) -> None:
+    def import_data_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self,
             "Import data",
@@ -417,7 +259,7 @@ class MainWindow(QMainWindow):
         from ..train.trainer import TrainConfig
 
         s = self.state
-        mc = self._session_model_config()
+        mc = self.session_model_config()
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, num_threads=1, snapshot_hz=10.0, normalize="none",
@@ -426,7 +268,7 @@ class MainWindow(QMainWindow):
             return TrainingSession(self.target, mc, tc)
         return ProcessTrainingSession(self.target, mc, tc, nice=TRAINER_NICE)
 
-    def _session_model_config(self):
+    def session_model_config(self):
         from ..core.models import ModelConfig
 
         s = self.state
@@ -458,10 +300,10 @@ class MainWindow(QMainWindow):
     # ================================================================== state
     def _connect_state(self) -> None:
         """One handler per field signal (state.events.<name>); bound methods and partials of
-        them, which psygnal holds weakly (a closed window is not kept alive by its state)."""
+        them, which psygnal holds weakly (a closed window is not kept alive by its state).
+        The time bar follows t and playing by itself."""
         ev = self.state.events
         ev.t.connect(self._on_t_changed)
-        ev.playing.connect(self._set_play_icon)
         for name in TRAJECTORY_KEYS:
             ev[name].connect(partial(self._on_trajectory_setting, name))
         ev.field_source.connect(self.view.request_field)
@@ -474,11 +316,7 @@ class MainWindow(QMainWindow):
             ev[name].connect(partial(self._on_training_setting, name))
         ev.all.connect(self._mark_dirty)
 
-    def _on_t_changed(self, value: float) -> None:
-        if abs(self.t_slider.value() - value) > 1e-9:
-            self.t_slider.blockSignals(True)
-            self.t_slider.setValue(float(value))
-            self.t_slider.blockSignals(False)
+    def _on_t_changed(self) -> None:
         self.view.show_frame()
         self.view.field_follows_t()
 
@@ -507,14 +345,6 @@ class MainWindow(QMainWindow):
         if info.signal.name != "t":
             self.dirty = True
 
-    def _set_play_icon(self, playing: bool) -> None:
-        sp = QStyle.StandardPixmap
-        icon = sp.SP_MediaPause if playing else sp.SP_MediaPlay
-        self.play_button.setIcon(self.style().standardIcon(icon))
-
-    def _on_t_slider_moved(self, value: float) -> None:
-        self.state.set(t=float(value), playing=False)
-
     def _update_training_status(self, curves: bool = True) -> None:
         if self.session is None:
             return
@@ -541,144 +371,29 @@ class MainWindow(QMainWindow):
             self.curves.set_loss(np.zeros(0), np.zeros(0), None)
         self._compute_floor()  # the floor of what trains now (settings changed before Reset)
 
-    # ================================================================== title
-    @property
-    def project_path(self) -> Path | None:
-        return self._project_path
-
-    @project_path.setter
-    def project_path(self, path: Path | None) -> None:
-        self._project_path = None if path is None else Path(path)
-        name = "untitled" if path is None else Path(path).name
-        self.setWindowTitle(f"[*]{name} · flowscope")
-
+    # ================================================================== project
     @property
     def dirty(self) -> bool:
-        """Unsaved changes (shown as '*' in the title)."""
-        return self._dirty
+        """Unsaved changes (the '*' in the title); ProjectFiles keeps it."""
+        return self.project.dirty
 
     @dirty.setter
     def dirty(self, value: bool) -> None:
-        self._dirty = bool(value)
-        self.setWindowModified(self._dirty)
+        self.project.dirty = value
 
-    # ================================================================== project files
-    def _settings(self) -> dict:
-        d = self.state.to_dict()
-        d["playing"] = False
-        return d
+    def open_project(self, path) -> bool:
+        """Open a .flowscope project (see ProjectFiles.open_project)."""
+        return self.project.open_project(path)
 
-    def save_project(self) -> bool:
-        if self.project_path is None:
-            return self.save_project_as()
-        return self._save_to(self.project_path)
-
-    def save_project_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save project", "untitled.flowscope", "flowscope project (*.flowscope)"
-        )
-        if not path:
-            return False
-        return self._save_to(Path(path))
-
-    def _save_to(self, path: Path) -> bool:
-        from ..state.project import save_project
-
-        model = self.current_model()
-        hist = None
-        if self.session is not None:
-            h = self.session.history
-            hist = {"steps": list(h.steps), "losses": list(h.losses)}
-        try:
-            self.project_path = save_project(
-                path, self._settings(), self.canvas.drawing().to_dict(), model, hist
-            )
-        except (OSError, ValueError, RuntimeError) as e:  # full disk, read-only folder, ...
-            self._error("Could not save the project", str(e))
-            return False
-        self.dirty = False
-        self.statusBar().showMessage(f"saved {self.project_path}", 4000)
-        return True
-
-    def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open project", "", "flowscope project (*.flowscope);;All files (*)"
-        )
-        if path:
-            self.open_project(path)
-
-    def open_project(self, path: str | Path) -> bool:
-        from ..state.project import ProjectError, load_project
-
-        try:
-            proj = load_project(path)
-            drawing = Drawing.from_dict(proj.drawing) if proj.drawing else Drawing()
-        except (ProjectError, ValueError, KeyError, TypeError) as e:
-            self._error("Cannot open the project", str(e))
-            return False
-        self.sessions.discard()
-        self.canvas.set_drawing(drawing)
-        settings = dict(proj.settings)
-        source = settings.pop("target_source", "two_moons")
-        try:
-            self.state.update_from_dict(settings)
-        except (ValueError, AttributeError) as e:
-            self._error("Some settings could not be restored", str(e))
-        if not self.set_target_source(source):
-            self.set_target_source("two_moons")
-        adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
-        self.project_path = Path(path)
-        self.dirty = False
-        note = "" if adopted else " without its model (it does not fit the target)"
-        self.statusBar().showMessage(f"opened {path}{note}", 8000)
-        return True
-
-    def _adopt_model(self, model, history) -> bool:
-        """Continue from saved weights: a session whose network starts from them. False (with
-        a message) when the weights cannot continue on this target."""
-        try:
-            self.state.set(
-                objective=model.config.parameterization,
-                width=model.config.width,
-                depth=model.config.depth,
-                schedule=model.schedule.name
-                if model.schedule.name in SCHEDULE_NAMES
-                else self.state.schedule,
-            )
-            want = self._session_model_config()
-        except ValueError as e:
-            self._error("The saved model does not fit this window", str(e))
-            return False
-        if model.config != want:  # the trainer would die on these weights
-            self._error(
-                "The saved model does not fit this target",
-                f"it was trained for {model.config.num_classes} classes (dimension "
-                f"{model.config.dim}), this target needs {want.num_classes}; its weights were "
-                "not loaded: train again",
-            )
-            return False
-        self._adopted_model = model
-        if not self.sessions.adopt(model.net.state_dict(), history):
-            return False
+    def _on_model_adopted(self) -> None:
         self._update_training_status()
         self.view.refresh_from_training(force=True)
-        return True
-
-    def new_project(self) -> None:
-        if not self._maybe_save():
-            return
-        self.sessions.discard()
-        self.canvas.set_drawing(Drawing())
-        self.project_path = None
-        self.set_target_source("two_moons")
-        self.reset_training(quiet=True)
-        self.dirty = False
 
     def current_model(self):
         snap = self._snapshot()
         if snap is None:
             # weights opened from a project, before the trainer has published them
-            return getattr(self, "_adopted_model", None) if self.session is not None else None
+            return self.adopted_model if self.session is not None else None
         model = snap.to_model()
         model.metadata["training"] = self.session.trainer.summary()
         model.metadata["data"] = {
@@ -687,144 +402,7 @@ class MainWindow(QMainWindow):
         }
         return model
 
-    # ================================================================== exports
-    def export_model(self, fmt: str) -> None:
-        model = self.current_model()
-        if model is None:
-            self._error("Nothing to export yet", "Train first (press T): there are no weights.")
-            return
-        try:
-            if fmt == "dir":
-                path = QFileDialog.getExistingDirectory(self, "Export model into folder")
-                if path:
-                    model.save(path)
-            else:
-                suffix = {"pt2": "torch.export (*.pt2)", "onnx": "ONNX (*.onnx)"}[fmt]
-                path, _ = QFileDialog.getSaveFileName(self, "Export model", f"model.{fmt}", suffix)
-                if path:
-                    from ..core.export import export_velocity
-
-                    export_velocity(model, path, fmt)
-        except (ValueError, OSError, RuntimeError) as e:
-            self._error("Export failed", str(e))
-            return
-        if path:
-            self.statusBar().showMessage(f"exported {path}", 4000)
-
-    def export_run_script(self) -> None:
-        """The current target, model, training and sampling settings as a standalone script."""
-        from ..core.safeio import atomic_write
-        from ..core.script_export import run_script
-        from ..train.trainer import TrainConfig
-
-        s = self.state
-        path, _ = QFileDialog.getSaveFileName(self, "Export run", "run.py", "Python (*.py)")
-        if not path:
-            return
-        tc = TrainConfig(
-            steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
-            label_dropout=s.label_dropout, num_threads=1, normalize="none",
-        )  # fmt: skip
-        try:
-            text = run_script(
-                s.target_source, self._session_model_config(), tc,
-                drawing=self.canvas.drawing() if s.target_source == "drawing" else None,
-                train_steps=self.session.trainer.step_count if self.session else None,
-                n=s.n_particles, steps=s.steps, solver=s.solver, sigma=s.sigma,
-                sigma_schedule=s.sigma_schedule, w=s.w, y=s.label, seed=s.seed,
-                drop_score_term=s.drop_score_term,
-            )  # fmt: skip
-            atomic_write(path, text)
-        except (ValueError, OSError) as e:
-            self._error("Export failed", str(e))
-            return
-        self.statusBar().showMessage(f"exported {path}", 4000)
-
-    def export_samples(self) -> None:
-        pos = self.current_positions()
-        if pos is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export samples", "samples.npy", "NumPy (*.npy);;CSV (*.csv)"
-        )
-        if not path:
-            return
-        ode, _ = pos
-        from ..core.safeio import atomic_write, save_npy
-
-        try:
-            if path.endswith(".csv"):
-                fmt = dict(delimiter=",", header="x,y", comments="", fmt="%.6f")
-                atomic_write(Path(path), lambda tmp: np.savetxt(tmp, ode, **fmt))
-            else:
-                atomic_write(Path(path), lambda tmp: save_npy(tmp, ode))
-        except (OSError, ValueError) as e:
-            self._error("Could not write the samples", str(e))
-            return
-        self.statusBar().showMessage(f"wrote {len(ode)} samples (ODE, t = {self.state.t:.2f})")
-
-    def export_view(self, fmt: str, path: str | None = None) -> bool:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export view", f"flowscope.{fmt}", f"{fmt.upper()} (*.{fmt})"
-            )
-            if not path:
-                return False
-        try:
-            if fmt == "svg":
-                from ..core.safeio import atomic_write
-
-                atomic_write(Path(path), lambda tmp: self.explorer.export_svg(str(tmp)))
-            else:
-                from ..core.safeio import atomic_write
-
-                img = self.explorer.render_image()
-
-                def write(tmp: Path) -> None:
-                    if not img.save(str(tmp)):
-                        raise OSError(f"could not write {path}")
-
-                atomic_write(Path(path), write)
-        except (OSError, RuntimeError) as e:
-            self._error("Export failed", str(e))
-            return False
-        self.statusBar().showMessage(f"exported {path}", 4000)
-        return True
-
-    #: frames of File > Export > Animation (t = 0 -> 1)
-    animation_frames = 40
-
-    def export_animation(self, path: str | None = None, frames: int | None = None) -> bool:
-        """Ask for a .gif / .mp4 path (unless given), then render t = 0 -> 1 into it."""
-        from .animation import animation_formats, export_animation
-
-        frames = self.animation_frames if frames is None else int(frames)
-        if path is None:
-            formats = animation_formats()
-            filters = ";;".join(f"{f.upper()} (*.{f})" for f in formats)
-            path, chosen = QFileDialog.getSaveFileName(
-                self, "Export animation", "flowscope.gif", filters
-            )
-            if not path:
-                return False
-            if not Path(path).suffix:  # no suffix typed: the chosen filter's
-                path += "." + (formats[1] if chosen.startswith("MP4") else formats[0])
-        try:
-            from ..core.safeio import atomic_write
-
-            atomic_write(Path(path), lambda tmp: export_animation(self, str(tmp), frames))
-        except (OSError, RuntimeError, ValueError) as e:
-            self._error("Animation export failed", str(e))
-            return False
-        self.statusBar().showMessage(f"exported {path}", 4000)
-        return True
-
     # ================================================================== help
-    def show_cheatsheet(self) -> None:
-        from .help import cheatsheet_dialog
-
-        cheatsheet_dialog(self, image_mode=False).exec()
-
     def show_about(self) -> None:
         from .. import __version__
 
@@ -849,34 +427,7 @@ class MainWindow(QMainWindow):
         win.activateWindow()
         return win
 
-    # ================================================================== errors, closing
-    def _error(self, title: str, text: str) -> None:
-        self.statusBar().showMessage(f"{title}: {text}", 8000)
-        if self.ask_to_save:  # interactive: also a dialog
-            QMessageBox.warning(self, title, text)
-        self.last_error = f"{title}: {text}"
-
-    def _maybe_save(self) -> bool:
-        """True when it is fine to discard the current work (``_discarded`` is set when the
-        user chose Discard: then nothing of this session is kept for the next launch)."""
-        self._discarded = False
-        if not self.dirty or not self.ask_to_save:
-            return True
-        ans = QMessageBox.question(
-            self,
-            "Save your work?",
-            "Save the drawing, settings and weights first?",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-        )
-        if ans == QMessageBox.StandardButton.Cancel:
-            return False
-        if ans == QMessageBox.StandardButton.Save:
-            return self.save_project()
-        self._discarded = True
-        return True
-
+    # ================================================================== closing
     def shutdown(self) -> None:
         """Stop the timers and both worker threads (bounded: a few seconds at most)."""
         self.view.stop()
@@ -887,70 +438,9 @@ class MainWindow(QMainWindow):
         self.worker.stop(timeout=4.0)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if not self._maybe_save():
+        if not self.project.maybe_save():
             event.ignore()
             return
-        if getattr(self, "_discarded", False):
-            self._forget_last_session()
-        else:
-            self._autosave()
+        self.project.keep_last_session()
         self.shutdown()
         event.accept()
-
-    def _forget_last_session(self) -> None:
-        """Discard means discard: the next launch starts fresh. The previous autosave is moved
-        aside (``.discarded-DATE``), never deleted."""
-        from ..state.project import move_aside
-
-        path = last_session_path()
-        if path is not None and path.exists() and getattr(self, "autosave_enabled", True):
-            move_aside(path, "discarded")
-
-    def _autosave(self) -> None:
-        """Keep the last session's project so the next launch restores it."""
-        path = last_session_path()
-        if path is None or not getattr(self, "autosave_enabled", True):
-            return
-        try:
-            keep, dirty = self.project_path, self.dirty
-            self._save_to(path)
-            self.project_path, self.dirty = keep, dirty
-        except Exception:  # never block closing on the autosave
-            pass
-
-
-class ControlColumn(QScrollArea):
-    """A column of controls that scrolls vertically on short screens and is never narrower than
-    its content plus the scroll bar (so no control is cut on the right)."""
-
-    def __init__(self, content: QWidget):
-        super().__init__()
-        self.setWidget(content)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-
-    def minimumSizeHint(self):  # noqa: N802 - Qt override
-        hint = super().minimumSizeHint()
-        bar = self.verticalScrollBar().sizeHint().width()
-        hint.setWidth(self.widget().minimumSizeHint().width() + bar + 2)
-        return hint
-
-
-def fitted_size(win, width: int, height: int) -> tuple[int, int]:
-    """(width, height), shrunk to the screen's available area (a laptop's 1366 x 768)."""
-    screen = win.screen()
-    if screen is None:
-        return width, height
-    geo = screen.availableGeometry()
-    return min(width, geo.width()), min(height, geo.height())
-
-
-def last_session_path() -> Path | None:
-    """Where the last session is kept (FLOWSCOPE_HOME overrides; empty disables)."""
-
-    home = os.environ.get("FLOWSCOPE_HOME")
-    if home == "":
-        return None
-    base = Path(home) if home else Path.home() / ".local" / "share" / "flowscope"
-    return base / "last-session.flowscope"

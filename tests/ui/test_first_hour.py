@@ -47,7 +47,7 @@ def test_title_names_the_project_and_marks_unsaved_changes(qtbot, home, tmp_path
         assert win.windowTitle().replace("[*]", "").startswith("untitled")
         win.state.set(sigma=1.3)
         assert win.isWindowModified()
-        assert win._save_to(tmp_path / "moons.flowscope")
+        assert win.project.save_to(tmp_path / "moons.flowscope")
         assert "moons.flowscope" in win.windowTitle() and not win.isWindowModified()
     finally:
         win.shutdown()

@@ -100,19 +100,19 @@ def test_bad_guidance_text_is_refused_with_a_message(win):
 
 
 def test_exports_grid_png_and_npy(win, qtbot, tmp_path):
-    assert not win.export_grid(str(tmp_path / "none.png"))  # nothing yet: a message, no file
+    assert not win.exports.export_grid(str(tmp_path / "none.png"))  # nothing yet: a message
     assert "Train first" in win.last_error
     _train_a_little(win, qtbot, steps=3)
     from PIL import Image
 
-    assert win.export_grid(str(tmp_path / "grid.png"))
+    assert win.exports.export_grid(str(tmp_path / "grid.png"))
     im = np.asarray(Image.open(tmp_path / "grid.png"))
     assert im.shape == (10 * 33 + 1, 3 * 33 + 1, 3)  # 8x8 cells scaled 4x with 1-pixel gaps
-    assert win.export_samples(str(tmp_path / "s.npy"))
+    assert win.exports.export_samples(str(tmp_path / "s.npy"))
     x = np.load(tmp_path / "s.npy")
     assert x.shape == (30, 1, 8, 8) and x.min() >= 0.0 and x.max() <= 16.0  # digits' 0..16
-    assert win.export_strip(str(tmp_path / "strip.png"))
-    assert win.export_model(str(tmp_path / "model"))
+    assert win.exports.export_strip(str(tmp_path / "strip.png"))
+    assert win.exports.export_model(str(tmp_path / "model"))
     import flowscope
 
     m = flowscope.load(tmp_path / "model")
@@ -165,19 +165,19 @@ def test_close_autosaves_and_the_model_can_be_continued(qtbot, tmp_path, monkeyp
     _train_a_little(first, qtbot, steps=6)
     shown = first.result.cells
     first.close()  # autosaves the model, stops the trainer
-    from flowscope.ui.image_window import last_image_model_path
+    from flowscope.ui.window_base import last_image_model_path
 
     saved = last_image_model_path()
     assert (saved / "model.safetensors").exists()
     again = ImageWindow(ImageState(steps=5, ws="0, 2", solver="euler"), ask_to_save=False)
     qtbot.addWidget(again)
     try:
-        assert again.open_model(saved)
+        assert again.model_files.open_model(saved)
         assert again.state.channels == 8 and again.session.step_count == 7
         qtbot.waitUntil(lambda: again.result is not None, timeout=READY_MS)
         np.testing.assert_allclose(again.result.cells, shown, atol=1e-4)  # same weights, seeds
         # a 2D model or garbage is refused with a message
-        assert not again.open_model(tmp_path / "nothing-here")
+        assert not again.model_files.open_model(tmp_path / "nothing-here")
         assert "No saved model" in again.last_error
     finally:
         again.shutdown()

@@ -68,3 +68,34 @@ def test_every_control_is_reachable_and_unclipped(qtbot, tmp_path, monkeypatch, 
         assert ode.width() >= 200
     finally:
         win.shutdown()
+
+
+def test_image_window_opens_within_the_screen(qtbot, monkeypatch):
+    """Image mode opened at 1480 x 900 on any screen: on a laptop its right column, status bar
+    and trajectory strip were off the screen. Now it opens shrunk to the available area, with
+    every control inside the window."""
+    from flowscope.state import ImageState
+    from flowscope.ui.image_window import ImageWindow
+
+    monkeypatch.setenv("FLOWSCOPE_HOME", "")
+    win = ImageWindow(ImageState(channels=8), ask_to_save=False)
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        qtbot.waitExposed(win)
+        avail = win.screen().availableGeometry()
+        assert win.width() <= avail.width() and win.height() <= avail.height()
+        assert avail.width() < 1480 or win.width() == 1480  # shrunk only where it must be
+        central = win.centralWidget()
+        visible_area = QRect(QPoint(0, 0), central.size())
+        clipped = [
+            type(w).__name__
+            for kind in CONTROLS
+            for w in central.findChildren(kind)
+            if w.isVisibleTo(win)
+            and w.width() > 0
+            and not visible_area.contains(QRect(w.mapTo(central, QPoint(0, 0)), w.size()))
+        ]
+        assert not clipped, clipped
+    finally:
+        win.shutdown()

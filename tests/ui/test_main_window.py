@@ -125,7 +125,7 @@ def test_project_round_trip(win, qtbot, tmp_path):
     win.training_panel.step_button.click()  # Step answers asynchronously: wait for its weights
     _wait(qtbot, lambda: win._snapshot() is not None and win._snapshot().step >= 2, 120000)
     path = tmp_path / "p.flowscope"
-    assert win._save_to(path)
+    assert win.project.save_to(path)
     assert zipfile.is_zipfile(path)
     from flowscope.state.project import load_project
 
@@ -174,7 +174,7 @@ def test_closing_during_training_ends_threads_quickly(win, qtbot):
 def test_export_view_png_has_content(win, qtbot, tmp_path):
     _wait(qtbot, lambda: win.traj is not None)
     out = tmp_path / "view.png"
-    assert win.export_view("png", str(out))
+    assert win.exports.export_view("png", str(out))
     from PIL import Image
 
     img = np.asarray(Image.open(out).convert("RGB"))
@@ -256,7 +256,7 @@ def test_closing_keeps_the_session_for_the_next_launch(win, qtbot, tmp_path):
 def test_export_animation_gif(win, qtbot, tmp_path):
     _wait(qtbot, lambda: win.traj is not None)
     out = tmp_path / "a.gif"
-    assert win.export_animation(str(out), frames=4)
+    assert win.exports.export_animation(str(out), frames=4)
     from PIL import Image
 
     with Image.open(out) as img:

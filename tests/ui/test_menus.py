@@ -125,7 +125,7 @@ def test_every_main_window_menu_action(env, qtbot):
         target_source="gaussian", n_particles=300, steps=10, width=16, depth=2, batch_size=64
     )
     win = MainWindow(state, ask_to_save=False)
-    win.animation_frames = 3
+    win.exports.animation_frames = 3
     qtbot.addWidget(win)
     win.show()
     try:
@@ -188,7 +188,7 @@ def test_every_image_window_menu_action(env, qtbot):
 )
 def test_animation_menu_writes_mp4_when_that_filter_is_chosen(env, qtbot, monkeypatch):
     win = MainWindow(AppState(target_source="gaussian", n_particles=200), ask_to_save=False)
-    win.animation_frames = 3
+    win.exports.animation_frames = 3
     qtbot.addWidget(win)
     win.show()
     out = env.folder / "movie"  # no suffix typed: the chosen filter decides

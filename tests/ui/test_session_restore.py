@@ -158,14 +158,14 @@ def test_a_full_disk_while_saving_shows_a_message_and_keeps_the_old_project(
 
     p = tmp_path / "p.flowscope"
     win.state.set(steps=33)
-    assert win._save_to(p)
+    assert win.project.save_to(p)
     win.state.set(steps=44)
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    assert win._save_to(p) is False
+    assert win.project.save_to(p) is False
     monkeypatch.undo()
     assert "No space left" in win.statusBar().currentMessage()
     assert load_project(p).settings["steps"] == 33
@@ -176,6 +176,6 @@ def test_a_full_disk_while_saving_shows_a_message_and_keeps_the_old_project(
 def test_view_exports_are_written_through_a_temporary_file(win, tmp_path, fmt):
     out = tmp_path / f"v.{fmt}"
     out.write_bytes(b"old")
-    assert win.export_view(fmt, str(out))
+    assert win.exports.export_view(fmt, str(out))
     assert out.read_bytes() != b"old" and out.stat().st_size > 100
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []

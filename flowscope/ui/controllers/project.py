@@ -1,0 +1,209 @@
+"""ProjectFiles: the 2D window's project file (drawing, settings, weights and loss history).
+
+It owns the file's path and the unsaved mark (both shown in the window title: '*name ·
+flowscope'), File > New / Open / Save / Save as, the Save / Discard / Cancel question before
+work is dropped, and the last session kept for the next launch (autosaved on close, moved aside
+when the user chose Discard). Opening never executes code (state.project reads zip + json +
+safetensors).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from ...core.data import Drawing
+from ...core.schedules import SCHEDULE_NAMES
+from ..window_base import last_session_path
+
+FILTER = "flowscope project (*.flowscope)"
+
+
+class ProjectFiles(QObject):
+    """``window`` is the MainWindow (state, canvas, sessions, set_target_source, current_model,
+    session_model_config, reset_training)."""
+
+    #: saved weights were adopted: a session now continues from them
+    modelAdopted = Signal()  # noqa: N815 - Qt signal naming
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        #: the next launch restores this session (off in scripted mode and tests)
+        self.autosave_enabled = True
+        #: the user chose Discard at the last maybe_save(): nothing of this session is kept
+        self.discarded = False
+        self._path: Path | None = None
+        self._dirty = False
+        self.path = None
+
+    # ----------------------------------------------------------------- path and unsaved mark
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @path.setter
+    def path(self, path: Path | None) -> None:
+        self._path = None if path is None else Path(path)
+        name = "untitled" if path is None else Path(path).name
+        self.window.setWindowTitle(f"[*]{name} · flowscope")
+
+    @property
+    def dirty(self) -> bool:
+        """Unsaved changes (shown as '*' in the title)."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        self._dirty = bool(value)
+        self.window.setWindowModified(self._dirty)
+
+    # ----------------------------------------------------------------- save
+    def save_project(self) -> bool:
+        if self.path is None:
+            return self.save_project_as()
+        return self.save_to(self.path)
+
+    def save_project_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Save project", "untitled.flowscope", FILTER
+        )
+        if not path:
+            return False
+        return self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> bool:
+        """Write the project to ``path`` (atomically); it becomes the window's file."""
+        from ...state.project import save_project
+
+        win = self.window
+        model = win.current_model()
+        hist = None
+        if win.session is not None:
+            h = win.session.history
+            hist = {"steps": list(h.steps), "losses": list(h.losses)}
+        settings = win.state.to_dict()
+        settings["playing"] = False
+        try:
+            self.path = save_project(path, settings, win.canvas.drawing().to_dict(), model, hist)
+        except (OSError, ValueError, RuntimeError) as e:  # full disk, read-only folder, ...
+            win.show_error("Could not save the project", str(e))
+            return False
+        self.dirty = False
+        win.statusBar().showMessage(f"saved {self.path}", 4000)
+        return True
+
+    # ----------------------------------------------------------------- open, new
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open project", "", f"{FILTER};;All files (*)"
+        )
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        from ...state.project import ProjectError, load_project
+
+        win = self.window
+        try:
+            proj = load_project(path)
+            drawing = Drawing.from_dict(proj.drawing) if proj.drawing else Drawing()
+        except (ProjectError, ValueError, KeyError, TypeError) as e:
+            win.show_error("Cannot open the project", str(e))
+            return False
+        win.sessions.discard()
+        win.canvas.set_drawing(drawing)
+        settings = dict(proj.settings)
+        source = settings.pop("target_source", "two_moons")
+        try:
+            win.state.update_from_dict(settings)
+        except (ValueError, AttributeError) as e:
+            win.show_error("Some settings could not be restored", str(e))
+        if not win.set_target_source(source):
+            win.set_target_source("two_moons")
+        adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
+        self.path = Path(path)
+        self.dirty = False
+        note = "" if adopted else " without its model (it does not fit the target)"
+        win.statusBar().showMessage(f"opened {path}{note}", 8000)
+        return True
+
+    def _adopt_model(self, model, history) -> bool:
+        """Continue from saved weights: a session whose network starts from them. False (with
+        a message) when the weights cannot continue on this target."""
+        win = self.window
+        try:
+            win.state.set(
+                objective=model.config.parameterization,
+                width=model.config.width,
+                depth=model.config.depth,
+                schedule=model.schedule.name
+                if model.schedule.name in SCHEDULE_NAMES
+                else win.state.schedule,
+            )
+            want = win.session_model_config()
+        except ValueError as e:
+            win.show_error("The saved model does not fit this window", str(e))
+            return False
+        if model.config != want:  # the trainer would die on these weights
+            win.show_error(
+                "The saved model does not fit this target",
+                f"it was trained for {model.config.num_classes} classes (dimension "
+                f"{model.config.dim}), this target needs {want.num_classes}; its weights were "
+                "not loaded: train again",
+            )
+            return False
+        win.adopted_model = model
+        if not win.sessions.adopt(model.net.state_dict(), history):
+            return False
+        self.modelAdopted.emit()
+        return True
+
+    def new_project(self) -> None:
+        if not self.maybe_save():
+            return
+        win = self.window
+        win.sessions.discard()
+        win.canvas.set_drawing(Drawing())
+        self.path = None
+        win.set_target_source("two_moons")
+        win.reset_training(quiet=True)
+        self.dirty = False
+
+    # ----------------------------------------------------------------- before work goes
+    def maybe_save(self) -> bool:
+        """True when it is fine to discard the current work (``discarded`` is set when the
+        user chose Discard: then nothing of this session is kept for the next launch)."""
+        self.discarded = False
+        if not self.dirty or not self.window.ask_to_save:
+            return True
+        ans = self.window.ask_save_or_discard(
+            "Save your work?", "Save the drawing, settings and weights first?"
+        )
+        if ans == "cancel":
+            return False
+        if ans == "save":
+            return self.save_project()
+        self.discarded = True
+        return True
+
+    def keep_last_session(self) -> None:
+        """On close: autosave for the next launch, or, after Discard, move the previous
+        autosave aside (``.discarded-DATE``, never deleted): the next launch starts fresh."""
+        path = last_session_path()
+        if path is None or not self.autosave_enabled:
+            return
+        if self.discarded:
+            from ...state.project import move_aside
+
+            if path.exists():
+                move_aside(path, "discarded")
+            return
+        try:
+            keep, dirty = self.path, self.dirty
+            self.save_to(path)
+            self.path, self.dirty = keep, dirty
+        except Exception:  # never block closing on the autosave
+            pass

@@ -1,0 +1,160 @@
+"""The curves beside the explorer: the training loss with its floor L_min, and the sample
+quality (energy distance to the target); and the class colours every view shares."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from ..core.support import describe_excess
+from . import formulas as F
+
+
+def class_color(k: int) -> str:
+    """The colour of class k: the canvas's brush colours first (a drawing's classes), then
+    pyqtgraph's hue wheel."""
+    from .canvas import CLASS_COLORS
+
+    if k < len(CLASS_COLORS):
+        return CLASS_COLORS[k]
+    return pg.intColor(k, hues=12).name()
+
+
+def class_swatch(k: int):
+    """A small filled square icon in class k's colour (menus, combo boxes)."""
+    from PySide6.QtGui import QColor, QIcon, QPixmap
+
+    pm = QPixmap(12, 12)
+    pm.fill(QColor(class_color(k)))
+    return QIcon(pm)
+
+
+class CurvesPanel(QWidget):
+    """Loss (log scale) with the floor L_min, and the energy distance of samples to the target."""
+
+    def __init__(self, parent=None, with_floor: bool = True, with_quality: bool = True):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.loss_plot = pg.PlotWidget(background="w")
+        self.loss_plot.setLogMode(x=False, y=True)
+        self.loss_plot.setLabel("left", "loss")
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.setTitle(f"training loss (dashed: floor {F.L_MIN})", size="9pt")
+        self.loss_plot.setToolTip(
+            F.tooltip(
+                f"CFM loss {F.LOSS_CFM} never reaches 0:",
+                f"its floor {F.FLOOR} comes from the exact marginal.",
+                f"Excess loss = loss − {F.L_MIN} is what converges to 0.",
+            )
+        )
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
+        self.loss_smooth = self.loss_plot.plot(pen=pg.mkPen("#0d3c61", width=2))
+        dash = pg.mkPen("#d62728", width=1.5, style=Qt.PenStyle.DashLine)
+        self.floor_line = pg.InfiniteLine(angle=0, pen=dash)
+        self.floor_line.setVisible(False)
+        self.loss_plot.addItem(self.floor_line)
+        self.quality_plot = pg.PlotWidget(background="w")
+        self.quality_plot.setLabel("left", "energy dist.")
+        self.quality_plot.setLabel("bottom", "step")
+        self.quality_plot.setTitle("sample quality (ODE samples vs target)", size="9pt")
+        self._quality_tip = F.tooltip(
+            f"energy distance {F.ENERGY} between",
+            "generated and target samples (lower is better)",
+        )
+        self.quality_plot.setToolTip(self._quality_tip)
+        self.quality_curve = self.quality_plot.plot(
+            pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=4
+        )
+        for p in (self.loss_plot, self.quality_plot):
+            p.showGrid(x=True, y=True, alpha=0.2)
+            p.setMinimumHeight(110)  # both curves fit a 1000-px screen without scrolling
+            # pyqtgraph's 480-px size hint made a scrolling control column 1600 px tall
+            p.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        if not with_floor:  # image data: no closed-form marginal, so no floor
+            self.loss_plot.setTitle("training loss", size="9pt")
+            self.loss_plot.setToolTip(
+                F.tooltip(
+                    f"CFM loss {F.LOSS_CFM} (log scale).",
+                    f"It never reaches 0: even the exact marginal field {F.U_T}(x) leaves a floor,",
+                    "which has no closed form for image data.",
+                )
+            )
+        lay.addWidget(self.loss_plot)
+        lay.addWidget(self.quality_plot)
+        self.quality_plot.setVisible(with_quality)
+        self.floor_stderr: float | None = None
+        self.excess_label = QLabel("")
+        self.excess_label.setStyleSheet("color:#555;")
+        lay.addWidget(self.excess_label)
+        self._empty_ranges()
+
+    def _empty_ranges(self) -> None:
+        """Before training: fixed, readable axes (an empty log axis crowds its labels)."""
+        self._empty = True
+        self.loss_plot.setXRange(0, 1000, padding=0)
+        self.loss_plot.setYRange(-2, 1, padding=0)  # log10: 0.01 .. 10
+        self.quality_plot.setXRange(0, 1000, padding=0)
+        self.quality_plot.setYRange(0, 0.1, padding=0)
+
+    def set_loss(self, steps: np.ndarray, losses: np.ndarray, floor: float | None) -> None:
+        if len(steps) == 0:
+            self.loss_curve.setData([], [])
+            self.loss_smooth.setData([], [])
+            self.excess_label.setText("")
+            self._empty_ranges()
+        else:
+            if self._empty:
+                self._empty = False
+                for p in (self.loss_plot, self.quality_plot):
+                    p.enableAutoRange()
+            stride = max(1, len(steps) // 2000)
+            self.loss_curve.setData(steps[::stride], losses[::stride])
+            k = max(1, min(len(losses) // 10, 100))
+            c = np.cumsum(losses)  # the running mean over k steps in O(n), not O(n k)
+            smooth = (c[k - 1 :] - np.concatenate(([0.0], c[:-k]))) / k
+            self.loss_smooth.setData(steps[k - 1 :][::stride], smooth[::stride])
+            if floor is not None and math.isfinite(floor):
+                self.excess_label.setText(
+                    f"loss {smooth[-1]:.4f}  ·  floor L_min {floor:.4f}  ·  "
+                    + describe_excess(float(smooth[-1]), floor, self.floor_stderr)
+                )
+            else:
+                self.excess_label.setText(f"loss {smooth[-1]:.4f} (smoothed over {k} steps)")
+        self.set_floor(floor, self.floor_stderr)
+
+    def set_floor(self, floor: float | None, stderr: float | None = None) -> None:
+        """The dashed L_min line (hidden while the floor is unknown, e.g. still computing);
+        stderr: its Monte Carlo standard error (the excess is reported within 2 of them)."""
+        self.floor_stderr = stderr
+        if floor is not None and math.isfinite(floor) and floor > 0:
+            self.floor_line.setValue(math.log10(floor))
+            self.floor_line.setVisible(True)
+        else:
+            self.floor_line.setVisible(False)
+
+    def show_history(self, history, floor: float | None) -> None:
+        """The loss curve of a trainer's LossHistory (append-only lists, read up to one length)."""
+        n = len(history.losses)
+        steps = np.fromiter(history.steps[:n], dtype=float, count=n)
+        losses = np.fromiter(history.losses[:n], dtype=float, count=n)
+        self.set_loss(steps, losses, floor)
+
+    def set_quality(
+        self, steps: list[int], values: list[float], support: float | None = None
+    ) -> None:
+        """The energy-distance curve; support: the latest support share (in the tooltip)."""
+        self.quality_curve.setData(np.asarray(steps, float), np.asarray(values, float))
+        tip = self._quality_tip
+        if values:
+            tip += f"<br>latest: energy distance {values[-1]:.4g}"
+            if support is not None:
+                tip += (
+                    f", {100 * support:.1f}% of samples inside the target's support "
+                    "(p<sub>data</sub> &ge; 1% of its maximum)"
+                )
+        self.quality_plot.setToolTip(tip)
