@@ -1,5 +1,11 @@
-"""The compute worker in a child process: its own GIL, and the lowest CPU priority, so on a small
-machine it takes only the CPU the window and the trainer leave. Qt-free.
+"""The compute worker in a child process: its own GIL, at normal CPU priority. Qt-free.
+
+Priorities (ARCHITECTURE.md) are kept by the processes themselves, not by the OS scheduler: an
+idle-priority child starved whenever another program used the CPU (particles 8-60 s behind the
+controls on a busy laptop; PITFALLS.md, item 16). What a user's action asked for ("urgent") is
+computed first and the trainer yields while it is (:class:`~flowscope.train.priority.UserWork`);
+background requests (learned trajectories while training) are paced to a share of a core
+(:class:`~flowscope.train.priority.DutyCycle`), so that they never starve the trainer.
 
 Same interface as :class:`~flowscope.train.compute.ComputeWorker` (``submit`` / ``take`` /
 ``busy`` / ``last_error`` / ``compute_now`` / ``stop``). Requests go to the child as soon as they
@@ -20,9 +26,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from .compute import ComputeWorker, Request
+from .priority import BACKGROUND_DUTY, DutyCycle
 from .process_session import pack, unpack
 
-COMPUTE_NICE = 19  # where SCHED_IDLE is not available: far below the trainer and the window
+COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
 PRIORITY = ("field", "target", "images", "trajectory")
 
@@ -50,6 +57,7 @@ class _ChildInbox:
     def __init__(self, conn):
         self.conn = conn
         self.pending: dict[str, object] = {}
+        self.urgent: set[str] = set()  # pending kinds that a user's action asked for
 
     def send(self, status: str, req, payload=None) -> None:
         """Answer ``req``: ('ok' | 'error' | 'dropped', kind, generation, payload)."""
@@ -69,36 +77,79 @@ class _ChildInbox:
         a request replaced by a newer one of its kind is answered 'dropped'."""
         try:
             while (block and not self.pending) or self.conn.poll():
-                req = unpack(self.conn.recv_bytes())
-                if req is None:
+                msg = unpack(self.conn.recv_bytes())
+                if msg is None:
                     raise _Gone
+                req, urgent = msg
                 old = self.pending.pop(req.KIND, None)
                 if old is not None:
                     self.send("dropped", old)
+                else:
+                    self.urgent.discard(req.KIND)
+                if urgent:  # a replacement of an urgent request stays urgent (same settings)
+                    self.urgent.add(req.KIND)
                 self.pending[req.KIND] = req
         except (EOFError, OSError) as e:
             raise _Gone from e
 
     def next_kind(self, before: str | None = None) -> str | None:
-        """The most urgent pending kind (only kinds more urgent than ``before`` if given)."""
+        """The most urgent pending kind: a user's request first, then by PRIORITY (only kinds
+        more urgent than ``before`` if given)."""
         kinds = PRIORITY if before is None else PRIORITY[: PRIORITY.index(before)]
+        for k in kinds:
+            if k in self.pending and k in self.urgent:
+                return k
         return next((k for k in kinds if k in self.pending), None)
+
+    def take(self, kind: str):
+        """(request, urgent) of the pending ``kind``, removed from the inbox."""
+        urgent = kind in self.urgent
+        self.urgent.discard(kind)
+        return self.pending.pop(kind), urgent
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking as soon as a request arrives."""
+        try:
+            self.conn.poll(max(0.0, seconds))
+        except (EOFError, OSError) as e:
+            raise _Gone from e
+
+
+def _first(inbox: _ChildInbox, kind: str, urgent: bool) -> str | None:
+    """The pending kind to serve in the middle of a request of ``kind``: a more urgent kind, or
+    a user's request of another kind while this one is background work."""
+    other = inbox.next_kind(before=kind)
+    if other is None and not urgent:
+        other = next((k for k in PRIORITY if k in inbox.urgent and k != kind), None)
+    return other
 
 
 class _Superseded(Exception):
     """A newer request of the same kind came: the one being computed is stale."""
 
 
-def _serve(worker: ComputeWorker, inbox: _ChildInbox, req) -> None:
+def _serve(
+    worker: ComputeWorker, inbox: _ChildInbox, req, urgent: bool = True, duty: float = 1.0
+) -> None:
     """Compute ``req`` and answer it. Between the field evaluations of a trajectory, requests
-    of more urgent kinds are served, and a newer request of the same kind abandons this one."""
+    of more urgent kinds (and a user's requests of any kind) are served, and a newer request of
+    the same kind abandons this one. A background request (not ``urgent``) is paced to ``duty``
+    of the wall time, waking at once when a request arrives."""
+    pacing = None if urgent or duty >= 1.0 else DutyCycle(duty, wait=inbox.wait)
 
     def pause() -> None:
+        if pacing is not None:
+            pacing.pace()
         inbox.read(block=False)
-        while (urgent := inbox.next_kind(before=req.KIND)) is not None:
-            _serve(worker, inbox, inbox.pending.pop(urgent))
+        served = False
+        while (kind := _first(inbox, req.KIND, urgent)) is not None:
+            other, other_urgent = inbox.take(kind)
+            _serve(worker, inbox, other, other_urgent, duty)
+            served = True
         if req.KIND in inbox.pending:
             raise _Superseded
+        if served and pacing is not None:
+            pacing.restart()  # the time spent on others is not this request's
 
     try:
         out = worker.compute_now(req, pause)
@@ -113,10 +164,13 @@ def _serve(worker: ComputeWorker, inbox: _ChildInbox, req) -> None:
     inbox.send("ok", req, out)
 
 
-def _child(conn, num_threads: int | None, nice: int) -> None:
+def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DUTY) -> None:
+    """nice > 0: the old idle priority (SCHED_IDLE), no pacing (FLOWSCOPE_COMPUTE_PRIORITY=idle)."""
     import torch
 
-    lower_process_priority(nice)
+    if nice > 0:
+        lower_process_priority(nice)
+        duty = 1.0
     torch.set_num_threads(num_threads or 1)
     worker = ComputeWorker(num_threads=None)
     inbox = _ChildInbox(conn)
@@ -127,7 +181,8 @@ def _child(conn, num_threads: int | None, nice: int) -> None:
             kind = inbox.next_kind()
             if kind is None:  # cannot happen: PRIORITY names every kind
                 raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
-            _serve(worker, inbox, inbox.pending.pop(kind))
+            req, urgent = inbox.take(kind)
+            _serve(worker, inbox, req, urgent, duty)
     except _Gone:
         return
 
@@ -138,14 +193,20 @@ class ProcessComputeWorker(ComputeWorker):
     ComputeWorker's thread here ships each request to the child as it comes (or computes it in
     this process while the child is not ready); a second thread receives the answers."""
 
-    yields_to_trainer = True  # the child runs at idle priority, below the training process
+    # background requests are paced in the child (or, at the old idle priority, starve there):
+    # the window need not ration them
+    yields_to_trainer = True
 
-    def __init__(self, num_threads: int | None = 1, nice: int = COMPUTE_NICE):
+    def __init__(self, num_threads: int | None = 1, nice: int = 0):
+        """nice > 0: the old idle priority (SCHED_IDLE in the child, the trainer never yields:
+        FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)."""
         self._in_flight: dict[str, Request] = {}  # kind -> the newest request sent, unanswered
         self._local_busy = False
         # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
         super().__init__(num_threads=num_threads, nice=0)
         self.child_nice = nice
+        if nice > 0:
+            self.user_work = None
         self._ctx = mp.get_context("spawn")
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -163,6 +224,9 @@ class ProcessComputeWorker(ComputeWorker):
     @busy.setter
     def busy(self, value: bool) -> None:
         self._local_busy = value
+
+    def _owed(self, kind: str) -> bool:
+        return kind in self._in_flight
 
     def working_on(self, kind: str) -> bool:
         """True while a request of ``kind`` is queued, or computed here or in the child."""
@@ -214,14 +278,15 @@ class ProcessComputeWorker(ComputeWorker):
             self._conn.close()
 
     # ----------------------------------------------------------------- io threads
-    def _send(self, req, wait: float = -1) -> bool:
-        """Send ``req`` to the child; False if it is gone, or if another send still blocks
-        after ``wait`` seconds (a full pipe: the child is starved of CPU)."""
+    def _send(self, msg, wait: float = -1) -> bool:
+        """Send ``msg`` ((request, urgent), or None: stop) to the child; False if it is gone, or
+        if another send still blocks after ``wait`` seconds (a full pipe: the child is starved
+        of CPU)."""
         conn = self._conn
         if conn is None or not self._send_lock.acquire(timeout=wait):
             return False
         try:
-            conn.send_bytes(pack(req))  # by value: see process_session.pack
+            conn.send_bytes(pack(msg))  # by value: see process_session.pack
             return True
         except (OSError, ValueError):
             return False
@@ -233,7 +298,8 @@ class ProcessComputeWorker(ComputeWorker):
         if self._ready:
             with self._cond:
                 self._in_flight[req.KIND] = req
-            if self._send(req):
+                urgent = req.KIND in self._urgent
+            if self._send((req, urgent)):
                 return None  # the answer comes to _receive
             with self._cond:
                 self._in_flight.pop(req.KIND, None)
@@ -259,6 +325,7 @@ class ProcessComputeWorker(ComputeWorker):
                 sent = self._in_flight.get(kind)
                 if sent is not None and sent.generation == generation:
                     self._in_flight.pop(kind)  # answered the newest sent (else one is coming)
+                    self._answered(kind)
                 if status == "ok":
                     self._results[kind] = payload
                     self.computed_remotely += 1
@@ -274,9 +341,10 @@ class ProcessComputeWorker(ComputeWorker):
 
 
 def make_compute_worker(num_threads: int | None = 1):
-    """The window's compute worker: a child process on idle CPU, or a thread in this process
-    (rationed by the window while training) with FLOWSCOPE_COMPUTE_PROCESS=0 or on one core,
-    where a trainer and a window leave no idle CPU at all."""
+    """The window's compute worker: a child process, or a thread in this process (rationed by
+    the window while training) with FLOWSCOPE_COMPUTE_PROCESS=0 or on one core.
+    FLOWSCOPE_COMPUTE_PRIORITY=idle puts the child at the old idle priority (benchmarks)."""
     if os.environ.get("FLOWSCOPE_COMPUTE_PROCESS", "1") == "0" or (os.cpu_count() or 1) < 2:
         return ComputeWorker(num_threads=num_threads)
-    return ProcessComputeWorker(num_threads=num_threads)
+    idle = os.environ.get("FLOWSCOPE_COMPUTE_PRIORITY", "") == "idle"
+    return ProcessComputeWorker(num_threads=num_threads, nice=COMPUTE_NICE if idle else 0)
