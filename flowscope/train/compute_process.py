@@ -19,19 +19,50 @@ for it.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import threading
+from collections import OrderedDict
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from ..core.exact import ExactMarginal
 from .compute import ComputeWorker, Request
+from .messages import ComputeJob, ComputeTarget, TargetRef
 from .priority import BACKGROUND_DUTY, DutyCycle
 from .process_session import pack, unpack
 
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
 PRIORITY = ("field", "target", "images", "trajectory")
+#: targets the child keeps (requests of an older target may still be in flight after a change)
+TARGETS_KEPT = 4
+
+
+class _TargetBook:
+    """The targets the child holds, least recently used first. Both ends keep one and update it
+    on the same messages in the same order, so the window knows what the child has without
+    asking."""
+
+    def __init__(self):
+        self._by_key: OrderedDict[str, ExactMarginal] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._by_key
+
+    def put(self, key: str, exact: ExactMarginal) -> None:
+        self._by_key[key] = exact
+        self.use(key)
+
+    def use(self, key: str) -> ExactMarginal:
+        self._by_key.move_to_end(key)
+        while len(self._by_key) > TARGETS_KEPT:
+            self._by_key.popitem(last=False)
+        return self._by_key[key]
+
+    def clear(self) -> None:
+        self._by_key.clear()
 
 
 def lower_process_priority(nice: int = COMPUTE_NICE) -> None:
@@ -58,6 +89,7 @@ class _ChildInbox:
         self.conn = conn
         self.pending: dict[str, object] = {}
         self.urgent: set[str] = set()  # pending kinds that a user's action asked for
+        self.targets = _TargetBook()
 
     def send(self, status: str, req, payload=None) -> None:
         """Answer ``req``: ('ok' | 'error' | 'dropped', kind, generation, payload)."""
@@ -80,7 +112,13 @@ class _ChildInbox:
                 msg = unpack(self.conn.recv_bytes())
                 if msg is None:
                     raise _Gone
-                req, urgent = msg
+                if isinstance(msg, ComputeTarget):
+                    self.targets.put(msg.key, msg.exact)
+                    continue
+                req, urgent = msg.request, msg.urgent
+                ref = getattr(req, "exact", None)
+                if isinstance(ref, TargetRef):
+                    req = dataclasses.replace(req, exact=self.targets.use(ref.key))
                 old = self.pending.pop(req.KIND, None)
                 if old is not None:
                     self.send("dropped", old)
@@ -214,6 +252,7 @@ class ProcessComputeWorker(ComputeWorker):
         self._send_lock = threading.Lock()
         self._receiver: threading.Thread | None = None
         self.computed_remotely = 0  # results the child computed (tests, benchmarks)
+        self._child_targets = _TargetBook()  # what the child holds (same updates, same order)
         self.computed_here = 0  # requests computed in this process (the child not ready)
 
     @property
@@ -279,9 +318,8 @@ class ProcessComputeWorker(ComputeWorker):
 
     # ----------------------------------------------------------------- io threads
     def _send(self, msg, wait: float = -1) -> bool:
-        """Send ``msg`` ((request, urgent), or None: stop) to the child; False if it is gone, or
-        if another send still blocks after ``wait`` seconds (a full pipe: the child is starved
-        of CPU)."""
+        """Send ``msg`` (a ComputeJob or ComputeTarget, or None: stop) to the child; False if it
+        is gone, or if another send still blocks after ``wait`` seconds (a full pipe)."""
         conn = self._conn
         if conn is None or not self._send_lock.acquire(timeout=wait):
             return False
@@ -299,7 +337,7 @@ class ProcessComputeWorker(ComputeWorker):
             with self._cond:
                 self._in_flight[req.KIND] = req
                 urgent = req.KIND in self._urgent
-            if self._send((req, urgent)):
+            if self._send(ComputeJob(self._by_reference(req), urgent)):
                 return None  # the answer comes to _receive
             with self._cond:
                 self._in_flight.pop(req.KIND, None)
@@ -307,6 +345,20 @@ class ProcessComputeWorker(ComputeWorker):
                 return None  # closing: nobody wants it
         self.computed_here += 1
         return self.compute_now(req)  # the child is starting (or gone): compute here
+
+    def _by_reference(self, req):
+        """``req`` with its target replaced by a reference; the target itself goes to the child
+        first, once per target version (a checkerboard's mixture is ~100 kB per request)."""
+        exact = getattr(req, "exact", None)
+        if not isinstance(exact, ExactMarginal):
+            return req
+        key = exact.fingerprint
+        if key in self._child_targets:
+            self._child_targets.use(key)
+        else:
+            self._send(ComputeTarget(key, exact))  # a failed send fails the job's send too
+            self._child_targets.put(key, exact)
+        return dataclasses.replace(req, exact=TargetRef(key))
 
     def _receive(self) -> None:
         """The receiving thread: the child's 'ready', then its answers, until it is gone."""
@@ -333,6 +385,7 @@ class ProcessComputeWorker(ComputeWorker):
                     self.last_error = payload
         with self._cond:  # the child is gone: what it still owed is computed here
             self._ready = False
+            self._child_targets.clear()
             for kind, req in self._in_flight.items():
                 if not self._stop:
                     self._pending.setdefault(kind, req)

@@ -224,3 +224,33 @@ def test_stop_is_quick_when_the_child_cannot_read_its_pipe(child):
     stopper.join(15.0)
     assert not stopper.is_alive(), "stop() hung on the full pipe"
     assert time.perf_counter() - t0 < 8.0 and not child._proc.is_alive()
+
+
+class _Counting(ProcessComputeWorker):
+    """Counts the targets and the jobs that go down the pipe."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent: list[str] = []
+
+    def _send(self, msg, wait=-1):
+        self.sent.append(type(msg).__name__)
+        return super()._send(msg, wait)
+
+
+def test_a_target_goes_to_the_child_once_per_version():
+    """Issue 10 (boundaries): requests carry a reference, not the pickled ExactMarginal."""
+    w = _Counting()
+    w.start()
+    try:
+        _wait(lambda: w.ready)
+        other = EM.with_schedule("cosine")  # another target version (same mixture, new path)
+        for g, exact in enumerate((EM, EM, other, EM, other), start=1):
+            req = TrajectoryRequest(g, exact, None, n=60, steps=6, seed=g)
+            w.submit(req)
+            res = _wait(lambda: w.take("trajectory"))
+            assert res.generation == g and w.computed_remotely == g
+            np.testing.assert_allclose(res.ode, w.compute_now(req).ode, rtol=1e-6, atol=1e-6)
+        assert w.sent.count("ComputeTarget") == 2 and w.sent.count("ComputeJob") == 5
+    finally:
+        w.stop()
