@@ -36,6 +36,25 @@ from .process_session import pack, unpack
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
 PRIORITY = ("field", "target", "images", "trajectory")
+
+
+def lower_process_priority(nice: int = COMPUTE_NICE) -> None:
+    """Give this process only idle CPU: SCHED_IDLE on Linux, else the nice value."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(nice)
+    except (AttributeError, OSError):
+        pass
+
+
+class _Gone(Exception):
+    """The window closed the pipe or said stop."""
+
+
 #: targets the child keeps (requests of an older target may still be in flight after a change)
 TARGETS_KEPT = 4
 
@@ -63,23 +82,6 @@ class _TargetBook:
 
     def clear(self) -> None:
         self._by_key.clear()
-
-
-def lower_process_priority(nice: int = COMPUTE_NICE) -> None:
-    """Give this process only idle CPU: SCHED_IDLE on Linux, else the nice value."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return
-    except (AttributeError, OSError):
-        pass
-    try:
-        os.nice(nice)
-    except (AttributeError, OSError):
-        pass
-
-
-class _Gone(Exception):
-    """The window closed the pipe or said stop."""
 
 
 class _ChildInbox:

@@ -211,7 +211,6 @@ class ExplorerView(QtWidgets.QWidget):
         right.setXLink(left)
         right.setYLink(left)
         self._visible = dict.fromkeys(LAYERS, True)
-        self._computing = False
         self.set_bounds(DEFAULT_BOUNDS)
         self.set_time(0.5)
 
@@ -348,7 +347,7 @@ class ExplorerView(QtWidgets.QWidget):
 
     def set_time(self, t: float) -> None:
         self._t = float(t)
-        hint = " · computing…" if self._computing else ""
+        hint = " · computing…" if getattr(self, "_computing", False) else ""
         for side in self._sides.values():
             side.set_label(f"t = {t:.2f}{hint}")
 
@@ -359,7 +358,7 @@ class ExplorerView(QtWidgets.QWidget):
         self.set_time(self._t)
 
     def computing_shown(self) -> bool:
-        return self._computing
+        return getattr(self, "_computing", False)
 
     def set_bounds(self, bounds: tuple[float, float, float, float]) -> None:
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""

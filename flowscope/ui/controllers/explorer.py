@@ -178,10 +178,9 @@ class ExplorerController(QObject):
             **({"density_t_step": PLAY_DENSITY_T_STEP} if s.playing and t is None else {}),
         )  # fmt: skip
 
-    def request_field(self, settings: bool = True) -> None:
-        """The arrows and heatmap; settings: a control changed (see request_trajectories)."""
+    def request_field(self) -> None:
         self._last_field_request = time.perf_counter()
-        self.requests.submit("field", self.field_request, settings=settings)
+        self.requests.submit("field", self.field_request, settings=True)  # a control changed
 
     def field_follows_t(self) -> None:
         """t moved: the arrows for the new t are asked from the frame loop, one at a time."""
@@ -219,6 +218,11 @@ class ExplorerController(QObject):
         self.request_trajectories(preview=True)
         self.request_field()
 
+    def request_field_background(self) -> None:
+        """The arrows for a playing t or a newer snapshot: same settings, not urgent."""
+        self._last_field_request = time.perf_counter()
+        self.requests.submit("field", self.field_request)
+
     def refresh_from_training(self, force: bool = False) -> None:
         """Ask for new trajectories / fields when a newer snapshot exists (throttled)."""
         snap = self.snapshot()
@@ -237,7 +241,7 @@ class ExplorerController(QObject):
         self._snapshot_step_submitted = snap.step
         # background: paced on the compute side, after what a user's action asked for
         self.request_trajectories(quality=True, settings=False)
-        self.request_field(settings=False)
+        self.request_field_background()
 
     # ----------------------------------------------------------------- frame loop
     def start(self) -> None:
@@ -274,7 +278,7 @@ class ExplorerController(QObject):
             and now - self._last_field_request >= interval_s
         ):
             self._field_dirty = False  # the last field is shown: ask for the current t
-            self.request_field(settings=False)
+            self.request_field_background()
         self.show_computing()
         if self.sessions.session is not None:
             self.refresh_from_training()
