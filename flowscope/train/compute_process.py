@@ -352,7 +352,7 @@ class ProcessComputeWorker(ComputeWorker):
         """``req`` with its target replaced by a reference; the target itself goes to the child
         first, once per target version (a checkerboard's mixture is ~100 kB per request)."""
         exact = getattr(req, "exact", None)
-        if not isinstance(exact, ExactMarginal):
+        if not isinstance(exact, ExactMarginal) or not dataclasses.is_dataclass(req):
             return req
         key = exact.fingerprint
         if key in self._child_targets:

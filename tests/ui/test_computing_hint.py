@@ -41,6 +41,10 @@ class _Worker:
 def test_the_channel_knows_when_the_view_is_behind_the_settings(qapp):
     w = _Worker()
     ch = RequestChannel(w, ("trajectory",))
+    ch.submit("trajectory", _Req)  # background work before any control asked: not urgent
+    assert w.submitted == [(1, False)] and not ch.behind("trajectory")
+    w.submitted.clear()
+    ch = RequestChannel(w, ("trajectory",))
     ch.submit("trajectory", _Req, settings=True)  # startup: nothing shown yet
     w.ready["trajectory"] = _Res(1)
     ch.poll()

@@ -29,7 +29,8 @@ class RequestChannel(QObject):
         self._gen = {k: 0 for k in kinds}
         self._shown = {k: -1 for k in kinds}
         self._oldest = {k: 0 for k in kinds}  # results below this generation are dropped
-        self._settings = {k: 0 for k in kinds}  # the first generation with the current settings
+        # the first generation with the current settings (-1: no control asked for any yet)
+        self._settings = {k: -1 for k in kinds}
 
     def generation(self, kind: str) -> int:
         """The generation of the newest request of ``kind``."""
