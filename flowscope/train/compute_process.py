@@ -354,6 +354,8 @@ class ProcessComputeWorker(ComputeWorker):
         exact = getattr(req, "exact", None)
         if not isinstance(exact, ExactMarginal) or not dataclasses.is_dataclass(req):
             return req
+        if isinstance(req, type):  # a dataclass itself, not a request: cannot happen
+            return req
         key = exact.fingerprint
         if key in self._child_targets:
             self._child_targets.use(key)
