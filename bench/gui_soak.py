@@ -189,6 +189,15 @@ def settings_latency(app, win, counter, changes: int, particles: int, timeout: f
         t_ready = time.perf_counter() + 60
         while not getattr(win.worker, "ready", True) and time.perf_counter() < t_ready:
             app.processEvents()
+        # CPU seconds of a preview and of a full set (load-independent): latency ~ CPU / share
+        # of a core the compute child gets
+        _settle(app, 2.0)
+        cpu_s = {}
+        for label, n in (("preview", 800), ("full_set", particles)):
+            r = win.view.trajectory_request(0, n)
+            c0 = time.process_time()
+            win.worker.compute_now(r)
+            cpu_s[label] = round(time.process_time() - c0, 3)
         req = win.requests
         consistent, full, timeouts = [], [], 0
         n0, t0 = win.session.step_count, time.perf_counter()
@@ -244,6 +253,7 @@ def settings_latency(app, win, counter, changes: int, particles: int, timeout: f
         "timeouts": timeouts,
         "timeout_s": timeout,
         "trainer_steps_per_s": round(steps / wall, 1),
+        "cpu_s_of_one_request_learned": cpu_s,
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }
 
