@@ -5,6 +5,14 @@ trainer-only run in the same process (before and after the soak: its speed drift
 Diagnostics: the share of a core used by each process (window threads by name, compute child,
 trainer, X server), how often the arrows were refreshed (and the longest gap), how many learned
 trajectory sets arrived, and requests the window computed itself (the child not ready).
+
+Settings-to-consistent-frame latency (issue 11, item 5): after the soak, with a busy loop on one
+core beside it (a subprocess spinning, as a browser on a laptop) and training on, a control is
+changed every few seconds (guidance w, sigma, steps, in turn) with --latency-particles particles;
+the latency is the time from the change until the first frame painted whose particles were
+computed with the new settings (a quick preview counts; the full set is reported too). Goal: p95
+<= 1 s. ``--latency-only`` skips the soak; ``--compare-idle`` repeats the phase with the compute
+child at the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle) in the same run.
 Run under a display (xvfb-run on headless machines):
 
     xvfb-run -a -s "-screen 0 1600x1000x24 +extension GLX +render -noreset" \
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -154,6 +163,117 @@ def quiet_busy_rounds(app, win, slider_timer, rounds: int, seconds: float = 5.0)
     return out
 
 
+def _settle(app, seconds: float) -> None:
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+#: the controls changed in turn: (state field, values cycled through)
+LATENCY_CHANGES = (("w", (2.0, 1.0)), ("sigma", (0.5, 0.8)), ("steps", (40, 50)))
+
+
+def settings_latency(app, win, counter, changes: int, particles: int, timeout: float = 15.0):
+    """Change a control every few seconds while training, beside a busy core; per change the
+    seconds until the first frame painted with particles of the new settings (any count) and
+    until the full set is shown. Returns a dict of figures."""
+    from flowscope.train.process_session import wait_ready
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one core kept busy
+    try:
+        win.state.set(n_particles=particles, playing=True)
+        if win.session is None or not win.session.running:
+            win.toggle_training()
+        wait_ready(win.session)
+        t_ready = time.perf_counter() + 60
+        while not getattr(win.worker, "ready", True) and time.perf_counter() < t_ready:
+            app.processEvents()
+        # CPU seconds of a preview and of a full set (load-independent): latency ~ CPU / share
+        # of a core the compute child gets
+        _settle(app, 2.0)
+        cpu_s = {}
+        for label, n in (("preview", 800), ("full_set", particles)):
+            r = win.view.trajectory_request(0, n)
+            c0 = time.process_time()
+            win.worker.compute_now(r)
+            cpu_s[label] = round(time.process_time() - c0, 3)
+        req = win.requests
+        consistent, full, timeouts = [], [], 0
+        n0, t0 = win.session.step_count, time.perf_counter()
+        for i in range(changes):
+            name, values = LATENCY_CHANGES[i % len(LATENCY_CHANGES)]
+            value = values[(i // len(LATENCY_CHANGES)) % len(values)]
+            if getattr(win.state, name) == value:
+                value = values[1 - values.index(value)]
+            _settle(app, 1.5)  # background refreshes run meanwhile, as in real use
+            t_change = time.perf_counter()
+            win.state.set(**{name: value})
+            gen = req.settings_generation("trajectory")
+            seen = got_full = None
+            while time.perf_counter() - t_change < timeout:
+                app.processEvents()
+                tr = win.traj
+                now = time.perf_counter()
+                if tr is not None and tr.generation >= gen:
+                    if seen is None:
+                        seen = now
+                    if got_full is None and tr.ode.shape[1] == particles:
+                        got_full = now
+                    if got_full is not None and counter.times and counter.times[-1] >= seen:
+                        break  # the full set is shown and a frame was painted after both
+                time.sleep(0.001)
+            if seen is None:
+                timeouts += 1
+                consistent.append(timeout)
+                full.append(timeout)
+                continue
+            painted = [p for p in counter.times if p >= seen]
+            consistent.append((painted[0] if painted else seen) - t_change)
+            full.append((got_full or time.perf_counter()) - t_change)
+        wall = time.perf_counter() - t0
+        steps = win.session.step_count - n0
+    finally:
+        busy.kill()
+        busy.wait()
+
+    def stats(xs):
+        a = np.array(xs) * 1000
+        return {"median_ms": round(float(np.median(a)), 1),
+                "p95_ms": round(float(np.percentile(a, 95)), 1),
+                "max_ms": round(float(a.max()), 1)}  # fmt: skip
+
+    return {
+        "changes": changes,
+        "particles": particles,
+        "busy_loop_cores": 1,
+        "compute_priority": "idle" if getattr(win.worker, "child_nice", 0) > 0 else "normal",
+        "settings_to_consistent_frame": stats(consistent),
+        "settings_to_full_set": stats(full),
+        "timeouts": timeouts,
+        "timeout_s": timeout,
+        "trainer_steps_per_s": round(steps / wall, 1),
+        "cpu_s_of_one_request_learned": cpu_s,
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def latency_window(app, state, changes: int, particles: int) -> dict:
+    """A fresh window (its compute worker made from the current environment), the latency
+    phase, and shutdown."""
+    from flowscope.ui.main_window import MainWindow
+
+    win = MainWindow(state, ask_to_save=False)
+    win.show()
+    counter = PaintCounter()
+    win.explorer.widgets()[0].viewport().installEventFilter(counter)
+    _settle(app, 3.0)
+    try:
+        return settings_latency(app, win, counter, changes, particles)
+    finally:
+        win.shutdown()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -165,9 +285,23 @@ def main() -> int:
     ap.add_argument(
         "--ab-rounds", type=int, default=3, help="after the soak: (quiet, busy) rounds of 5 s"
     )
+    ap.add_argument(
+        "--latency-changes",
+        type=int,
+        default=15,
+        help="control changes in the settings-latency phase (0: none)",
+    )
+    ap.add_argument("--latency-particles", type=int, default=4000)
+    ap.add_argument("--latency-only", action="store_true", help="only the settings latency")
+    ap.add_argument(
+        "--compare-idle",
+        action="store_true",
+        help="also measure it with the compute child at the old idle priority",
+    )
     a = ap.parse_args()
     if a.quick:
         a.seconds, a.solo_seconds, a.ab_rounds = 8.0, 4.0, 1
+        a.latency_changes = min(a.latency_changes, 4)
 
     from flowscope.app import _configure_threads, make_app
     from flowscope.state import AppState
@@ -175,6 +309,21 @@ def main() -> int:
 
     _configure_threads()
     app = make_app()
+    os.environ["FLOWSCOPE_HOME"] = ""
+    if a.latency_only:
+        lat_state = AppState(target_source=a.preset, n_particles=a.latency_particles)
+        result = {"settings_latency": latency_window(
+            app, lat_state, a.latency_changes, a.latency_particles
+        )}  # fmt: skip
+        if a.compare_idle:
+            os.environ["FLOWSCOPE_COMPUTE_PRIORITY"] = "idle"
+            lat_state = AppState(target_source=a.preset, n_particles=a.latency_particles)
+            result["settings_latency_old_idle_priority"] = latency_window(
+                app, lat_state, a.latency_changes, a.latency_particles
+            )
+            del os.environ["FLOWSCOPE_COMPUTE_PRIORITY"]
+        emit("gui_soak_settings_latency", result, a)
+        return 0
     state = AppState(target_source=a.preset, n_particles=a.particles)
     solo_before, solo_share_before = trainer_solo(a.preset, a.solo_seconds, state)
 
@@ -247,6 +396,9 @@ def main() -> int:
     fields = np.array(field_times)
     ab = quiet_busy_rounds(app, win, slider_timer, a.ab_rounds)
     slider_timer.stop()
+    latency = None
+    if a.latency_changes:
+        latency = settings_latency(app, win, counter, a.latency_changes, a.latency_particles)
     win.shutdown()
     # solo speed drifts on these VMs: measure it before and after the soak, use the mean
     solo_after, solo_share_after = trainer_solo(a.preset, a.solo_seconds, state)
@@ -294,6 +446,7 @@ def main() -> int:
         "uses_gl": bool(win.explorer.uses_gl()),
         "trainer_in": "thread" if os.environ.get("FLOWSCOPE_TRAIN_PROCESS") == "0" else "process",
         "compute_in": "process" if getattr(win.worker, "pid", None) else "thread",
+        "settings_latency": latency,
     }
     emit("gui_soak", result, a)
     return 0

@@ -23,6 +23,7 @@ from ..core.flow_model import FlowModel
 from ..core.metrics import energy_distance
 from ..core.samplers import guided, sample_ode, sample_sde, sigma_schedule_fn, velocity_and_score
 from ..core.support import support_report
+from . import priority
 from .trainer import Snapshot
 
 #: what the arrows show, which heatmap, and which guidance field (FieldRequest's choices)
@@ -213,6 +214,10 @@ class ComputeWorker:
         self._current: str | None = None  # the kind being computed on the worker thread
         self.last_error: str | None = None
         self._density_cache: OrderedDict = OrderedDict()
+        #: kinds with a request that a user's action asked for, pending or being computed: they
+        #: go first, and the trainer yields (``user_work`` is up) until they are answered
+        self._urgent: set[str] = set()
+        self.user_work: priority.UserWork | None = priority.user_work()
 
     # ----------------------------------------------------------------- thread
     def start(self) -> None:
@@ -232,14 +237,38 @@ class ComputeWorker:
             self._stop = True
             self._cond.notify_all()
 
-    def submit(self, request) -> None:
-        """Queue ``request``, replacing any pending request of the same kind."""
+    def submit(self, request, urgent: bool = False) -> None:
+        """Queue ``request``, replacing any pending request of the same kind. ``urgent``: a
+        user's action asked for it: it goes before background work and the trainer yields
+        until it is answered (a request replacing an urgent one stays urgent)."""
         kind = request.KIND
         with self._cond:
             if kind not in self._pending:
                 self._submitted[kind] = time.perf_counter()
             self._pending[kind] = request
+            if urgent:
+                self._urgent.add(kind)
+                if self.user_work is not None:
+                    self.user_work.raise_()
             self._cond.notify_all()
+
+    def urgent(self, kind: str) -> bool:
+        """True while a request of ``kind`` that a user's action asked for is unanswered."""
+        with self._cond:
+            return kind in self._urgent
+
+    def _owed(self, kind: str) -> bool:
+        """(Holding the lock) True while an answer for ``kind`` is still to come elsewhere."""
+        return False
+
+    def _answered(self, kind: str) -> None:
+        """(Holding the lock) ``kind`` has no unanswered request left: it is no longer urgent,
+        and the trainer stops yielding when nothing urgent is left."""
+        if kind in self._pending or self._owed(kind):
+            return
+        self._urgent.discard(kind)
+        if not self._urgent and self.user_work is not None:
+            self.user_work.lower()
 
     def take(self, kind: str):
         """The newest finished result of ``kind`` (once), or None."""
@@ -275,8 +304,11 @@ class ComputeWorker:
                     self._idle()
                 if self._stop:
                     return
-                # the kind that has waited longest goes first: neither starves the other
-                kind = min(self._pending, key=lambda k: self._submitted.get(k, 0.0))
+                # a user's request first; then the kind that has waited longest goes first:
+                # neither starves the other
+                kind = min(self._pending, key=lambda k: (
+                    k not in self._urgent, self._submitted.get(k, 0.0)
+                ))  # fmt: skip
                 req = self._pending.pop(kind)
                 self.busy, self._current = True, kind
             try:
@@ -289,6 +321,7 @@ class ComputeWorker:
                 self.busy, self._current = False, None
                 if res is not None:
                     self._results[kind] = res
+                self._answered(kind)
 
     # ----------------------------------------------------------------- work
     def _field_for(

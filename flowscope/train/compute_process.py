@@ -1,5 +1,11 @@
-"""The compute worker in a child process: its own GIL, and the lowest CPU priority, so on a small
-machine it takes only the CPU the window and the trainer leave. Qt-free.
+"""The compute worker in a child process: its own GIL, at normal CPU priority. Qt-free.
+
+Priorities (ARCHITECTURE.md) are kept by the processes themselves, not by the OS scheduler: an
+idle-priority child starved whenever another program used the CPU (particles 8-60 s behind the
+controls on a busy laptop; PITFALLS.md, item 16). What a user's action asked for ("urgent") is
+computed first and the trainer yields while it is (:class:`~flowscope.train.priority.UserWork`);
+background requests (learned trajectories while training) are paced to a share of a core
+(:class:`~flowscope.train.priority.DutyCycle`), so that they never starve the trainer.
 
 Same interface as :class:`~flowscope.train.compute.ComputeWorker` (``submit`` / ``take`` /
 ``busy`` / ``last_error`` / ``compute_now`` / ``stop``). Requests go to the child as soon as they
@@ -13,16 +19,21 @@ for it.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import threading
+from collections import OrderedDict
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from ..core.exact import ExactMarginal
 from .compute import ComputeWorker, Request
+from .messages import ComputeJob, ComputeTarget, TargetRef
+from .priority import BACKGROUND_DUTY, DutyCycle
 from .process_session import pack, unpack
 
-COMPUTE_NICE = 19  # where SCHED_IDLE is not available: far below the trainer and the window
+COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
 PRIORITY = ("field", "target", "images", "trajectory")
 
@@ -44,12 +55,43 @@ class _Gone(Exception):
     """The window closed the pipe or said stop."""
 
 
+#: targets the child keeps (requests of an older target may still be in flight after a change)
+TARGETS_KEPT = 4
+
+
+class _TargetBook:
+    """The targets the child holds, least recently used first. Both ends keep one and update it
+    on the same messages in the same order, so the window knows what the child has without
+    asking."""
+
+    def __init__(self):
+        self._by_key: OrderedDict[str, ExactMarginal] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._by_key
+
+    def put(self, key: str, exact: ExactMarginal) -> None:
+        self._by_key[key] = exact
+        self.use(key)
+
+    def use(self, key: str) -> ExactMarginal:
+        self._by_key.move_to_end(key)
+        while len(self._by_key) > TARGETS_KEPT:
+            self._by_key.popitem(last=False)
+        return self._by_key[key]
+
+    def clear(self) -> None:
+        self._by_key.clear()
+
+
 class _ChildInbox:
     """The child's side of the pipe: the newest pending request of each kind."""
 
     def __init__(self, conn):
         self.conn = conn
         self.pending: dict[str, object] = {}
+        self.urgent: set[str] = set()  # pending kinds that a user's action asked for
+        self.targets = _TargetBook()
 
     def send(self, status: str, req, payload=None) -> None:
         """Answer ``req``: ('ok' | 'error' | 'dropped', kind, generation, payload)."""
@@ -69,36 +111,85 @@ class _ChildInbox:
         a request replaced by a newer one of its kind is answered 'dropped'."""
         try:
             while (block and not self.pending) or self.conn.poll():
-                req = unpack(self.conn.recv_bytes())
-                if req is None:
+                msg = unpack(self.conn.recv_bytes())
+                if msg is None:
                     raise _Gone
+                if isinstance(msg, ComputeTarget):
+                    self.targets.put(msg.key, msg.exact)
+                    continue
+                req, urgent = msg.request, msg.urgent
+                ref = getattr(req, "exact", None)
+                if isinstance(ref, TargetRef):
+                    req = dataclasses.replace(req, exact=self.targets.use(ref.key))
                 old = self.pending.pop(req.KIND, None)
                 if old is not None:
                     self.send("dropped", old)
+                else:
+                    self.urgent.discard(req.KIND)
+                if urgent:  # a replacement of an urgent request stays urgent (same settings)
+                    self.urgent.add(req.KIND)
                 self.pending[req.KIND] = req
         except (EOFError, OSError) as e:
             raise _Gone from e
 
     def next_kind(self, before: str | None = None) -> str | None:
-        """The most urgent pending kind (only kinds more urgent than ``before`` if given)."""
+        """The most urgent pending kind: a user's request first, then by PRIORITY (only kinds
+        more urgent than ``before`` if given)."""
         kinds = PRIORITY if before is None else PRIORITY[: PRIORITY.index(before)]
+        for k in kinds:
+            if k in self.pending and k in self.urgent:
+                return k
         return next((k for k in kinds if k in self.pending), None)
+
+    def take(self, kind: str):
+        """(request, urgent) of the pending ``kind``, removed from the inbox."""
+        urgent = kind in self.urgent
+        self.urgent.discard(kind)
+        return self.pending.pop(kind), urgent
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking as soon as a request arrives."""
+        try:
+            self.conn.poll(max(0.0, seconds))
+        except (EOFError, OSError) as e:
+            raise _Gone from e
+
+
+def _first(inbox: _ChildInbox, kind: str, urgent: bool) -> str | None:
+    """The pending kind to serve in the middle of a request of ``kind``: a more urgent kind, or
+    a user's request of another kind while this one is background work."""
+    other = inbox.next_kind(before=kind)
+    if other is None and not urgent:
+        other = next((k for k in PRIORITY if k in inbox.urgent and k != kind), None)
+    return other
 
 
 class _Superseded(Exception):
     """A newer request of the same kind came: the one being computed is stale."""
 
 
-def _serve(worker: ComputeWorker, inbox: _ChildInbox, req) -> None:
+def _serve(
+    worker: ComputeWorker, inbox: _ChildInbox, req, urgent: bool = True, duty: float = 1.0
+) -> None:
     """Compute ``req`` and answer it. Between the field evaluations of a trajectory, requests
-    of more urgent kinds are served, and a newer request of the same kind abandons this one."""
+    of more urgent kinds (and a user's requests of any kind) are served, and a newer request of
+    the same kind abandons this one. A background request (not ``urgent``) is paced to ``duty``
+    of the wall time, waking at once when a request arrives."""
+    pacing = None if urgent or duty >= 1.0 else DutyCycle(duty, wait=inbox.wait)
 
     def pause() -> None:
+        if pacing is not None:
+            pacing.pace()
         inbox.read(block=False)
-        while (urgent := inbox.next_kind(before=req.KIND)) is not None:
-            _serve(worker, inbox, inbox.pending.pop(urgent))
+        served = False
+        while (kind := _first(inbox, req.KIND, urgent)) is not None:
+            other, other_urgent = inbox.take(kind)
+            _serve(worker, inbox, other, other_urgent, duty)
+            served = True
         if req.KIND in inbox.pending:
             raise _Superseded
+        if served and pacing is not None:
+            pacing.restart()  # the time spent on others is not this request's
 
     try:
         out = worker.compute_now(req, pause)
@@ -113,10 +204,13 @@ def _serve(worker: ComputeWorker, inbox: _ChildInbox, req) -> None:
     inbox.send("ok", req, out)
 
 
-def _child(conn, num_threads: int | None, nice: int) -> None:
+def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DUTY) -> None:
+    """nice > 0: the old idle priority (SCHED_IDLE), no pacing (FLOWSCOPE_COMPUTE_PRIORITY=idle)."""
     import torch
 
-    lower_process_priority(nice)
+    if nice > 0:
+        lower_process_priority(nice)
+        duty = 1.0
     torch.set_num_threads(num_threads or 1)
     worker = ComputeWorker(num_threads=None)
     inbox = _ChildInbox(conn)
@@ -127,7 +221,8 @@ def _child(conn, num_threads: int | None, nice: int) -> None:
             kind = inbox.next_kind()
             if kind is None:  # cannot happen: PRIORITY names every kind
                 raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
-            _serve(worker, inbox, inbox.pending.pop(kind))
+            req, urgent = inbox.take(kind)
+            _serve(worker, inbox, req, urgent, duty)
     except _Gone:
         return
 
@@ -138,14 +233,20 @@ class ProcessComputeWorker(ComputeWorker):
     ComputeWorker's thread here ships each request to the child as it comes (or computes it in
     this process while the child is not ready); a second thread receives the answers."""
 
-    yields_to_trainer = True  # the child runs at idle priority, below the training process
+    # background requests are paced in the child (or, at the old idle priority, starve there):
+    # the window need not ration them
+    yields_to_trainer = True
 
-    def __init__(self, num_threads: int | None = 1, nice: int = COMPUTE_NICE):
+    def __init__(self, num_threads: int | None = 1, nice: int = 0):
+        """nice > 0: the old idle priority (SCHED_IDLE in the child, the trainer never yields:
+        FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)."""
         self._in_flight: dict[str, Request] = {}  # kind -> the newest request sent, unanswered
         self._local_busy = False
         # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
         super().__init__(num_threads=num_threads, nice=0)
         self.child_nice = nice
+        if nice > 0:
+            self.user_work = None
         self._ctx = mp.get_context("spawn")
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -153,6 +254,7 @@ class ProcessComputeWorker(ComputeWorker):
         self._send_lock = threading.Lock()
         self._receiver: threading.Thread | None = None
         self.computed_remotely = 0  # results the child computed (tests, benchmarks)
+        self._child_targets = _TargetBook()  # what the child holds (same updates, same order)
         self.computed_here = 0  # requests computed in this process (the child not ready)
 
     @property
@@ -163,6 +265,9 @@ class ProcessComputeWorker(ComputeWorker):
     @busy.setter
     def busy(self, value: bool) -> None:
         self._local_busy = value
+
+    def _owed(self, kind: str) -> bool:
+        return kind in self._in_flight
 
     def working_on(self, kind: str) -> bool:
         """True while a request of ``kind`` is queued, or computed here or in the child."""
@@ -214,14 +319,14 @@ class ProcessComputeWorker(ComputeWorker):
             self._conn.close()
 
     # ----------------------------------------------------------------- io threads
-    def _send(self, req, wait: float = -1) -> bool:
-        """Send ``req`` to the child; False if it is gone, or if another send still blocks
-        after ``wait`` seconds (a full pipe: the child is starved of CPU)."""
+    def _send(self, msg, wait: float = -1) -> bool:
+        """Send ``msg`` (a ComputeJob or ComputeTarget, or None: stop) to the child; False if it
+        is gone, or if another send still blocks after ``wait`` seconds (a full pipe)."""
         conn = self._conn
         if conn is None or not self._send_lock.acquire(timeout=wait):
             return False
         try:
-            conn.send_bytes(pack(req))  # by value: see process_session.pack
+            conn.send_bytes(pack(msg))  # by value: see process_session.pack
             return True
         except (OSError, ValueError):
             return False
@@ -233,7 +338,8 @@ class ProcessComputeWorker(ComputeWorker):
         if self._ready:
             with self._cond:
                 self._in_flight[req.KIND] = req
-            if self._send(req):
+                urgent = req.KIND in self._urgent
+            if self._send(ComputeJob(self._by_reference(req), urgent)):
                 return None  # the answer comes to _receive
             with self._cond:
                 self._in_flight.pop(req.KIND, None)
@@ -241,6 +347,22 @@ class ProcessComputeWorker(ComputeWorker):
                 return None  # closing: nobody wants it
         self.computed_here += 1
         return self.compute_now(req)  # the child is starting (or gone): compute here
+
+    def _by_reference(self, req):
+        """``req`` with its target replaced by a reference; the target itself goes to the child
+        first, once per target version (a checkerboard's mixture is ~100 kB per request)."""
+        exact = getattr(req, "exact", None)
+        if not isinstance(exact, ExactMarginal) or not dataclasses.is_dataclass(req):
+            return req
+        if isinstance(req, type):  # a dataclass itself, not a request: cannot happen
+            return req
+        key = exact.fingerprint
+        if key in self._child_targets:
+            self._child_targets.use(key)
+        else:
+            self._send(ComputeTarget(key, exact))  # a failed send fails the job's send too
+            self._child_targets.put(key, exact)
+        return dataclasses.replace(req, exact=TargetRef(key))
 
     def _receive(self) -> None:
         """The receiving thread: the child's 'ready', then its answers, until it is gone."""
@@ -259,6 +381,7 @@ class ProcessComputeWorker(ComputeWorker):
                 sent = self._in_flight.get(kind)
                 if sent is not None and sent.generation == generation:
                     self._in_flight.pop(kind)  # answered the newest sent (else one is coming)
+                    self._answered(kind)
                 if status == "ok":
                     self._results[kind] = payload
                     self.computed_remotely += 1
@@ -266,6 +389,7 @@ class ProcessComputeWorker(ComputeWorker):
                     self.last_error = payload
         with self._cond:  # the child is gone: what it still owed is computed here
             self._ready = False
+            self._child_targets.clear()
             for kind, req in self._in_flight.items():
                 if not self._stop:
                     self._pending.setdefault(kind, req)
@@ -274,9 +398,10 @@ class ProcessComputeWorker(ComputeWorker):
 
 
 def make_compute_worker(num_threads: int | None = 1):
-    """The window's compute worker: a child process on idle CPU, or a thread in this process
-    (rationed by the window while training) with FLOWSCOPE_COMPUTE_PROCESS=0 or on one core,
-    where a trainer and a window leave no idle CPU at all."""
+    """The window's compute worker: a child process, or a thread in this process (rationed by
+    the window while training) with FLOWSCOPE_COMPUTE_PROCESS=0 or on one core.
+    FLOWSCOPE_COMPUTE_PRIORITY=idle puts the child at the old idle priority (benchmarks)."""
     if os.environ.get("FLOWSCOPE_COMPUTE_PROCESS", "1") == "0" or (os.cpu_count() or 1) < 2:
         return ComputeWorker(num_threads=num_threads)
-    return ProcessComputeWorker(num_threads=num_threads)
+    idle = os.environ.get("FLOWSCOPE_COMPUTE_PRIORITY", "") == "idle"
+    return ProcessComputeWorker(num_threads=num_threads, nice=COMPUTE_NICE if idle else 0)

@@ -107,3 +107,32 @@ class Ack:
 @dataclass(frozen=True)
 class Bye:
     """The child ends after a :class:`Stop`."""
+
+
+# ----------------------------------------------------------------------------- compute side
+# Between the window and its compute child (train/compute_process.py): a target goes to the
+# child once per target version; requests then carry only its key.
+
+
+@dataclass(frozen=True)
+class ComputeTarget:
+    """The exact target of key ``key`` (its fingerprint: mixture and schedule); the child keeps
+    the last few and resolves :class:`TargetRef` in later requests against them."""
+
+    key: str
+    exact: Any  # an ExactMarginal
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """Stands for the ExactMarginal of key ``key`` in a request sent to the compute child."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class ComputeJob:
+    """A render request for the compute child; ``urgent``: a user's action asked for it."""
+
+    request: Any
+    urgent: bool = False

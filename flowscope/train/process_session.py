@@ -23,6 +23,8 @@ import torch
 from ..core.losses import loss_formula
 from ..core.models import ModelConfig
 from . import messages as msg
+from . import priority
+from .priority import UserWork
 from .session import SessionView
 from .trainer import LossHistory, Snapshot, TrainConfig, Trainer
 
@@ -51,7 +53,10 @@ class _Packed:
         self._q.put(pack(msg))
 
 
-def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0) -> None:
+def _child(
+    cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0,
+    user_work: UserWork | None = None,
+) -> None:  # fmt: skip
     torch.set_num_threads(1)
     target = unpack(target)
     out_q = _Packed(out_q)
@@ -106,6 +111,8 @@ def _child(cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0
                 trainer.load_weights(cmd.state_dict, cmd.step)
             continue
         if running and not trainer.done:
+            if user_work is not None:  # a user's request is being computed: it goes first
+                user_work.yield_while_active()
             trainer.step(POLL_EVERY)
             if trainer.error:
                 running = False
@@ -150,13 +157,20 @@ class TrainerView:
 
 
 class ProcessTrainingSession(SessionView):
-    """Train / Pause / Step / Reset with the trainer in a child process (spawned on start)."""
+    """Train / Pause / Step / Reset with the trainer in a child process (spawned on start).
+
+    user_work: the flag the compute side raises while it answers a user's action; the child
+    waits between its steps while it is up (default: this process's flag)."""
 
     trainer: TrainerView
 
-    def __init__(self, target, model_config: ModelConfig, config: TrainConfig, nice: int = 0):
+    def __init__(
+        self, target, model_config: ModelConfig, config: TrainConfig, nice: int = 0,
+        user_work: UserWork | None = None,
+    ):  # fmt: skip
         self._target, self._mc, self._tc = target, model_config, config
         self.nice = nice
+        self.user_work = user_work if user_work is not None else priority.user_work()
         self.trainer = TrainerView(model_config, config)
         self._ctx = mp.get_context("spawn")
         self._proc: BaseProcess | None = None
@@ -192,7 +206,8 @@ class ProcessTrainingSession(SessionView):
         self._cmd_q.cancel_join_thread()
         self._proc = self._ctx.Process(
             target=_child,
-            args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice),
+            args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice,
+                  self.user_work),
             name="flowscope-trainer", daemon=True,
         )  # fmt: skip
         self._proc.start()

@@ -11,6 +11,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from ..core.models import ModelConfig
+from . import priority
+from .priority import UserWork
 from .trainer import TrainConfig, Trainer
 
 if TYPE_CHECKING:
@@ -54,12 +56,24 @@ class SessionView:
 
 
 class TrainingSession(SessionView):
+    """user_work: the flag the compute side raises while it answers a user's action; the
+    trainer waits between steps while it is up (default: this process's flag)."""
+
     trainer: Trainer
 
-    def __init__(self, target, model_config: ModelConfig, config: TrainConfig):
+    def __init__(
+        self, target, model_config: ModelConfig, config: TrainConfig,
+        user_work: UserWork | None = None,
+    ):  # fmt: skip
         self._target, self._mc, self._tc = target, model_config, config
-        self.trainer = Trainer(target, model_config, config)
+        self.user_work = user_work if user_work is not None else priority.user_work()
+        self.trainer = self._make_trainer()
         self._thread: threading.Thread | None = None
+
+    def _make_trainer(self) -> Trainer:
+        trainer = Trainer(self._target, self._mc, self._tc)
+        trainer.before_step = self.user_work.yield_while_active
+        return trainer
 
     # ----------------------------------------------------------------- state
     @property
@@ -138,5 +152,5 @@ class TrainingSession(SessionView):
         self._target = target if target is not None else self._target
         self._mc = model_config or self._mc
         self._tc = config or self._tc
-        self.trainer = Trainer(self._target, self._mc, self._tc)
+        self.trainer = self._make_trainer()
         self._thread = None

@@ -259,6 +259,9 @@ class Trainer:
         self._last_pub = -math.inf
         self._rate_t0, self._rate_step, self.steps_per_sec = time.perf_counter(), 0, 0.0
         self._warned_labels = False
+        #: called by run() before each step: a session sets it to yield to a user's request
+        #: (priority.UserWork.yield_while_active)
+        self.before_step: Callable[[], object] | None = None
         self._setup_coupling(source, pairs)
 
     # ------------------------------------------------------------------ setup
@@ -579,6 +582,8 @@ class Trainer:
             if not self._resume.is_set():
                 self._resume.wait()
                 continue
+            if self.before_step is not None:
+                self.before_step()
             self.step(1)
             done += 1
             if callback is not None and self.step_count % callback_every == 0:

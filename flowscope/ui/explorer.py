@@ -346,8 +346,19 @@ class ExplorerView(QtWidgets.QWidget):
         self._sides["sde"].plot.setTitle(title, color="#222222", size="10pt")
 
     def set_time(self, t: float) -> None:
+        self._t = float(t)
+        hint = " · computing…" if getattr(self, "_computing", False) else ""
         for side in self._sides.values():
-            side.set_label(f"t = {t:.2f}")
+            side.set_label(f"t = {t:.2f}{hint}")
+
+    def set_computing(self, on: bool) -> None:
+        """Say "computing…" in the corner label while what the plots show is older than the
+        settings (the compute side has not answered the last control change yet)."""
+        self._computing = bool(on)
+        self.set_time(self._t)
+
+    def computing_shown(self) -> bool:
+        return getattr(self, "_computing", False)
 
     def set_bounds(self, bounds: tuple[float, float, float, float]) -> None:
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""

@@ -297,7 +297,8 @@ class ImageWindow(FlowscopeWindow):
                 return
             if snap.step == self._step_submitted:
                 return
-        if self.requests.submit("images", self.image_request) is None:
+        # forced: a control changed (urgent: the trainer yields until it is answered)
+        if self.requests.submit("images", self.image_request, settings=force) is None:
             return
         self._last_refresh, self._step_submitted = now, snap.step
         self.grid_view.set_stale(self.result is not None)

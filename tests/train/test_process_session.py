@@ -155,3 +155,32 @@ def test_the_trainer_exits_when_the_window_is_killed():
             assert _until(lambda: _gone(child), timeout=10.0)
         finally:
             window.kill()
+
+
+def test_the_trainer_yields_while_a_users_request_is_computed():
+    """The compute side raises the UserWork flag while it answers a control change; the
+    trainer child then waits between its steps (bounded), and trains on when it is lowered."""
+    from flowscope.train.priority import UserWork
+    from flowscope.train.process_session import POLL_EVERY
+
+    uw = UserWork()
+    s = ProcessTrainingSession(
+        BLOBS,
+        ModelConfig(width=32, depth=2),
+        TrainConfig(steps=None, batch_size=64, device="cpu", snapshot_hz=20.0),
+        user_work=uw,
+    )
+    try:
+        s.start()
+        assert wait_ready(s, READY_S)
+        assert _until(lambda: s.step_count > 20)
+        uw.raise_(60.0)
+        time.sleep(0.5)  # the child looks at the flag every POLL_EVERY steps
+        n0 = s.step_count
+        time.sleep(1.0)
+        during = s.step_count - n0
+        uw.lower()
+        assert _until(lambda: s.step_count > n0 + during + 10 * POLL_EVERY)
+        assert during <= 2 * POLL_EVERY  # at most one batch after a bounded wait
+    finally:
+        s.stop()

@@ -27,7 +27,7 @@ class _FakeWorker:
     def __init__(self):
         self.submitted, self.ready, self.last_error = [], {}, None
 
-    def submit(self, req):
+    def submit(self, req, urgent=False):
         self.submitted.append(req)
 
     def finish(self, gen):

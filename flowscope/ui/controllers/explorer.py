@@ -27,6 +27,8 @@ TICK_MS = 16
 TICK_TRAINING_MS = 31 if (os.cpu_count() or 1) <= 4 else TICK_MS
 TRAIL_FRAMES = 5
 PREVIEW_PARTICLES = 800
+#: a control change asks for a preview first when the full set would take longer than this
+PREVIEW_IF_SLOWER_S = 0.3
 REFRESH_WHILE_TRAINING_S = 1.5
 # While training, learned trajectories are refreshed at most once per REFRESH_DUTY x the time the
 # last one took: the compute thread then uses <= 1 / REFRESH_DUTY of a core for them, and the
@@ -116,6 +118,7 @@ class ExplorerController(QObject):
         self._snapshot_step_submitted = -1
         self._field_dirty = False
         self._last_field_request = 0.0
+        self._computing_shown: bool | None = None  # the view's "computing..." hint
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
@@ -141,13 +144,27 @@ class ExplorerController(QObject):
             score_quality=quality and snap is not None,
         )  # fmt: skip
 
-    def request_trajectories(self, preview: bool = False, quality: bool = False) -> None:
+    def request_trajectories(
+        self, preview: bool = False, quality: bool = False, settings: bool = True
+    ) -> None:
         """Particles for the current settings; a preview (few particles, quick) first when
-        asked, then the full set."""
+        asked or when the full set would be slow, then the full set. settings: a control
+        changed (urgent: answered before background work, the trainer yields); False for
+        background refreshes."""
         n_all = self.state.n_particles
+        preview = preview or (settings and self._full_set_seconds(n_all) > PREVIEW_IF_SLOWER_S)
         n = min(PREVIEW_PARTICLES, n_all) if preview else n_all
         self._traj_pending_full = preview and n < n_all
-        self.requests.submit("trajectory", lambda gen: self.trajectory_request(gen, n, quality))
+        self.requests.submit(
+            "trajectory", lambda gen: self.trajectory_request(gen, n, quality), settings=settings
+        )
+
+    def _full_set_seconds(self, n: int) -> float:
+        """How long n particles took, judged from the last set (0 when none is known)."""
+        tr = self.traj
+        if tr is None or not tr.ode.shape[1]:
+            return 0.0
+        return tr.seconds * n / tr.ode.shape[1]
 
     def field_request(self, generation: int, t: float | None = None) -> FieldRequest:
         """The arrows and heatmap request for the current settings (at time t if given)."""
@@ -163,7 +180,7 @@ class ExplorerController(QObject):
 
     def request_field(self) -> None:
         self._last_field_request = time.perf_counter()
-        self.requests.submit("field", self.field_request)
+        self.requests.submit("field", self.field_request, settings=True)  # a control changed
 
     def field_follows_t(self) -> None:
         """t moved: the arrows for the new t are asked from the frame loop, one at a time."""
@@ -188,7 +205,7 @@ class ExplorerController(QObject):
         self.requests.submit("target", lambda gen: TargetRequest(
             gen, target.exact, tuple(target.bounds), objective, schedule,
             dropout if conditional else None, weighting,
-        ))  # fmt: skip
+        ), settings=True)  # fmt: skip
 
     def clear_quality(self) -> None:
         self.quality = ([], [])
@@ -200,6 +217,11 @@ class ExplorerController(QObject):
         self._snapshot_step_submitted = -1
         self.request_trajectories(preview=True)
         self.request_field()
+
+    def request_field_background(self) -> None:
+        """The arrows for a playing t or a newer snapshot: same settings, not urgent."""
+        self._last_field_request = time.perf_counter()
+        self.requests.submit("field", self.field_request)
 
     def refresh_from_training(self, force: bool = False) -> None:
         """Ask for new trajectories / fields when a newer snapshot exists (throttled)."""
@@ -217,8 +239,9 @@ class ExplorerController(QObject):
             return
         self._last_refresh = now
         self._snapshot_step_submitted = snap.step
-        self.request_trajectories(quality=True)
-        self.request_field()
+        # background: paced on the compute side, after what a user's action asked for
+        self.request_trajectories(quality=True, settings=False)
+        self.request_field_background()
 
     # ----------------------------------------------------------------- frame loop
     def start(self) -> None:
@@ -255,7 +278,8 @@ class ExplorerController(QObject):
             and now - self._last_field_request >= interval_s
         ):
             self._field_dirty = False  # the last field is shown: ask for the current t
-            self.request_field()
+            self.request_field_background()
+        self.show_computing()
         if self.sessions.session is not None:
             self.refresh_from_training()
             if now - self._last_status > STATUS_INTERVAL_S:
@@ -275,7 +299,11 @@ class ExplorerController(QObject):
                 self.quality[1].append(res.energy)
                 self.qualityChanged.emit(*self.quality, res.support)
             if self._traj_pending_full and res.generation == self.requests.generation(kind):
-                self.request_trajectories()
+                self._traj_pending_full = False  # the full set: same settings, still urgent
+                n_all = self.state.n_particles
+                self.requests.submit(
+                    kind, lambda gen: self.trajectory_request(gen, n_all), urgent=True
+                )
             self.show_frame()
         elif kind == "field":
             self.field = res
@@ -339,6 +367,18 @@ class ExplorerController(QObject):
                     pts[:, 0], pts[:, 1], bins=64, range=[[b[0], b[1]], [b[2], b[3]]]
                 )
                 view.set_density(side, h.T[::-1], b, log=True)
+
+    @property
+    def computing(self) -> bool:
+        """True while the particles or the arrows shown were computed with older settings."""
+        return self.requests.behind("trajectory") or self.requests.behind("field")
+
+    def show_computing(self) -> None:
+        """The view's "computing..." hint, while what it shows is older than the settings."""
+        on = self.computing
+        if on != self._computing_shown and hasattr(self.view, "set_computing"):
+            self._computing_shown = on
+            self.view.set_computing(on)
 
     def show_field(self) -> None:
         fr = self.field

@@ -2,9 +2,12 @@
 
 Each kind ('trajectory', 'field', 'images', 'target') counts its requests; ``poll()`` takes the
 workers' newest results and emits ``resultReady(kind, result)`` for those not older than what is
-shown, so a stale result is never shown as current. ``stale(kind)`` says whether the view of a
-kind is older than the settings (for a "computing..." hint). ``render_now(request)`` computes on
-the calling thread and marks it shown (scripted mode, exports): no magic generations outside.
+shown, so a stale result is never shown as current. ``stale(kind)`` says whether the newest
+request is unanswered; ``behind(kind)`` whether what is shown was computed before the settings
+last changed (the view's "computing..." hint). A request that a control change asked for is
+urgent: the compute side serves it before background refreshes and the trainer yields until it
+is answered. ``render_now(request)`` computes on the calling thread and marks it shown (scripted
+mode, exports): no magic generations outside.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class RequestChannel(QObject):
         self._gen = {k: 0 for k in kinds}
         self._shown = {k: -1 for k in kinds}
         self._oldest = {k: 0 for k in kinds}  # results below this generation are dropped
+        # the first generation with the current settings (-1: no control asked for any yet)
+        self._settings = {k: -1 for k in kinds}
 
     def generation(self, kind: str) -> int:
         """The generation of the newest request of ``kind``."""
@@ -39,14 +44,36 @@ class RequestChannel(QObject):
         """True while the newest request of ``kind`` has not been answered."""
         return self._shown[kind] < self._gen[kind]
 
-    def submit(self, kind: str, build: Callable[[int], object | None]) -> object | None:
+    def behind(self, kind: str) -> bool:
+        """True while the result of ``kind`` shown was computed before the settings last
+        changed (or none is shown yet): the view is not current."""
+        return self._shown[kind] < self._settings[kind]
+
+    def settings_generation(self, kind: str) -> int:
+        """The first generation of ``kind`` computed with the current settings."""
+        return self._settings[kind]
+
+    def submit(
+        self, kind: str, build: Callable[[int], object | None], *, urgent: bool = False,
+        settings: bool = False,
+    ) -> object | None:  # fmt: skip
         """Build a request with the next generation (``build(generation)``; None: nothing to
-        ask) and send it; a newer one replaces any pending one of its kind in the worker."""
+        ask) and send it; a newer one replaces any pending one of its kind in the worker.
+
+        settings: the settings changed (a user's action): results of earlier generations are
+        no longer current. urgent: a user's action asked for it (implied by ``settings``, and
+        while the view is behind the settings: a background refresh then carries them)."""
         req = build(self._gen[kind] + 1)
         if req is None:
             return None
+        urgent = urgent or settings or self.behind(kind)
         self._gen[kind] += 1
-        self.worker.submit(req)
+        if settings:
+            self._settings[kind] = self._gen[kind]
+        if urgent:
+            self.worker.submit(req, urgent=True)
+        else:
+            self.worker.submit(req)
         return req
 
     def invalidate(self, kind: str) -> None:

@@ -1,0 +1,97 @@
+"""Who runs first (ARCHITECTURE.md, "Threads, processes and priorities"). Qt-free.
+
+Highest first: what a user's action asked for (a control moved, a target changed); the trainer;
+background refreshes (learned trajectories while training). Operating-system priorities cannot
+express this on a user's laptop: an unprivileged process may lower its priority but never raise
+it again, and SCHED_IDLE work starves whenever a browser uses the CPU (PITFALLS.md, item 16). So
+all our processes run at normal priority and order themselves:
+
+- :class:`UserWork` is a flag shared by the window, its compute child and its trainer (thread or
+  child process). The compute side raises it while it computes work that a control change asked
+  for; the trainer waits between its steps while it is up. The flag carries a deadline
+  (:data:`YIELD_MAX_S` after it was raised), so a trainer never stalls longer than that per user
+  action, even if nobody lowers it (a compute child that died mid-request).
+- :class:`DutyCycle` paces background work: it sleeps between field evaluations so that a
+  background request uses at most a share of a core, and the trainer keeps its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+
+#: a trainer waits at most this long per raise of the flag (a user's request takes ~0.1-1 s)
+YIELD_MAX_S = 1.5
+#: how often a waiting trainer looks at the flag again
+YIELD_POLL_S = 0.004
+#: background requests (learned trajectories while training) use at most this share of a core:
+#: beside a window drawing at 30 fps (~0.6 core) and the trainer (1 core), 2 cores have ~0.3 left
+BACKGROUND_DUTY = 0.2
+
+
+class UserWork:
+    """'A user's action is being answered': raised by the compute side, honoured by trainers.
+
+    The value is shared memory (a ``RawValue``), so it crosses to spawned children as a Process
+    argument and costs a memory read to check. Holds the wall-clock deadline until which
+    trainers yield (0: lowered)."""
+
+    def __init__(self, ctx=None):
+        ctx = ctx or mp.get_context("spawn")
+        self._until = ctx.RawValue("d", 0.0)
+
+    def raise_(self, seconds: float = YIELD_MAX_S) -> None:
+        """Trainers yield from now until :meth:`lower`, for at most ``seconds``."""
+        self._until.value = time.time() + float(seconds)
+
+    def lower(self) -> None:
+        self._until.value = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self._until.value > time.time()
+
+    def yield_while_active(self, sleep: Callable[[float], None] = time.sleep) -> float:
+        """Wait while the flag is up (bounded by its deadline); returns the seconds waited."""
+        if not self.active:
+            return 0.0
+        t0 = time.perf_counter()
+        while self.active and time.perf_counter() - t0 < YIELD_MAX_S:
+            sleep(YIELD_POLL_S)
+        return time.perf_counter() - t0
+
+
+_shared: UserWork | None = None
+
+
+def user_work() -> UserWork:
+    """This process's flag (made on first use); the window hands it to its children."""
+    global _shared
+    if _shared is None:
+        _shared = UserWork()
+    return _shared
+
+
+class DutyCycle:
+    """Keeps a stretch of work to ``duty`` of the wall time: call :meth:`pace` between pieces
+    of work; it waits ``worked * (1 / duty - 1)`` through ``wait(seconds)`` (which may return
+    early, e.g. when a more urgent request arrives)."""
+
+    def __init__(self, duty: float = BACKGROUND_DUTY, wait: Callable[[float], object] = time.sleep):
+        if not 0.0 < duty <= 1.0:
+            raise ValueError(f"duty must be in (0, 1], got {duty}")
+        self.duty, self.wait = duty, wait
+        self._since = time.perf_counter()
+
+    def restart(self) -> None:
+        """Work starts now (after time spent on other requests, which is not paced here)."""
+        self._since = time.perf_counter()
+
+    def pace(self) -> None:
+        if self.duty >= 1.0:
+            return
+        worked = time.perf_counter() - self._since
+        if worked > 0:
+            self.wait(worked * (1.0 / self.duty - 1.0))
+        self._since = time.perf_counter()
