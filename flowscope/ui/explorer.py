@@ -297,6 +297,19 @@ class ExplorerView(QtWidgets.QWidget):
             pairs = pairs.reshape(-1, 2)
             side.trails.setData(x=pairs[:, 0], y=pairs[:, 1], connect="pairs", skipFiniteCheck=True)
 
+    def set_computing(self, on: bool) -> None:
+        """Show the "computing…" tag in both plots while what they draw is older than the
+        settings (ExplorerController.show_computing)."""
+        from .computing_hint import ComputingHint
+
+        if "_hints" not in self.__dict__:
+            self._hints = [ComputingHint(s.plot.getViewBox()) for s in self._sides.values()]
+        for hint in self._hints:
+            hint.set_visible(on)
+
+    def computing_shown(self) -> bool:
+        return any(h.visible() for h in self.__dict__.get("_hints", ()))
+
     def set_field(
         self,
         which: str,
@@ -346,19 +359,8 @@ class ExplorerView(QtWidgets.QWidget):
         self._sides["sde"].plot.setTitle(title, color="#222222", size="10pt")
 
     def set_time(self, t: float) -> None:
-        self._t = float(t)
-        hint = " · computing…" if getattr(self, "_computing", False) else ""
         for side in self._sides.values():
-            side.set_label(f"t = {t:.2f}{hint}")
-
-    def set_computing(self, on: bool) -> None:
-        """Say "computing…" in the corner label while what the plots show is older than the
-        settings (the compute side has not answered the last control change yet)."""
-        self._computing = bool(on)
-        self.set_time(self._t)
-
-    def computing_shown(self) -> bool:
-        return getattr(self, "_computing", False)
+            side.set_label(f"t = {t:.2f}")
 
     def set_bounds(self, bounds: tuple[float, float, float, float]) -> None:
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""

@@ -94,7 +94,6 @@ def test_a_setting_change_says_computing_until_its_particles_are_shown(gated_win
     ctl, explorer = win.view, win.explorer
     qtbot.waitUntil(lambda: win.traj is not None and not ctl.computing, timeout=120_000)
     qtbot.waitUntil(lambda: not explorer.computing_shown(), timeout=10_000)
-    assert "computing" not in explorer._sides["ode"].label.text()
     old = win.traj
     gate.clear()  # the compute side is busy elsewhere (a loaded laptop)
     win.sampling_panel.w.setValue(2.5)  # the user moves the guidance slider
@@ -102,11 +101,11 @@ def test_a_setting_change_says_computing_until_its_particles_are_shown(gated_win
     gen = win.requests.settings_generation("trajectory")
     assert gen > old.generation and ctl.computing
     qtbot.waitUntil(explorer.computing_shown, timeout=10_000)  # the next frame says so
-    for side in explorer._sides.values():
-        assert "computing…" in side.label.text()
+    assert len(explorer._hints) == 2  # one tag per plot, both shown
+    assert all(h.box.isVisible() and h.text.text() == "computing…" for h in explorer._hints)
     assert win.traj is old  # nothing computed with the new w exists yet
     gate.set()
     qtbot.waitUntil(lambda: not explorer.computing_shown(), timeout=120_000)
     assert win.traj.generation >= gen  # the particles shown carry the new settings
-    assert "computing" not in explorer._sides["ode"].label.text()
+    assert not any(h.box.isVisible() for h in explorer._hints)
     assert not win.worker.urgent("trajectory")  # answered: the trainer trains on
