@@ -41,7 +41,7 @@ from .window_base import FlowscopeWindow, fitted_size
 
 TICK_MS = 100
 REFRESH_WHILE_TRAINING_S = 2.0  # a new grid at most this often while training
-TRAINER_NICE = 0  # as the 2D window: the compute process takes idle CPU only
+TRAINER_NICE = 0  # as the 2D window (train/priority.py: the trainer yields to a user's request)
 STRIP_FRAMES = 6
 TRAINING_KEYS = ("objective", "schedule", "channels", "batch_size", "lr", "ema", "device")
 SAMPLING_KEYS = (

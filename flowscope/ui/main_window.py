@@ -31,9 +31,9 @@ from .target_panel import TargetPanel
 from .time_bar import TimeBar
 from .window_base import ControlColumn, FlowscopeWindow, fitted_size
 
-#: the trainer's priority: the same as the window's. The compute process takes idle CPU only
-#: (SCHED_IDLE), so the trainer needs no lead over it; niced (5) it lost ~10% of its core to
-#: the window's short bursts on two cores (bench/gui_soak.py: 0.89 -> 0.96 of a core).
+#: the trainer's priority: the same as the window's. The compute process runs at normal priority
+#: too; what a user's control asked for goes first because the trainer yields while it is computed
+#: (train/priority.py); niced (5) the trainer lost ~10% of its core to the window's short bursts.
 TRAINER_NICE = 0
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
