@@ -110,6 +110,11 @@ class MainWindow(QMainWindow):
         self.view.failed.connect(
             lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
         )
+        from .lens import PosteriorLens  # issue 14: the posterior lens (L)
+
+        self.lens = PosteriorLens(self.explorer, self.state, lambda: self.target, self._snapshot,
+                                  self.worker, self)  # fmt: skip
+        self._time_bar.insertWidget(self._time_bar.count() - 1, self.lens.make_checkbox())
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
         self._build_menus()
@@ -187,7 +192,7 @@ class MainWindow(QMainWindow):
         cv.setContentsMargins(0, 6, 0, 0)
         self.explorer = ExplorerView()
         cv.addWidget(self.explorer, 1)
-        bar = QHBoxLayout()
+        bar = self._time_bar = QHBoxLayout()
         self.play_button = QPushButton()
         self.play_button.setFixedWidth(40)
         self._set_play_icon(self.state.playing)
@@ -317,6 +322,10 @@ class MainWindow(QMainWindow):
             a = self._action(v, text, lambda on, k=key: self.state.set(**{k: on}), checkable=True)
             a.setChecked(bool(getattr(self.state, key)))
             self._layer_actions[key] = a
+        v.addSeparator()
+        la = self._action(v, "Posterior lens", self.lens.set_enabled, "L", checkable=True,
+                          tip="u_t(x) = Σ_i p(i|x,t) u_t(x|z_i): hover a point, click to pin")
+        self.lens.toggled.connect(lambda on: la.setChecked(on) if la.isChecked() != on else None)
 
         r = mb.addMenu("&Run")
         self._action(r, "Train / pause", self.toggle_training, "T")
