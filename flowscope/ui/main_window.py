@@ -110,18 +110,12 @@ class MainWindow(QMainWindow):
         self.view.failed.connect(
             lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
         )
-        from .lens import PosteriorLens  # issue 14: the posterior lens (L)
-
-        self.lens = PosteriorLens(self.explorer, self.state, lambda: self.target, self._snapshot,
-                                  self.worker, self)  # fmt: skip
-        self._time_bar.insertWidget(self._time_bar.count() - 1, self.lens.make_checkbox())
-        from .conditional import ConditionalMode  # issue 14: p_t(x | z) in the explorer (C, Z)
-
-        self.conditional = ConditionalMode(self.explorer, self.view, self.state,
-                                           lambda: self.target, lambda: self.lens.enabled, self)  # fmt: skip
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
         self._build_menus()
+        from .story import install  # issue 14: posterior lens (L), conditional path (C, Z)
+
+        install(self)
         self.state.subscribe(self._on_state_changed)
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
         self._drawing_timer.timeout.connect(self._on_drawing_settled)
@@ -326,15 +320,6 @@ class MainWindow(QMainWindow):
             a = self._action(v, text, lambda on, k=key: self.state.set(**{k: on}), checkable=True)
             a.setChecked(bool(getattr(self.state, key)))
             self._layer_actions[key] = a
-        v.addSeparator()
-        la = self._action(v, "Posterior lens", self.lens.set_enabled, "L", checkable=True,
-                          tip="u_t(x) = Σ_i p(i|x,t) u_t(x|z_i): hover a point, click to pin")  # fmt: skip
-        self.lens.toggled.connect(lambda on: la.setChecked(on) if la.isChecked() != on else None)
-        ca = self._action(v, "Conditional path p_t(x | z)", self.conditional.set_active, "C",
-                          checkable=True, tip="p_t(x|z) = N(α_t z, β_t² I), u_t(x|z); Z: new z")  # fmt: skip
-        self.conditional.toggled.connect(lambda on: ca.setChecked(on) if ca.isChecked() != on
-                                         else None)  # fmt: skip
-        self._action(v, "New random z (conditional path)", self.conditional.new_random_z, "Z")
 
         r = mb.addMenu("&Run")
         self._action(r, "Train / pause", self.toggle_training, "T")
