@@ -22,6 +22,7 @@ def main() -> int:
     ap.add_argument("--t", type=float, default=0.45)
     ap.add_argument("--x", type=float, nargs=2, default=(0.55, 0.35))
     ap.add_argument("--train-steps", type=int, default=400)
+    ap.add_argument("--mode", choices=("lens", "conditional"), default="lens")
     args = ap.parse_args()
     os.environ.setdefault("FLOWSCOPE_HOME", "")  # never touch the user's last session
     from flowscope.app import _configure_threads, make_app
@@ -41,6 +42,11 @@ def main() -> int:
         _train_until(app, win, args.train_steps)
     win.state.set(t=args.t, playing=False)
     win.render_now(args.t)
+    if args.mode == "conditional":  # z at --x, shown at t
+        win.conditional.set_z(args.x)
+        win.conditional.set_active(True)
+        _wait(app, 0.3)
+        return _save_and_close(win, args.out)
     win.lens.set_enabled(True)
     win.lens.pin(args.x)
     for _ in range(100):  # the network's arrow comes from the compute side

@@ -242,9 +242,9 @@ class ConditionalMode(QObject):
         a = float(schedule_arrays(self.schedule_name(), np.array([min(s.t, 1.0)]))[0][0])
         text = (
             "<div style='background:rgba(255,255,255,215);font-size:9pt'><b>conditional</b> "
-            f"p<sub>t</sub>(x | z) = N(α<sub>t</sub> z, β<sub>t</sub>² I), z = ({z[0]:.2f}, "
-            f"{z[1]:.2f}); centre α<sub>t</sub> z = ({a * z[0]:.2f}, {a * z[1]:.2f})<br>"
-            "C: back to the marginal · Z: a new z</div>"
+            "p<sub>t</sub>(x | z) = N(α<sub>t</sub> z, β<sub>t</sub>² I)<br>"
+            f"z = ({z[0]:.2f}, {z[1]:.2f}), α<sub>t</sub> z = ({a * z[0]:.2f}, {a * z[1]:.2f})"
+            "<br>C: marginal · Z: new z · click: z there</div>"
         )
         for star, cap in self.markers:
             star.setData([z[0]], [z[1]])
