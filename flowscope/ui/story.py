@@ -1,6 +1,6 @@
 """Wiring of the course's storyline views into the main window (issue 14), in one place so the
 window itself only calls :func:`install`: the posterior lens (L, a check box under the
-explorer), the conditional path (C; Z: a new random z)."""
+explorer), the conditional path (C; Z: a new random z), the SDE playground window."""
 
 from __future__ import annotations
 
@@ -56,5 +56,21 @@ def install(win) -> None:
     )
     _in_step(win.conditional.toggled, cond)
     add_action(win, menu, "New random z (conditional path)", win.conditional.new_random_z, "Z")
+    menu.addSeparator()
+    add_action(win, menu, "SDE playground…", lambda: open_playground(win), "Ctrl+Shift+P",
+               tip="Brownian motion, Ornstein-Uhlenbeck, Langevin toward the target")  # fmt: skip
     menu.setToolTipsVisible(True)
     cond.setToolTip(CONDITIONAL_TOOLTIP)
+
+
+def open_playground(win):
+    """The SDE playground window of ``win`` (one; shown and raised again if open)."""
+    from .playground import PlaygroundWindow
+
+    pg_win = getattr(win, "playground", None)
+    if pg_win is None:
+        pg_win = win.playground = PlaygroundWindow(lambda: win.target, win)
+        pg_win.run()
+    pg_win.show()
+    pg_win.raise_()
+    return pg_win
