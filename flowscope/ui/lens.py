@@ -15,6 +15,7 @@ compute side (train/lens.py, the 'lens' request kind) and is drawn when it arriv
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -40,6 +41,9 @@ THIN_RGB = (205, 60, 20)
 EXACT_COLOR = (15, 15, 15, 255)
 LEARNED_COLOR = (0, 160, 70, 255)  # not blue: the ODE particles are blue
 FORMULA = "u<sub>t</sub>(x) = Σ<sub>i</sub> p(i | x, t) u<sub>t</sub>(x | z<sub>i</sub>)"
+SCORE_FORMULA = (
+    "∇log p<sub>t</sub>(x) = Σ<sub>i</sub> p(i | x, t) ∇log p<sub>t</sub>(x | z<sub>i</sub>)"
+)
 TOOLTIP = (
     "<p><b>Posterior lens</b> (L): hover a point x, click to pin it.</p>"
     f"<p>{FORMULA}: the marginal field is the posterior average of the conditional fields.</p>"
@@ -176,6 +180,9 @@ class PosteriorLens(QObject):
         self.hover: np.ndarray | None = None
         self.point: LensPoint | None = None  # what is shown now
         self.learned: np.ndarray | None = None  # u_theta at self.point (None: none yet)
+        #: 'velocity': u_t(x | z_i) and u_t(x); 'score': grad log p_t(x | z_i) and the score
+        self.quantity = "velocity"
+        self._learned_res = None
         self.update_ms: list[float] = []  # the inline part's cost per update (measured)
         self._mixtures: dict = {}
         self.overlays = {}
@@ -202,6 +209,19 @@ class PosteriorLens(QObject):
         else:
             self.refresh()
         self.toggled.emit(on)
+
+    def set_quantity(self, quantity: str) -> None:
+        """'velocity' or 'score' (the component scores, the exact score, the network's s_theta:
+        its own for the score / noise objectives, converted from u_theta for velocity)."""
+        if quantity not in ("velocity", "score"):
+            raise ValueError(f"quantity must be 'velocity' or 'score', got {quantity!r}")
+        self.quantity = quantity
+        res = self._learned_res
+        self.learned = None if res is None else self._pick(res)
+        self.refresh()
+
+    def _pick(self, res) -> np.ndarray:
+        return res.score if self.quantity == "score" else res.velocity
 
     def pin(self, x) -> None:
         """Pin the lens at x (data coordinates); None unpins (it follows the mouse again)."""
@@ -265,16 +285,29 @@ class PosteriorLens(QObject):
         y = self.state.label if self.state.label >= 0 else None
         p = mix.at(x, self.state.t, y=y, top=TOP)
         self.point = p
+        if self.quantity == "score":  # the same picture for the scores
+            p = replace(p, velocities=p.scores, velocity=p.score)
         b = self.view.plots()[0].getViewBox().viewRange()
         span = max(b[0][1] - b[0][0], b[1][1] - b[1][0])
         scale = self._scale(p, span)
         head = 0.025 * span
         pinned = "pinned (click: release)" if self.pinned is not None else "click: pin"
+        formula = FORMULA if self.quantity == "velocity" else SCORE_FORMULA
         caption = (
-            f"<div style='background:rgba(255,255,255,215);font-size:9pt'>{FORMULA}<br>"
+            f"<div style='background:rgba(255,255,255,215);font-size:9pt'>{formula}<br>"
             f"x = ({x[0]:.2f}, {x[1]:.2f}), {pinned}<br>top {len(p.index)} of "
             f"{mix.n_components}: {100 * p.mass:.0f}% of p(i | x, t)</div>"
         )
+        if self.quantity == "score":  # the SDE's extra drift term, on its own
+            st = self.state
+            sig = {"linear": st.sigma * (1 - p.t), "sqrt": st.sigma * np.sqrt(1 - p.t)}.get(
+                st.sigma_schedule, st.sigma
+            )
+            extra = 0.5 * sig * sig * p.velocity
+            caption = caption.replace("</div>", (
+                f"<br>the SDE's extra drift σ<sub>t</sub>²/2 ∇log p<sub>t</sub>(x) = "
+                f"({extra[0]:.2f}, {extra[1]:.2f})</div>"
+            ))  # fmt: skip
         for ov in self.overlays.values():
             ov.show(p, mix.means, scale, head, caption)
             # the last u_theta stays drawn (at the new x) until the one for this x arrives
@@ -284,7 +317,13 @@ class PosteriorLens(QObject):
         self._request_learned(p, y)
 
     def _scale(self, p: LensPoint, span: float) -> float:
-        h = max(1.0 - p.t, 1e-3)
+        # velocity: (1 - t) u (one Euler step to t = 1); score: beta_t^2 s (Tweedie: x + beta_t^2
+        # grad log p_t(x) = E[alpha_t z | x_t = x], so a point component's arrow ends at alpha_t z)
+        if self.quantity == "score":
+            b = float(self.mixture().schedule_values(p.t)[1]) if self.mixture() else 1.0
+            h = max(b * b, 1e-4)
+        else:
+            h = max(1.0 - p.t, 1e-3)
         lengths = [np.hypot(*p.velocity), *np.hypot(p.velocities[:, 0], p.velocities[:, 1])]
         if self.learned is not None:
             lengths.append(float(np.hypot(*self.learned)))
@@ -296,7 +335,7 @@ class PosteriorLens(QObject):
     def _request_learned(self, p: LensPoint, y) -> None:
         snap = self._snapshot()
         if snap is None or getattr(snap, "source", None) is not None:
-            self.learned = None
+            self.learned = self._learned_res = None
             for ov in self.overlays.values():
                 ov.show_learned(None, None, 0)
             return
@@ -314,11 +353,12 @@ class PosteriorLens(QObject):
         # while t plays, an answer is a few frames late: shown if within LEARNED_T_SLACK
         if p is None or not np.allclose(res.x, p.x) or abs(res.t - p.t) > LEARNED_T_SLACK:
             return
-        self.learned = res.velocity
+        self._learned_res = res
+        self.learned = self._pick(res)
         b = self.view.plots()[0].getViewBox().viewRange()
         head = 0.035 * max(b[0][1] - b[0][0], b[1][1] - b[1][0])  # = 1.4 x the thin heads
         for ov in self.overlays.values():
-            ov.show_learned(p.x, res.velocity, head)
+            ov.show_learned(p.x, self.learned, head)
 
     # ----------------------------------------------------------------- widgets
     def make_checkbox(self) -> QtWidgets.QCheckBox:

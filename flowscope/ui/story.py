@@ -45,6 +45,10 @@ def install(win) -> None:
         tip="u_t(x) = Σ_i p(i|x,t) u_t(x|z_i): hover a point, click to pin",
     )
     _in_step(win.lens.toggled, lens)
+    add_action(win, menu, "Posterior lens shows the score", lambda on: win.lens.set_quantity(
+        "score" if on else "velocity"), "Shift+L", checkable=True,
+        tip="∇log p_t(x) = Σ_i p(i|x,t) ∇log p_t(x|z_i); the network's score: its own (score, "
+        "noise objectives) or converted from u_θ (velocity)")  # fmt: skip
     cond = add_action(
         win,
         menu,

@@ -153,3 +153,30 @@ def test_lens_is_fast_for_the_largest_target():
         mix.at(rng.normal(size=2), 0.5)
         times.append(time.perf_counter() - t0)
     assert np.median(times) < 5e-3
+
+
+def test_score_lens_averages_component_scores_and_shows_the_networks_score(win, qtbot):
+    """Shift+L: the thin arrows are grad log p_t(x | z_i), their posterior average the exact
+    score; with a score-objective network the green arrow is its own s_theta(x)."""
+    win.state.set(objective="score", t=0.55, playing=False)
+    win.reset_training(quiet=True)
+    win.lens.set_enabled(True)
+    _action(win, "Posterior lens shows the score").trigger()
+    assert win.lens.quantity == "score"
+    win.lens.pin([0.4, 0.9])
+    x = win.lens.point.x
+    exact = win.target.exact
+    s = exact.score(torch.tensor(x[None]), 0.55).numpy()[0]
+    for overlay in win.lens.overlays.values():
+        ws, vs, thick = _drawn_vectors(overlay, x)
+        np.testing.assert_allclose((ws[:, None] * vs).sum(0), s, atol=1e-6)
+        np.testing.assert_allclose(thick, s, atol=1e-6)
+    assert "extra drift" in win.lens.overlays["ode"].caption.toPlainText()
+    win._on_step_clicked()
+    qtbot.waitUntil(lambda: win.sessions.snapshot is not None, timeout=60_000)
+    win.state.set(t=0.6)
+    qtbot.waitUntil(lambda: win.lens.learned is not None, timeout=60_000)
+    model = win.sessions.snapshot.to_model()
+    assert model.config.parameterization == "score"
+    want = model.score(torch.tensor(x[None], dtype=torch.float32), torch.full((1,), 0.6))
+    np.testing.assert_allclose(win.lens.learned, want.double().numpy()[0], atol=1e-5)
