@@ -142,6 +142,7 @@ class LensOverlay:
         self.caption = Caption(vb)  # pinned to the ViewBox: ignores pan and zoom
         self.scale = 1.0  # arrows are drawn as scale * u
         self._caption = ""
+        self.symbols = ("u_θ", "u_t")  # (network, exact): what the caption calls them
         self.set_visible(False)
 
     def set_visible(self, on: bool) -> None:
@@ -182,7 +183,8 @@ class LensOverlay:
         exact = getattr(self.exact, "lens_vector", None)
         if u is not None and exact is not None:
             err = float(np.hypot(*(np.asarray(u) - exact)))
-            self.caption.set_text(f"{self._caption}\ngreen: the network's, |θ − exact| = {err:.3f}")
+            net, ex = self.symbols
+            self.caption.set_text(f"{self._caption}\ngreen: {net}(x), |{net} − {ex}| = {err:.3f}")
 
     @staticmethod
     def _set(item: pg.PlotCurveItem, seg: np.ndarray) -> None:
@@ -338,7 +340,9 @@ class PosteriorLens(QObject):
                 f"{extra[1]:.2f})"
             )
         points = posterior_colors(mix.means, p.weights)
+        symbols = ("u_θ", "u_t") if self.quantity == "velocity" else ("s_θ", "∇log p_t")
         for ov in self.overlays.values():
+            ov.symbols = symbols
             ov.show(p, points, scale, head, caption)
             # the last u_theta stays drawn (at the new x) until the one for this x arrives
             ov.show_learned(p.x, self.learned, 1.4 * head)
