@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, ClassVar
 
+from ..core.couplings import COUPLINGS
 from ..core.defaults import BATCH_2D, DEPTH_2D, LR_2D, WIDTH_2D
 from ..core.images import COLOR_MODES
 from ..core.paths import PARAMETERIZATIONS
@@ -33,6 +34,7 @@ CHOICES = {
     "guide_part": GUIDE_PARTS,
     "particles_follow": ("auto", "learned", "exact"),  # auto: learned once there are weights
     "color": COLOR_MODES,
+    "coupling": COUPLINGS,  # issue 14: how (x_0, x_1) pairs are drawn in training
 }
 
 
@@ -167,6 +169,7 @@ class AppState(Evented):
     lr: float = LR_2D
     device: str = "auto"
     label_dropout: float = 0.1
+    coupling: str = "independent"
     _listeners: list = field(default_factory=list, repr=False)
 
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {

@@ -339,6 +339,8 @@ class PosteriorLens(QObject):
                 f"\nthe SDE's extra drift σₜ²/2 ∇log pₜ(x) = ({extra[0]:.2f}, "
                 f"{extra[1]:.2f})"
             )
+        if getattr(self.state, "coupling", "independent") != "independent":
+            caption += "\nexact: the independent coupling's flow (the model: OT)"
         points = posterior_colors(mix.means, p.weights)
         symbols = ("u_θ", "u_t") if self.quantity == "velocity" else ("s_θ", "∇log p_t")
         for ov in self.overlays.values():

@@ -61,6 +61,7 @@ TRAINING_KEYS = (
     "lr",
     "device",
     "label_dropout",
+    "coupling",
 )
 TRAJECTORY_KEYS = (
     "steps",
@@ -423,6 +424,7 @@ class MainWindow(QMainWindow):
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, num_threads=1, snapshot_hz=10.0, normalize="none",
+            coupling=s.coupling,
         )  # fmt: skip
         if os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0":
             return TrainingSession(self.target, mc, tc)

@@ -4,7 +4,11 @@ explorer), the conditional path (C; Z: a new random z), the SDE playground windo
 
 from __future__ import annotations
 
+from PySide6.QtWidgets import QComboBox, QFormLayout
+
+from ..core.couplings import COUPLINGS
 from .actions import add_action
+from .binding import Binder
 from .conditional import TOOLTIP as CONDITIONAL_TOOLTIP
 from .conditional import ConditionalMode
 from .lens import PosteriorLens
@@ -63,6 +67,7 @@ def install(win) -> None:
     menu.addSeparator()
     add_action(win, menu, "SDE playground…", lambda: open_playground(win), "Ctrl+Shift+P",
                tip="Brownian motion, Ornstein-Uhlenbeck, Langevin toward the target")  # fmt: skip
+    _add_coupling(win)
     menu.setToolTipsVisible(True)
     cond.setToolTip(CONDITIONAL_TOOLTIP)
 
@@ -78,3 +83,47 @@ def open_playground(win):
     pg_win.show()
     pg_win.raise_()
     return pg_win
+
+
+COUPLING_LABELS = ["independent", "minibatch OT"]
+COUPLING_TIP = (
+    "<p>How training pairs (x<sub>0</sub>, x<sub>1</sub>) are drawn. <b>independent</b>: "
+    "x<sub>0</sub> ~ N(0, I) and x<sub>1</sub> ~ p<sub>data</sub> independently (the exact views "
+    "show this flow). <b>minibatch OT</b>: each batch is re-paired by the exact optimal assignment "
+    "(min Σ ||x<sub>1</sub> − x<sub>0</sub>||²): straighter paths, fewer Euler steps; velocity "
+    "objective only. Applies after Reset.</p>"
+)
+
+
+def _add_coupling(win) -> None:
+    """The coupling choice in the training panel (before 'device'), bound to state.coupling;
+    with OT the status bar says that the exact views keep the independent coupling's truth."""
+    form = win.training_panel.findChild(QFormLayout)
+    if form is None:
+        return
+    combo = QComboBox()
+    combo.addItems(COUPLING_LABELS)
+    combo.setToolTip(COUPLING_TIP)
+    win._story_binder = Binder(win.state)
+    win._story_binder.combo("coupling", combo, list(COUPLINGS))
+    row = next(
+        (
+            r
+            for r in range(form.rowCount())
+            if (item := form.itemAt(r, QFormLayout.ItemRole.LabelRole)) is not None
+            and getattr(item.widget(), "text", lambda: "")() == "device"
+        ),
+        form.rowCount(),
+    )
+    form.insertRow(row, "coupling", combo)
+    win.coupling_combo = combo
+
+    def note(name, value) -> None:
+        if name == "coupling" and value != "independent":
+            win.statusBar().showMessage(
+                "minibatch OT: the exact views (arrows, heatmap, lens) still show the "
+                "independent coupling's flow; the learned one is straighter (press Reset)",
+                8000,
+            )
+
+    win.state.subscribe(note)

@@ -180,3 +180,18 @@ def test_score_lens_averages_component_scores_and_shows_the_networks_score(win, 
     assert model.config.parameterization == "score"
     want = model.score(torch.tensor(x[None], dtype=torch.float32), torch.full((1,), 0.6))
     np.testing.assert_allclose(win.lens.learned, want.double().numpy()[0], atol=1e-5)
+
+
+def test_coupling_choice_trains_with_ot_and_the_views_say_so(win, qtbot):
+    combo = win.coupling_combo
+    assert win.state.coupling == "independent"
+    combo.setCurrentIndex(1)  # as a user picks "minibatch OT"
+    assert win.state.coupling == "ot"
+    assert "independent coupling" in win.statusBar().currentMessage()
+    win.reset_training(quiet=True)
+    win._on_step_clicked()
+    qtbot.waitUntil(lambda: win.sessions.snapshot is not None, timeout=60_000)
+    assert win.session.trainer.config.coupling == "ot"
+    win.lens.set_enabled(True)
+    win.lens.pin([0.2, 0.1])
+    assert "independent coupling" in win.lens.overlays["ode"].caption.toPlainText()
