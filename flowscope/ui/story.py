@@ -68,6 +68,11 @@ def install(win) -> None:
     add_action(win, menu, "SDE playground…", lambda: open_playground(win), "Ctrl+Shift+P",
                tip="Brownian motion, Ornstein-Uhlenbeck, Langevin toward the target")  # fmt: skip
     _add_coupling(win)
+    from .straightness_view import StraightnessLine
+
+    win.straightness = StraightnessLine(win, win)
+    centre = win.status_label.parentWidget().layout()
+    centre.insertWidget(centre.indexOf(win.status_label) + 1, win.straightness.label)
     menu.setToolTipsVisible(True)
     cond.setToolTip(CONDITIONAL_TOOLTIP)
 

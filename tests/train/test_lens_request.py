@@ -52,3 +52,29 @@ def test_the_child_process_answers_lens_requests_first():
         np.testing.assert_allclose(res.velocity, ref.velocity, atol=1e-6)
     finally:
         w.stop()
+
+
+def test_straightness_request_in_the_child_process():
+    from flowscope.core.straightness import straightness
+    from flowscope.train.straightness_request import StraightnessRequest
+
+    assert "straightness" in PRIORITY
+    snap = _snapshot()
+    w = ProcessComputeWorker()
+    w.start()
+    try:
+        deadline = time.time() + 120
+        while not w.ready and time.time() < deadline:
+            time.sleep(0.02)
+        w.submit(StraightnessRequest(2, snap, EM, n=200, steps=10))
+        res = None
+        while res is None and time.time() < deadline:
+            res = w.take("straightness")
+            time.sleep(0.01)
+        assert res is not None and res.step == 5
+        x0 = torch.randn((200, 2), generator=torch.Generator().manual_seed(0))
+        ref = straightness(snap.to_model(), steps=10, x0=x0)
+        assert abs(res.learned["kinetic_energy"] - ref["kinetic_energy"]) < 1e-4
+        assert res.exact["kinetic_energy"] >= res.exact["transport_cost"]
+    finally:
+        w.stop()

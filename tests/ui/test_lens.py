@@ -195,3 +195,18 @@ def test_coupling_choice_trains_with_ot_and_the_views_say_so(win, qtbot):
     win.lens.set_enabled(True)
     win.lens.pin([0.2, 0.1])
     assert "independent coupling" in win.lens.overlays["ode"].caption.toPlainText()
+
+
+def test_straightness_line_shows_learned_and_exact_figures(win, qtbot):
+    """The line under the explorer: C and KE of the network's Euler ODE from the compute side,
+    KE >= C (Jensen), and the exact flow's gap."""
+    win._on_step_clicked()
+    qtbot.waitUntil(lambda: win.sessions.snapshot is not None, timeout=60_000)
+    win.straightness.tick()
+    qtbot.waitUntil(lambda: win.straightness.result is not None, timeout=120_000)
+    res = win.straightness.result
+    assert res.learned["kinetic_energy"] >= res.learned["transport_cost"] - 1e-9
+    assert res.exact["kinetic_energy"] >= res.exact["transport_cost"] - 1e-9
+    assert res.exact["gap"] > 0.05  # eight gaussians: the independent flow is curved
+    text = win.straightness.label.text()
+    assert "KE" in text and f"{res.exact['gap']:.2f}" in text and win.straightness.label.isVisible()
