@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from psygnal import EmissionInfo, EmitLoopError, SignalGroupDescriptor
 
+from ..core.couplings import COUPLINGS
 from ..core.defaults import BATCH_2D, DEPTH_2D, LR_2D, WIDTH_2D
 from ..core.images import COLOR_MODES
 from ..core.paths import PARAMETERIZATIONS
@@ -49,6 +50,7 @@ CHOICES = {
     "guide_part": GUIDE_PARTS,
     "particles_follow": FOLLOW,
     "color": COLOR_MODES,
+    "coupling": COUPLINGS,  # issue 14: how (x_0, x_1) pairs are drawn in training
 }
 
 
@@ -289,6 +291,7 @@ class AppState(SamplerParams, TrainingParams):
     # training: the 2D MLP (the recipe shared with the CLI and the library, core/defaults)
     width: int = param(WIDTH_2D, bounds=(1, 4096), control=(16, 1024), label="width")
     depth: int = param(DEPTH_2D, bounds=(1, 64), control=(1, 8), label="depth")
+    coupling: str = param("independent", choices=COUPLINGS, label="coupling")
 
 
 def __getattr__(name: str):

@@ -196,7 +196,7 @@ def grid_points(bounds, n: int) -> torch.Tensor:
 class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
-    KINDS = ("trajectory", "field", "images", "target")
+    KINDS = ("trajectory", "field", "images", "target", "lens", "straightness")
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()
@@ -361,6 +361,8 @@ class ComputeWorker:
                 return self._images(req)
             if isinstance(req, TargetRequest):
                 return self._target(req)
+            if hasattr(req, "compute"):  # self-describing kinds (train/lens.py)
+                return req.compute(self)
             return self._fields(req)
 
     def _target(self, r: TargetRequest) -> TargetResult:

@@ -39,6 +39,7 @@ DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (
     "objective", "schedule", "width", "depth", "batch_size", "lr", "device", "label_dropout",
+    "coupling",
 )  # fmt: skip
 TRAJECTORY_KEYS = (
     "steps", "solver", "sigma", "sigma_schedule", "drop_score_term", "n_particles", "w", "label",
@@ -84,6 +85,9 @@ class MainWindow(FlowscopeWindow):
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
         self._layer_actions = build_main_menus(self)
+        from .story import install  # issue 14: posterior lens (L), conditional path (C, Z)
+
+        install(self)
         self._connect_state()
         self._drawing_timer = QTimer(self, singleShot=True, interval=DRAWING_DEBOUNCE_MS)
         self._drawing_timer.timeout.connect(self._on_drawing_settled)
@@ -136,6 +140,7 @@ class MainWindow(FlowscopeWindow):
         self.time_bar = TimeBar(self.state)
         self.play_button, self.t_slider = self.time_bar.play_button, self.time_bar.t_slider
         self.loop_box = self.time_bar.loop_box
+        self._time_bar = self.time_bar.layout()  # story.install adds the lens box
         cv.addWidget(self.time_bar)
         # on its own line: a long status beside the slider squeezed it to nothing at 1024 px
         self.status_label = QLabel("")
@@ -263,6 +268,7 @@ class MainWindow(FlowscopeWindow):
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,
             label_dropout=s.label_dropout, num_threads=1, snapshot_hz=10.0, normalize="none",
+            coupling=s.coupling,
         )  # fmt: skip
         if os.environ.get("FLOWSCOPE_TRAIN_PROCESS", "1") == "0":
             return TrainingSession(self.target, mc, tc)

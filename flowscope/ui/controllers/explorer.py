@@ -109,6 +109,8 @@ class ExplorerController(QObject):
         self.quality: tuple[list[int], list[float]] = ([], [])
         self.traj = None
         self.field = None
+        #: a view that draws instead of the marginal one (ui/conditional.py), None: marginal
+        self.override = None
         self.frame_times: list[float] = []  # for the soak benchmark
         self._traj_pending_full = False
         self._last_refresh = 0.0
@@ -343,6 +345,8 @@ class ExplorerController(QObject):
         return ode.astype(np.float32), sde.astype(np.float32)
 
     def show_frame(self) -> None:
+        if self.override is not None:
+            return self.override.show_frame()
         view, s = self.view, self.state
         view.set_time(s.t)
         pos = self.current_positions()
@@ -381,6 +385,8 @@ class ExplorerController(QObject):
             self.view.set_computing(on)
 
     def show_field(self) -> None:
+        if self.override is not None:
+            return self.override.show_field()
         fr = self.field
         if fr is None:
             return
