@@ -104,6 +104,12 @@ class FieldResult:
     score: np.ndarray  # (M, 2)
     density: np.ndarray  # (G, G) exact p_t (row 0 = top)
     bounds: tuple[float, float, float, float]
+    #: where ``score`` was evaluated: the grid shifted by half a cell, so the score arrows sit
+    #: between the field arrows instead of on top of them
+    score_origins: np.ndarray | None = None
+    #: the exact field's typical length (RMS of |u|, |drift|, |s| weighted by p_t on the grid): the
+    #: views draw every arrow set, learned - exact too, on one scale that keeps this in a cell
+    reference: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,11 +189,12 @@ def lower_thread_priority(nice: int) -> None:
         pass
 
 
-def grid_points(bounds, n: int) -> torch.Tensor:
-    """(n*n, 2) points of an n x n grid over bounds, rows from the TOP (y decreasing)."""
+def grid_points(bounds, n: int, ny: int | None = None) -> torch.Tensor:
+    """(ny*n, 2) points of an n x ny grid over bounds (ny = n when None), rows from the TOP
+    (y decreasing)."""
     x0, x1, y0, y1 = bounds
     xs = torch.linspace(x0, x1, n)
-    ys = torch.linspace(y1, y0, n)
+    ys = torch.linspace(y1, y0, n if ny is None else ny)
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
 
@@ -431,13 +438,15 @@ class ComputeWorker:
     def _fields(self, r: FieldRequest) -> FieldResult:
         y = None if r.y is None or r.y < 0 else int(r.y)
         w = {"guided": r.w, "conditional": 1.0, "unconditional": 0.0}[r.guide_part]
-        pts = grid_points(r.bounds, r.grid).double()
-        tt = torch.full((pts.shape[0],), float(r.t), dtype=pts.dtype)
+        pts, spts = field_grids(r.bounds, r.grid)
+        n = pts.shape[0]
+        both = torch.cat([pts, spts])
+        tt = torch.full((both.shape[0],), float(r.t), dtype=pts.dtype)
         exact_g = guided(r.exact, y, w)
-        u_exact, s_exact = exact_g.velocity(pts, tt), exact_g.score(pts, tt)
+        u_exact, s_exact = exact_g.velocity(pts, tt[:n]), exact_g.score(both, tt)
         if r.snapshot is not None and r.field_source != "exact":
             learned = guided(_Data(self._model_for(r.snapshot, slot="field")), y, w)
-            u_l, s_l = learned.velocity(pts, tt).double(), learned.score(pts, tt).double()
+            u_l, s_l = learned.velocity(pts, tt[:n]).double(), learned.score(both, tt).double()
             if r.field_source == "difference":
                 u, s = u_l - u_exact, s_l - s_exact
             else:
@@ -445,13 +454,47 @@ class ComputeWorker:
         else:
             u, s = u_exact, s_exact
         sig = float(sigma_schedule_fn(r.sigma, r.sigma_schedule)(tt[:1])[0])
-        drift = u if r.drop_score_term else u + 0.5 * sig * sig * s
+        drift = u if r.drop_score_term else u + 0.5 * sig * sig * s[:n]
+        exact_drift = u_exact if r.drop_score_term else u_exact + 0.5 * sig * sig * s_exact[:n]
+        weight = r.exact.log_prob(both, float(r.t))
+        weight = torch.exp(weight - weight.max())
+        ref = (
+            _typical_length(u_exact, weight[:n]),
+            _typical_length(exact_drift, weight[:n]),
+            _typical_length(s_exact[n:], weight[n:]),
+        )
         dens = self._density(r, y)
         return FieldResult(
             r.generation, float(r.t), pts.float().numpy(), u.float().numpy(),
-            drift.float().numpy(), s.float().numpy(),
+            drift.float().numpy(), s[n:].float().numpy(),
             dens.reshape(r.density_grid, -1).float().numpy(), r.bounds,
+            spts.float().numpy(), ref,
         )  # fmt: skip
+
+
+def _typical_length(v: torch.Tensor, weight: torch.Tensor) -> float:
+    """The root mean square arrow length where the mass is: sqrt(sum_i p_t(x_i) |v_i|^2 /
+    sum_i p_t(x_i)) over the grid (0 when nothing is finite). The max, or a plain quantile,
+    is set by the score far from the data, and shrank the arrows near it to dots."""
+    sq = (v.double() ** 2).sum(dim=1)
+    ok = torch.isfinite(sq) & torch.isfinite(weight)
+    total = float(weight[ok].sum())
+    if total <= 0.0:
+        return 0.0
+    return float((weight[ok] * sq[ok]).sum() / total) ** 0.5
+
+
+def field_grids(bounds, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The arrow grid over bounds with square cells (n points along the shorter side), and the
+    same grid shifted by half a cell in x and y (the cell centres, for the score arrows)."""
+    x0, x1, y0, y1 = (float(b) for b in bounds)
+    wx, wy = x1 - x0, y1 - y0
+    step = min(wx, wy) / (n - 1)
+    nx, ny = max(2, round(wx / step) + 1), max(2, round(wy / step) + 1)
+    pts = grid_points((x0, x1, y0, y1), nx, ny).double()
+    dx, dy = wx / (nx - 1), wy / (ny - 1)
+    centres = grid_points((x0 + dx / 2, x1 - dx / 2, y0 + dy / 2, y1 - dy / 2), nx - 1, ny - 1)
+    return pts, centres.double()
 
 
 def density_grid(exact: ExactMarginal, pts: torch.Tensor, t: float, y, w: float, kind: str):

@@ -19,7 +19,15 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
-from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments, segment_lines
+from flowscope.ui.field_items import (
+    ArrowField,
+    DensityImage,
+    ScaleLegend,
+    arrow_scale,
+    arrow_segments,
+    grid_spacing,
+    segment_lines,
+)
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
@@ -157,6 +165,34 @@ class _Side:
         self.label.setFont(font)
         self.label.setBrush(QtGui.QBrush(QtGui.QColor(30, 30, 30)))
         self.label.setPos(4, 1)
+        self.legend = ScaleLegend(vb)
+        #: layer -> (origins, vectors, reference length): redrawn on one scale by rescale()
+        self.arrow_data: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    def rescale(self, visible: dict[str, bool]) -> None:
+        """Draw the arrow layers on one scale: the largest typical length of the visible
+        layers (the exact field's RMS length where p_t has its mass, sent by the compute side;
+        the median shown length when none is) fills FILL of a cell; the longest arrows are
+        capped at MAX_CELLS cells (the legend's tooltip says so)."""
+        data = self.arrow_data
+        if not data:
+            self.legend.set_scale(None)
+            return
+        cell = min(grid_spacing(o) for o, _, _ in data.values())
+        typical = 0.0
+        for layer, (_, v, ref) in data.items():
+            if visible.get(layer, True):
+                if ref <= 0.0:
+                    length = np.hypot(v[:, 0], v[:, 1])
+                    length = length[np.isfinite(length)]
+                    ref = float(np.median(length)) if len(length) else 0.0
+                typical = max(typical, ref)
+        scale = arrow_scale(cell, typical)
+        for layer, (o, v, _) in data.items():
+            (self.field if layer == "field" else self.score).set_segments(
+                *arrow_segments(o, v, cell, scale)
+            )
+        self.legend.set_scale(scale if typical > 0 else None)
 
     def cached_items(self) -> tuple[QtWidgets.QGraphicsItem, ...]:
         """The static layers that raster views keep as device pixmaps (QPixmapCache)."""
@@ -185,6 +221,9 @@ class ExplorerView(QtWidgets.QWidget):
     point_size: particle diameter in logical pixels.
     """
 
+    #: the visible plane rectangle changed (pan, zoom, resize): arrows should cover it
+    visibleRangeChanged = QtCore.Signal()  # noqa: N815 - Qt signal naming
+
     def __init__(
         self,
         parent: QtWidgets.QWidget | None = None,
@@ -211,6 +250,7 @@ class ExplorerView(QtWidgets.QWidget):
         right.setXLink(left)
         right.setYLink(left)
         self._visible = dict.fromkeys(LAYERS, True)
+        left.getViewBox().sigRangeChanged.connect(lambda *_: self.visibleRangeChanged.emit())
         self.set_bounds(DEFAULT_BOUNDS)
         self.set_time(0.5)
 
@@ -304,24 +344,39 @@ class ExplorerView(QtWidgets.QWidget):
         vectors: np.ndarray | None,
         layer: str = "field",
         color=None,
+        reference: float = 0.0,
     ) -> None:
         """Arrows origins (M, 2) -> origins + s * vectors (M, 2) on layer 'field' or 'score'.
 
-        s makes the longest arrow ~0.8 grid cell (spacing estimated from the origins); heads are
-        30% of an arrow, capped; zero vectors draw nothing. origins None clears the layer.
-        color: anything pg.mkColor takes, or None to keep the current one.
+        One scale s per view for all its arrow sets: the largest typical length of the visible
+        layers (``reference``: the exact field's, so that learned - exact shows small; the
+        median |v| when it is 0) fills ~0.8 grid cell; a legend in the view
+        says which |v| an arrow of its length has. Heads are 30% of an arrow, capped; zero
+        vectors draw nothing. origins None clears the layer. color: anything pg.mkColor
+        takes, or None to keep the current one.
         """
         if layer not in ("field", "score"):
             raise ValueError(f"layer must be 'field' or 'score', got {layer!r}")
-        if origins is None or vectors is None:
-            shafts = heads = np.zeros((0, 2))
-        else:
-            shafts, heads = arrow_segments(origins, vectors)
         for side in self._select(which):
             arrows = side.field if layer == "field" else side.score
             if color is not None:
                 arrows.set_color(color)
-            arrows.set_segments(shafts, heads)
+            if origins is None or vectors is None:
+                side.arrow_data.pop(layer, None)
+                arrows.set_segments(np.zeros((0, 2)), np.zeros((0, 2)))
+            else:
+                o = np.asarray(origins, dtype=np.float64).reshape(-1, 2)
+                v = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+                if o.shape != v.shape:
+                    raise ValueError(
+                        f"origins {o.shape} and vectors {v.shape} must both have shape (M, 2)"
+                    )
+                side.arrow_data[layer] = (o, v, float(reference))
+            side.rescale(self._visible)
+
+    def arrow_legend(self, which: str) -> ScaleLegend:
+        """The view's arrow-scale legend ('ode' or 'sde')."""
+        return self._select(which, both=False)[0].legend
 
     def set_density(
         self,
@@ -357,6 +412,12 @@ class ExplorerView(QtWidgets.QWidget):
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )
 
+    def visible_bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, xmax, ymin, ymax) of the plane the plots show now (the aspect lock makes it
+        wider or taller than the bounds asked by set_bounds): the arrows and heatmap cover it."""
+        (x0, x1), (y0, y1) = self._sides["ode"].plot.getViewBox().viewRange()
+        return float(x0), float(x1), float(y0), float(y1)
+
     def set_layer_visible(self, name: str, visible: bool) -> None:
         if name not in LAYERS:
             raise ValueError(f"layer must be one of {LAYERS}, got {name!r}")
@@ -364,6 +425,8 @@ class ExplorerView(QtWidgets.QWidget):
         for side in self._sides.values():
             for item in side.layer_items(name):
                 item.setVisible(bool(visible))
+            if name in ("field", "score"):
+                side.rescale(self._visible)
 
     def layer_visible(self, name: str) -> bool:
         return self._visible[name]

@@ -102,6 +102,8 @@ class ExplorerController(QObject):
         self.requests = RequestChannel(worker, ("trajectory", "field", "target"), self)
         self.requests.resultReady.connect(self._on_result)
         self.requests.failed.connect(self.failed)
+        if hasattr(view, "visibleRangeChanged"):  # arrows and heatmap cover what is shown
+            view.visibleRangeChanged.connect(self.field_follows_t)
         self.floor: float | None = None
         self.floor_stderr: float | None = None
         self.quality: tuple[list[int], list[float]] = ([], [])
@@ -154,12 +156,20 @@ class ExplorerController(QObject):
         s = self.state
         return FieldRequest(
             generation, self.target.exact, self.snapshot(), float(s.t if t is None else t),
-            self.target.bounds, s.field_source, sigma=s.sigma, sigma_schedule=s.sigma_schedule,
+            self.field_bounds(), s.field_source, sigma=s.sigma, sigma_schedule=s.sigma_schedule,
             drop_score_term=s.drop_score_term, y=None if s.label < 0 else s.label, w=s.w,
             guide_part=s.guide_part,
             density_kind="guided" if s.density_source == "guided" else "marginal",
             **({"density_t_step": PLAY_DENSITY_T_STEP} if s.playing and t is None else {}),
         )  # fmt: skip
+
+    def field_bounds(self) -> tuple[float, float, float, float]:
+        """The plane the plots show (rounded, so that small pans reuse the heatmap cache), or
+        the target's bounds when the view cannot say."""
+        vb = getattr(self.view, "visible_bounds", None)
+        if vb is None:
+            return tuple(self.target.bounds)
+        return tuple(round(float(b), 2) for b in vb())  # type: ignore[return-value]
 
     def request_field(self) -> None:
         self._last_field_request = time.perf_counter()
@@ -344,9 +354,11 @@ class ExplorerController(QObject):
         fr = self.field
         if fr is None:
             return
-        self.view.set_field("ode", fr.origins, fr.ode_field, "field")
-        self.view.set_field("sde", fr.origins, fr.sde_field, "field")
-        self.view.set_field("both", fr.origins, fr.score, "score")
+        ref = fr.reference or (0.0, 0.0, 0.0)
+        s_origins = fr.origins if fr.score_origins is None else fr.score_origins
+        self.view.set_field("ode", fr.origins, fr.ode_field, "field", reference=ref[0])
+        self.view.set_field("sde", fr.origins, fr.sde_field, "field", reference=ref[1])
+        self.view.set_field("both", s_origins, fr.score, "score", reference=ref[2])
         if self.state.density_source != "histogram":
             self.view.set_density("both", fr.density, fr.bounds)
 
