@@ -55,7 +55,8 @@ class TrajectoryRequest:
     y: int | None = None
     w: float = 1.0
     seed: int = 0
-    score_quality: bool = False  # also measure energy distance to the target
+    #: also measure sample quality with the fixed reference sampler (reference_quality)
+    score_quality: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class TrajectoryResult:
     step: int  # training step of the snapshot (0 for exact)
     seconds: float
     energy: float | None = None
-    support: float | None = None  # share of ODE samples inside p_data's support
+    support: float | None = None  # share of reference samples inside p_data's support
+    precision: float | None = None  # their mean exact log p_data
 
 
 @dataclass(frozen=True)
@@ -399,11 +401,9 @@ class ComputeWorker:
         )  # fmt: skip
         if ode.xs is None or sde.xs is None:  # cannot happen: return_trajectory=True
             raise RuntimeError("the samplers returned no trajectory")
-        energy = support = None
-        if r.score_quality:
-            ref = r.exact.sample(1500, seed=r.seed + 7, y=y)
-            energy = energy_distance(ode.x[:1500], ref, max_points=1500)
-            support = support_report(ode.x[:1500], r.exact).support
+        energy = support = precision = None
+        if r.score_quality and not isinstance(model, ExactMarginal):
+            energy, support, precision = reference_quality(model, r.exact, chunk)
         return TrajectoryResult(
             r.generation,
             ode.t.numpy().astype(np.float32),
@@ -414,6 +414,7 @@ class ComputeWorker:
             time.perf_counter() - t0,
             energy,
             support,
+            precision,
         )
 
     def _density(self, r: FieldRequest, y) -> torch.Tensor:
@@ -470,6 +471,31 @@ class ComputeWorker:
             dens.reshape(r.density_grid, -1).float().numpy(), r.bounds,
             spts.float().numpy(), ref,
         )  # fmt: skip
+
+
+#: the quality curve's fixed sampler: what the views show (solver, steps, class, w) must not move
+#: it. Heun with 40 steps: on the exact checkerboard field its energy distance is within 0.1% of
+#: 200 steps' (0.00667 vs 0.00666, below the 1500-sample noise), at a fifth of the cost.
+QUALITY_SOLVER, QUALITY_STEPS, QUALITY_N, QUALITY_SEED = "heun", 40, 1500, 1234
+
+
+def reference_quality(model: FlowModel, exact: ExactMarginal, chunk: int | None = None):
+    """(energy distance, support share, precision) of QUALITY_N samples from ``model`` with
+    the fixed reference sampler against p_data, from fixed seeds (a curve over training steps
+    compares like with like). A conditional model samples each point with the label of its
+    reference point (w = 1, no guidance), so it is measured against the joint p_data whatever
+    class the views show; an unconditional one samples p_data directly."""
+    conditional = bool(getattr(model.config, "conditional", False)) and exact.labels is not None
+    if conditional:
+        ref, labels = exact.sample(QUALITY_N, seed=QUALITY_SEED, return_labels=True)
+        y = labels.long()
+    else:
+        ref, y = exact.sample(QUALITY_N, seed=QUALITY_SEED), None
+    x0 = torch.randn((QUALITY_N, 2), generator=torch.Generator().manual_seed(QUALITY_SEED + 1))
+    x = sample_ode(_Data(model), x0, QUALITY_STEPS, QUALITY_SOLVER, y=y, w=1.0,
+                   chunk_size=chunk).x  # fmt: skip
+    rep = support_report(x, exact)
+    return energy_distance(x, ref, max_points=QUALITY_N), rep.support, rep.precision
 
 
 def _typical_length(v: torch.Tensor, weight: torch.Tensor) -> float:

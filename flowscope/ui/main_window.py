@@ -466,8 +466,6 @@ class MainWindow(QMainWindow):
         elif name == "playing":
             self._set_play_icon(bool(value))
         elif name in TRAJECTORY_KEYS:
-            if name in ("w", "label"):  # the quality curve is measured against p(x | y)
-                self.view.clear_quality()
             self.view.request_trajectories(preview=name == "n_particles")
             if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
                 self.view.request_field()

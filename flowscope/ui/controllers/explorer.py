@@ -77,8 +77,9 @@ class ExplorerController(QObject):
     targetDensity = Signal(object, object)  # noqa: N815 - Qt signal naming
     #: the loss floor L_min arrived (None while unknown)
     floorChanged = Signal(object)  # noqa: N815
-    #: the sample-quality curve changed: (steps, energies, latest support share or None)
-    qualityChanged = Signal(list, list, object)  # noqa: N815
+    #: the sample-quality curve changed: (steps, energies, latest support share or None,
+    #: latest precision (mean exact log p_data) or None)
+    qualityChanged = Signal(list, list, object, object)  # noqa: N815
     #: time to refresh the training status (True: the curves too)
     statusDue = Signal(bool)  # noqa: N815
     #: the compute side reported an error
@@ -202,7 +203,7 @@ class ExplorerController(QObject):
 
     def clear_quality(self) -> None:
         self.quality = ([], [])
-        self.qualityChanged.emit([], [], None)
+        self.qualityChanged.emit([], [], None, None)
 
     def restart(self) -> None:
         """New weights (Reset) or a new target: forget the old quality curve and refresh."""
@@ -280,10 +281,13 @@ class ExplorerController(QObject):
         if kind == "trajectory":
             self.traj = res
             self.sdeWarning.emit(sde_warning(res.sde[-1], self.target.bounds, self.state))
-            if res.energy is not None:
-                self.quality[0].append(res.step)
-                self.quality[1].append(res.energy)
-                self.qualityChanged.emit(*self.quality, res.support)
+            if res.energy is not None:  # the fixed reference sampler's: one point per step
+                steps, values = self.quality
+                if steps and steps[-1] >= res.step:  # a Reset restarts the curve first
+                    del steps[-1], values[-1]
+                steps.append(res.step)
+                values.append(res.energy)
+                self.qualityChanged.emit(steps, values, res.support, res.precision)
             if self._traj_pending_full and res.generation == self.requests.generation(kind):
                 self.request_trajectories()
             self.show_frame()
