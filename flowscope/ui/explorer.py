@@ -29,6 +29,7 @@ from flowscope.ui.field_items import (
     segment_lines,
 )
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
+from flowscope.ui.svg_lines import paint_page_lines
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
 
@@ -202,6 +203,10 @@ class _Side:
         self.label.setText(text)
         r = self.label.boundingRect()
         self.label_box.setRect(0, 0, r.width() + 8, r.height() + 2)
+
+    def line_items(self) -> list[pg.PlotCurveItem]:
+        """The segment-pair items (arrows, trails), drawn under the particles."""
+        return [*self.field.items(), *self.score.items(), self.trails]
 
     def layer_items(self, layer: str) -> list:
         return {
@@ -480,7 +485,7 @@ class ExplorerView(QtWidgets.QWidget):
             painter.fillRect(
                 QtCore.QRectF(0, 0, self.width(), self.height()), QtGui.QColor("white")
             )
-            self._paint_plots(painter, use_framebuffer=False)
+            self._paint_plots(painter, use_framebuffer=False, page_lines=True)
         finally:
             painter.end()
 
@@ -505,7 +510,10 @@ class ExplorerView(QtWidgets.QWidget):
         self.hide()
         self.setAttribute(attr, False)
 
-    def _paint_plots(self, painter: QtGui.QPainter, use_framebuffer: bool) -> None:
+    def _paint_plots(
+        self, painter: QtGui.QPainter, use_framebuffer: bool, page_lines: bool = False
+    ) -> None:
+        """page_lines: draw the arrows and trails as segments in page units (vector export)."""
         for side in self._sides.values():
             view = side.widget
             vp = view.viewport()
@@ -515,4 +523,14 @@ class ExplorerView(QtWidgets.QWidget):
             else:
                 source = view.mapToScene(vp.rect()).boundingRect()
                 painter.fillRect(target, QtGui.QColor("white"))
-                view.scene().render(painter, target, source)
+                lines = side.line_items() if page_lines else []
+                shown = [item for item in lines if item.isVisible()]
+                for item in shown:
+                    item.setVisible(False)
+                try:
+                    view.scene().render(painter, target, source)
+                finally:
+                    for item in shown:
+                        item.setVisible(True)
+                if shown:
+                    paint_page_lines(painter, shown, side.plot.getViewBox(), target, source)
