@@ -700,12 +700,8 @@ class ImageWindow(QMainWindow):
         path = path or self._ask_path("Export the sample grid", "samples.png", "PNG (*.png)")
         if not path:
             return False
-        from ..core.render import save_image_grid
-
-        x, nrow = got
-        scale = max(1, 32 // x.shape[-2])
-        try:
-            save_image_grid(x, path, nrow, value_range=self.result.value_range, scale=scale)
+        try:  # as the view shows it: readable cells, rows and columns labelled
+            _save_qimage(self.grid_view.to_image(), path)
         except (OSError, ValueError) as e:
             self._error("Could not write the picture", str(e))
             return False
@@ -739,12 +735,8 @@ class ImageWindow(QMainWindow):
         path = path or self._ask_path("Export the trajectory", "trajectory.png", "PNG (*.png)")
         if not path:
             return False
-        from ..core.render import save_image_grid
-
-        x = self.result.strip
-        try:
-            save_image_grid(x, path, len(x), value_range=self.result.value_range,
-                            scale=max(1, 32 // x.shape[-2]))  # fmt: skip
+        try:  # with its t labels, as shown
+            _save_qimage(self.strip_view.to_image(), path)
         except (OSError, ValueError) as e:
             self._error("Could not write the picture", str(e))
             return False
@@ -802,3 +794,17 @@ def last_image_model_path() -> Path | None:
 
     base = last_session_path()
     return None if base is None else base.parent / "last-image-model"
+
+
+def _save_qimage(image, path: str) -> None:
+    """Write a QImage as PNG (atomically); ValueError when there is none or Qt cannot."""
+    from ..core.safeio import atomic_write
+
+    if image is None or image.isNull():
+        raise ValueError("there is no picture to write yet")
+
+    def write(tmp: Path) -> None:
+        if not image.save(str(tmp), "PNG"):
+            raise OSError(f"Qt could not write {path}")
+
+    atomic_write(Path(path).expanduser(), write)
