@@ -318,6 +318,10 @@ class ExplorerView(QtWidgets.QWidget):
         for side in self._select(which):
             side.particles.setData(xy, colors)
 
+    def particle_color(self, which: str) -> tuple[float, float, float, float]:
+        """The side's particle colour (RGBA 0..1) when they are not coloured by class."""
+        return PARTICLE_COLORS[self._select(which, both=False)[0].name]
+
     def set_point_size(self, size: float) -> None:
         for side in self._sides.values():
             side.particles.setPointSize(size)

@@ -170,15 +170,19 @@ class ArrowField:
 
 
 def density_lut(n: int = 256) -> np.ndarray:
-    """(n, 4) uint8 lookup table: white at 0, through lavender to deep purple at 1."""
+    """(n, 4) uint8 lookup table: white at 0 through light to mid grey (a hint of blue) at 1.
+
+    It stays light: the particles (blue, orange, or the class colours blue, red, green,
+    purple) must stand out on it everywhere, and on the deep purple it used to end in the blue
+    ones vanished."""
     stops = np.array([0.0, 0.15, 0.45, 0.75, 1.0])
     colors = np.array(
         [
             [255, 255, 255, 255],
-            [239, 237, 245, 255],
-            [188, 189, 220, 255],
-            [128, 125, 186, 255],
-            [84, 39, 143, 255],
+            [240, 240, 243, 255],
+            [212, 212, 219, 255],
+            [181, 181, 191, 255],
+            [155, 155, 167, 255],
         ],
         dtype=np.float64,
     )

@@ -335,9 +335,20 @@ class ExplorerController(QObject):
         if pos is None:
             return
         ode, sde = pos
-        view.set_particles("ode", ode)
-        view.set_particles("sde", sde)
         tr = self.traj
+        histogram = s.density_source == "histogram"
+        key = (id(tr), histogram)
+        if getattr(self, "_colors_key", None) != key:  # once per result, not every frame
+            from ..particle_colors import particle_colors
+
+            self._colors_key = key
+            self._colors = [
+                particle_colors(getattr(tr, f"{side}_class", None), len(p),
+                                view.particle_color(side), histogram)  # fmt: skip
+                for side, p in (("ode", ode), ("sde", sde))
+            ]
+        view.set_particles("ode", ode, self._colors[0])
+        view.set_particles("sde", sde, self._colors[1])
         k = len(tr.ts) - 1
         i = int(round(s.t * k))
         lo = max(0, i - TRAIL_FRAMES)
