@@ -675,7 +675,9 @@ class ImageWindow(QMainWindow):
             self._error("Nothing to export yet", "Train first (press T): there are no weights.")
             return False
         if path is None:
-            path = QFileDialog.getExistingDirectory(self, "Export model into folder")
+            from .model_folder import ask_model_folder
+
+            path = ask_model_folder(self)  # a new folder may be named: save creates it
             if not path:
                 return False
         try:

@@ -677,7 +677,9 @@ class MainWindow(QMainWindow):
             return
         try:
             if fmt == "dir":
-                path = QFileDialog.getExistingDirectory(self, "Export model into folder")
+                from .model_folder import ask_model_folder
+
+                path = ask_model_folder(self)  # a new folder may be named: save creates it
                 if path:
                     model.save(path)
             else:
