@@ -382,7 +382,9 @@ class CurvesPanel(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = pg.PlotWidget(background="w")
+        from .log_axis import LogAxis  # decades (and 2s, 5s) in plain numbers, not '9·10¹'
+
+        self.loss_plot = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})
         self.loss_plot.setLogMode(x=False, y=True)
         self.loss_plot.setLabel("left", "loss")
         self.loss_plot.setLabel("bottom", "step")
