@@ -255,6 +255,7 @@ class ExplorerView(QtWidgets.QWidget):
         right.setXLink(left)
         right.setYLink(left)
         self._visible = dict.fromkeys(LAYERS, True)
+        self._playing, self._t = False, 0.5
         left.getViewBox().sigRangeChanged.connect(lambda *_: self.visibleRangeChanged.emit())
         self.set_bounds(DEFAULT_BOUNDS)
         self.set_time(0.5)
@@ -410,8 +411,15 @@ class ExplorerView(QtWidgets.QWidget):
         self._sides["sde"].plot.setTitle(title, color="#222222", size="10pt")
 
     def set_time(self, t: float) -> None:
+        self._t = float(t)
+        text = f"t = {t:.2f}  ▶ playing" if self._playing else f"t = {t:.2f}  (paused)"
         for side in self._sides.values():
-            side.set_label(f"t = {t:.2f}")
+            side.set_label(text)
+
+    def set_playing(self, playing: bool) -> None:
+        """Whether t plays: the views' t label says so ('▶ playing' / '(paused)')."""
+        self._playing = bool(playing)
+        self.set_time(self._t)
 
     def set_bounds(self, bounds: tuple[float, float, float, float]) -> None:
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""

@@ -189,11 +189,11 @@ class MainWindow(QMainWindow):
         cv.addWidget(self.explorer, 1)
         bar = QHBoxLayout()
         self.play_button = QPushButton()
-        self.play_button.setFixedWidth(40)
-        self._set_play_icon(self.state.playing)
+        self.play_button.setMinimumWidth(84)  # 'Pause' / 'Play' beside the icon
         self.play_button.setToolTip("play / pause the time sweep t = 0 → 1 (Space)")
         self.play_button.clicked.connect(lambda: self.state.set(playing=not self.state.playing))
         bar.addWidget(self.play_button)
+        self._set_play_icon(self.state.playing)
         bar.addWidget(QLabel("time t"))
         self.t_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.t_slider.setRange(0.0, 1.0)
@@ -493,6 +493,10 @@ class MainWindow(QMainWindow):
         sp = QStyle.StandardPixmap
         icon = sp.SP_MediaPause if playing else sp.SP_MediaPlay
         self.play_button.setIcon(self.style().standardIcon(icon))
+        # the state in words, on the button and in the views (t plays from launch)
+        self.play_button.setText("Pause" if playing else "Play")
+        self.explorer.set_playing(playing)
+        self.explorer.set_time(self.state.t)
 
     def _on_t_slider_moved(self, value: float) -> None:
         self.state.set(t=float(value), playing=False)
