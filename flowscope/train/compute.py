@@ -537,11 +537,12 @@ def _typical_length(v: torch.Tensor, weight: torch.Tensor) -> float:
 
 
 def field_grids(bounds, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The arrow grid over bounds with square cells (n points along the shorter side), and the
+    """The arrow grid over bounds with square cells and about n x n points (a tall view gets
+    fewer columns and more rows: the cost of a field request stays that of n x n), and the
     same grid shifted by half a cell in x and y (the cell centres, for the score arrows)."""
     x0, x1, y0, y1 = (float(b) for b in bounds)
     wx, wy = x1 - x0, y1 - y0
-    step = min(wx, wy) / (n - 1)
+    step = (wx * wy) ** 0.5 / (n - 1)
     nx, ny = max(2, round(wx / step) + 1), max(2, round(wy / step) + 1)
     pts = grid_points((x0, x1, y0, y1), nx, ny).double()
     dx, dy = wx / (nx - 1), wy / (ny - 1)

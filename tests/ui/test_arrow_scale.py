@@ -22,9 +22,11 @@ def _lengths(arrows) -> np.ndarray:
 
 
 def test_field_grids_have_square_cells_and_centred_score_points():
-    pts, centres = field_grids((-3.0, 3.0, -6.0, 6.0), 7)
+    pts, centres = field_grids((-1.5, 1.5, -6.0, 6.0), 7)  # 3 x 12: as many points as 7 x 7
     assert grid_spacing(pts.numpy()) == pytest.approx(1.0)
-    assert len(pts) == 7 * 13 and len(centres) == 6 * 12
+    assert len(pts) == 4 * 13 and len(centres) == 3 * 12
+    square, _ = field_grids((-3.0, 3.0, -3.0, 3.0), 21)
+    assert len(square) == 21 * 21 and grid_spacing(square.numpy()) == pytest.approx(0.3)
     # every centre is half a cell from its nearest grid point in x and in y
     d = (centres[:, None] - pts[None]).abs().amin(1)
     assert torch.allclose(d, torch.full_like(d, 0.5))
