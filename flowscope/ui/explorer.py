@@ -412,12 +412,13 @@ class ExplorerView(QtWidgets.QWidget):
 
     def set_time(self, t: float) -> None:
         self._t = float(t)
-        text = f"t = {t:.2f}  ▶ playing" if self._playing else f"t = {t:.2f}  (paused)"
+        text = f"t = {t:.2f}  ▶" if self._playing else f"t = {t:.2f}"
         for side in self._sides.values():
             side.set_label(text)
 
     def set_playing(self, playing: bool) -> None:
-        """Whether t plays: the views' t label says so ('▶ playing' / '(paused)')."""
+        """Whether t plays: the views' t label shows ▶ while it does (the button says Play /
+        Pause)."""
         self._playing = bool(playing)
         self.set_time(self._t)
 
