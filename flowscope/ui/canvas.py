@@ -15,17 +15,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush,
     QColor,
     QIcon,
     QKeySequence,
     QPainter,
-    QPainterPath,
     QPen,
-    QPixmap,
     QShortcut,
-    QTransform,
-    QUndoCommand,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
@@ -41,11 +36,22 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider
 
 from flowscope.core.data.drawing import LABEL_NAMES, MAX_LABELS, Drawing, Stroke
+from flowscope.ui.canvas_items import (
+    CLASS_COLORS,
+    AddStrokeCommand,
+    ClearCommand,
+    StrokeViewBox,
+    paint_brush,
+    paint_clear,
+    paint_eraser,
+    paint_undo,
+    painted_icon,
+    stroke_item,
+    swatch_painter,
+)
 
 Bounds = tuple[float, float, float, float]
 
-#: one colour per class 0..3 (matplotlib's tab10 blue, red, green, purple)
-CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 DEFAULT_BOUNDS: Bounds = (-3.5, 3.5, -3.5, 3.5)
 DEFAULT_BRUSH_WIDTH = 0.4
 BRUSH_WIDTH_RANGE = (0.1, 2.0)
@@ -55,164 +61,15 @@ BRUSH_WIDTH_DECIMALS = 2
 TOOLS = ("brush", "eraser")
 #: a new stroke point is kept once it is this many brush widths from the previous one
 POINT_SPACING = 0.1
-STROKE_ALPHA, LIVE_ALPHA, ERASE_ALPHA, LIVE_ERASE_ALPHA = 150, 200, 70, 140
-ERASE_COLOR = "#606060"
-#: eraser dash pattern, in pen widths (dash, gap)
-ERASE_DASHES = (1.0, 0.6)
+STROKE_ALPHA, LIVE_ALPHA = 150, 200
 POINTS_COLOR = (90, 90, 90, 110)
 POINT_SIZE_PX = 3
 GRID_ALPHA = 0.15
 #: density colormap, white at 0 so strokes stay readable
 DENSITY_COLORS = ("#ffffff", "#e4ebf3", "#b9c9dc", "#8aa3c0")
 Z_DENSITY, Z_POINTS, Z_STROKES, Z_LIVE, Z_OUTLINE = -20, -10, 10, 20, 30
-ICON_PX = 20
 SLIDER_WIDTH_PX = 110
 WIDTH_TOOLTIP = "brush width: each stroke becomes Gaussians of std width/4 along its path"
-
-
-class _StrokeViewBox(pg.ViewBox):
-    """A ViewBox whose left button draws (plane coordinates) instead of panning."""
-
-    penPressed = Signal(QPointF)
-    penMoved = Signal(QPointF)
-    penReleased = Signal(QPointF)
-    penClicked = Signal(QPointF)
-    hoverMoved = Signal(object)  # QPointF in plane coordinates, or None when the mouse left
-
-    def mouseDragEvent(self, ev, axis=None) -> None:
-        """Left drag -> pen signals; other buttons keep pyqtgraph's pan/zoom."""
-        if ev.button() != Qt.MouseButton.LeftButton or axis is not None:
-            super().mouseDragEvent(ev, axis)
-            return
-        ev.accept()
-        if ev.isStart():
-            self.penPressed.emit(self.mapSceneToView(ev.buttonDownScenePos()))
-        pos = self.mapSceneToView(ev.scenePos())
-        (self.penReleased if ev.isFinish() else self.penMoved).emit(pos)
-
-    def mouseClickEvent(self, ev) -> None:
-        """A left click (no drag) -> penClicked; the right-click menu is kept."""
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            if not ev.double():
-                self.penClicked.emit(self.mapSceneToView(ev.scenePos()))
-            return
-        super().mouseClickEvent(ev)
-
-    def hoverEvent(self, ev) -> None:
-        """Report the hovered plane point (for the brush outline)."""
-        self.hoverMoved.emit(None if ev.isExit() else self.mapToView(ev.pos()))
-
-
-class _AddStrokeCommand(QUndoCommand):
-    """Append one stroke to the drawing; undo removes it."""
-
-    def __init__(self, drawing: Drawing, stroke: Stroke, on_change: Callable[[], None]):
-        super().__init__("Erase" if stroke.erase else "Draw stroke")
-        self._drawing, self._stroke, self._on_change = drawing, stroke, on_change
-
-    def redo(self) -> None:
-        self._drawing.add(self._stroke)
-        self._on_change()
-
-    def undo(self) -> None:
-        self._drawing.undo()
-        self._on_change()
-
-
-class _ClearCommand(QUndoCommand):
-    """Remove every stroke; undo puts them back."""
-
-    def __init__(self, drawing: Drawing, on_change: Callable[[], None]):
-        super().__init__("Clear drawing")
-        self._drawing, self._on_change = drawing, on_change
-        self._saved = list(drawing.strokes)
-
-    def redo(self) -> None:
-        self._drawing.clear()
-        self._on_change()
-
-    def undo(self) -> None:
-        self._drawing.strokes[:] = self._saved
-        self._on_change()
-
-
-def _painted_icon(paint: Callable[[QPainter], None]) -> QIcon:
-    """An ICON_PX square icon drawn by ``paint`` on a transparent pixmap."""
-    pix = QPixmap(ICON_PX, ICON_PX)
-    pix.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pix)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    paint(painter)
-    painter.end()
-    return QIcon(pix)
-
-
-def _paint_brush(p: QPainter) -> None:
-    path = QPainterPath(QPointF(3, 16))
-    path.cubicTo(QPointF(7, 4), QPointF(12, 18), QPointF(17, 4))
-    pen = QPen(QColor("#333333"), 3.5, c=Qt.PenCapStyle.RoundCap)
-    p.strokePath(path, pen)
-
-
-def _paint_eraser(p: QPainter) -> None:
-    p.translate(10, 10)
-    p.rotate(-40)
-    p.setPen(QPen(QColor("#333333"), 1.5))
-    p.setBrush(QColor("#f4a6b4"))
-    p.drawRoundedRect(QRectF(-7, -4, 8, 8), 1.5, 1.5)
-    p.setBrush(QColor("#dddddd"))
-    p.drawRoundedRect(QRectF(1, -4, 6, 8), 1.5, 1.5)
-
-
-def _paint_undo(p: QPainter, mirror: bool = False) -> None:
-    if mirror:
-        p.setTransform(QTransform(-1, 0, 0, 1, ICON_PX, 0))
-    path = QPainterPath(QPointF(5, 8))
-    path.cubicTo(QPointF(10, 3), QPointF(18, 5), QPointF(16, 14))
-    p.strokePath(path, QPen(QColor("#333333"), 2, c=Qt.PenCapStyle.RoundCap))
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(QColor("#333333"))
-    p.drawPolygon([QPointF(2, 4), QPointF(9, 5), QPointF(4, 11)])
-
-
-def _paint_clear(p: QPainter) -> None:
-    p.setPen(QPen(QColor("#333333"), 2.2, c=Qt.PenCapStyle.RoundCap))
-    p.drawLine(QPointF(5, 5), QPointF(15, 15))
-    p.drawLine(QPointF(15, 5), QPointF(5, 15))
-
-
-def _swatch_painter(color: str) -> Callable[[QPainter], None]:
-    def paint(p: QPainter) -> None:
-        p.setPen(QPen(QColor("#333333"), 1))
-        p.setBrush(QColor(color))
-        p.drawEllipse(QRectF(3, 3, ICON_PX - 6, ICON_PX - 6))
-
-    return paint
-
-
-def _stroke_item(
-    points: np.ndarray, width: float, color: str, alpha: int, erase: bool
-) -> QGraphicsPathItem:
-    """A path item (plane units) for a stroke: a thick round line, or a disc for a dot."""
-    qcolor = QColor(color)
-    qcolor.setAlpha(alpha)
-    path = QPainterPath(QPointF(*points[0]))
-    item = QGraphicsPathItem()
-    if len(points) == 1 or not np.ptp(points, axis=0).any():
-        path.addEllipse(QPointF(*points[0]), width / 2, width / 2)
-        item.setPen(QPen(Qt.PenStyle.NoPen))
-        item.setBrush(QBrush(qcolor))
-    else:
-        for x, y in points[1:]:
-            path.lineTo(x, y)
-        pen = QPen(qcolor, width, c=Qt.PenCapStyle.RoundCap, j=Qt.PenJoinStyle.RoundJoin)
-        if erase:
-            pen.setDashPattern(list(ERASE_DASHES))
-            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-        item.setPen(pen)
-    item.setPath(path)
-    return item
 
 
 class TargetCanvas(QWidget):
@@ -260,9 +117,9 @@ class TargetCanvas(QWidget):
         row.setContentsMargins(2, 2, 2, 0)
         row.setSpacing(1)
         self._tool_group = QButtonGroup(self)
-        self._brush_button = self._tool_button(_painted_icon(_paint_brush), "Brush (B)")
+        self._brush_button = self._tool_button(painted_icon(paint_brush), "Brush (B)")
         self._eraser_button = self._tool_button(
-            _painted_icon(_paint_eraser), "Eraser (E): removes what was drawn under it"
+            painted_icon(paint_eraser), "Eraser (E): removes what was drawn under it"
         )
         for i, button in enumerate((self._brush_button, self._eraser_button)):
             self._tool_group.addButton(button, i)
@@ -288,20 +145,20 @@ class TargetCanvas(QWidget):
                 f"draw class {LABEL_NAMES[k]} (key {k + 1}): classes give a labelled target "
                 "for guidance, y = its colour"
             )
-            button = self._tool_button(_painted_icon(_swatch_painter(color)), tip)
+            button = self._tool_button(painted_icon(swatch_painter(color)), tip)
             self._class_group.addButton(button, k)
             row.addWidget(button)
         self._class_group.button(0).setChecked(True)
         self._class_group.idClicked.connect(self._on_class_group_clicked)
 
         self._undo_button = self._tool_button(
-            _painted_icon(_paint_undo), "Undo (Edit > Undo)", checkable=False
+            painted_icon(paint_undo), "Undo (Edit > Undo)", checkable=False
         )
         self._redo_button = self._tool_button(
-            _painted_icon(lambda p: _paint_undo(p, mirror=True)), "Redo (Edit > Redo)", False
+            painted_icon(lambda p: paint_undo(p, mirror=True)), "Redo (Edit > Redo)", False
         )
         self._clear_button = self._tool_button(
-            _painted_icon(_paint_clear), "Clear the drawing (undoable)", checkable=False
+            painted_icon(paint_clear), "Clear the drawing (undoable)", checkable=False
         )
         self._undo_button.clicked.connect(self._undo_stack.undo)
         self._redo_button.clicked.connect(self._undo_stack.redo)
@@ -317,7 +174,7 @@ class TargetCanvas(QWidget):
         return line
 
     def _build_plot(self) -> pg.PlotWidget:
-        self._view_box = _StrokeViewBox()
+        self._view_box = StrokeViewBox()
         self._plot = pg.PlotWidget(self, background="w", viewBox=self._view_box)
         item = self._plot.getPlotItem()
         item.hideButtons()
@@ -467,7 +324,7 @@ class TargetCanvas(QWidget):
 
     def _on_clear_button_clicked(self) -> None:
         if self._drawing.strokes:
-            self._undo_stack.push(_ClearCommand(self._drawing, self._on_drawing_modified))
+            self._undo_stack.push(ClearCommand(self._drawing, self._on_drawing_modified))
 
     def _on_view_pen_pressed(self, pos: QPointF) -> None:
         self._cancel_live_stroke()
@@ -503,9 +360,8 @@ class TargetCanvas(QWidget):
             self._view_box.removeItem(item)
         self._stroke_items = []
         for stroke in self._drawing.strokes:
-            color = ERASE_COLOR if stroke.erase else CLASS_COLORS[stroke.label]
-            alpha = ERASE_ALPHA if stroke.erase else STROKE_ALPHA
-            item = _stroke_item(stroke.points, stroke.width, color, alpha, stroke.erase)
+            color = CLASS_COLORS[stroke.label]
+            item = stroke_item(stroke.points, stroke.width, color, STROKE_ALPHA, stroke.erase)
             item.setZValue(Z_STROKES)
             self._view_box.addItem(item, ignoreBounds=True)
             self._stroke_items.append(item)
@@ -515,13 +371,12 @@ class TargetCanvas(QWidget):
     # ----------------------------------------------------------------- helpers
     def _push_stroke(self, points: np.ndarray) -> None:
         stroke = Stroke(points, self._brush_width, self._class, erase=self._tool == "eraser")
-        self._undo_stack.push(_AddStrokeCommand(self._drawing, stroke, self._on_drawing_modified))
+        self._undo_stack.push(AddStrokeCommand(self._drawing, stroke, self._on_drawing_modified))
 
     def _show_live_stroke(self) -> None:
         erase = self._tool == "eraser"
-        color = ERASE_COLOR if erase else CLASS_COLORS[self._class]
-        alpha = LIVE_ERASE_ALPHA if erase else LIVE_ALPHA
-        item = _stroke_item(np.asarray(self._live_points), self._brush_width, color, alpha, erase)
+        item = stroke_item(np.asarray(self._live_points), self._brush_width,
+                           CLASS_COLORS[self._class], LIVE_ALPHA, erase, live=True)  # fmt: skip
         if self._live_item is None:
             self._live_item = item
             item.setZValue(Z_LIVE)

@@ -19,8 +19,17 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
-from flowscope.ui.field_items import ArrowField, DensityImage, arrow_segments, segment_lines
+from flowscope.ui.field_items import (
+    ArrowField,
+    DensityImage,
+    ScaleLegend,
+    arrow_scale,
+    arrow_segments,
+    grid_spacing,
+    segment_lines,
+)
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
+from flowscope.ui.svg_lines import paint_page_lines
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
 
@@ -157,6 +166,34 @@ class _Side:
         self.label.setFont(font)
         self.label.setBrush(QtGui.QBrush(QtGui.QColor(30, 30, 30)))
         self.label.setPos(4, 1)
+        self.legend = ScaleLegend(vb)
+        #: layer -> (origins, vectors, reference length): redrawn on one scale by rescale()
+        self.arrow_data: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    def rescale(self, visible: dict[str, bool]) -> None:
+        """Draw the arrow layers on one scale: the largest typical length of the visible
+        layers (the exact field's RMS length where p_t has its mass, sent by the compute side;
+        the median shown length when none is) fills FILL of a cell; the longest arrows are
+        capped at MAX_CELLS cells (the legend's tooltip says so)."""
+        data = self.arrow_data
+        if not data:
+            self.legend.set_scale(None)
+            return
+        cell = min(grid_spacing(o) for o, _, _ in data.values())
+        typical = 0.0
+        for layer, (_, v, ref) in data.items():
+            if visible.get(layer, True):
+                if ref <= 0.0:
+                    length = np.hypot(v[:, 0], v[:, 1])
+                    length = length[np.isfinite(length)]
+                    ref = float(np.median(length)) if len(length) else 0.0
+                typical = max(typical, ref)
+        scale = arrow_scale(cell, typical)
+        for layer, (o, v, _) in data.items():
+            (self.field if layer == "field" else self.score).set_segments(
+                *arrow_segments(o, v, cell, scale)
+            )
+        self.legend.set_scale(scale if typical > 0 else None)
 
     def cached_items(self) -> tuple[QtWidgets.QGraphicsItem, ...]:
         """The static layers that raster views keep as device pixmaps (QPixmapCache)."""
@@ -166,6 +203,10 @@ class _Side:
         self.label.setText(text)
         r = self.label.boundingRect()
         self.label_box.setRect(0, 0, r.width() + 8, r.height() + 2)
+
+    def line_items(self) -> list[pg.PlotCurveItem]:
+        """The segment-pair items (arrows, trails), drawn under the particles."""
+        return [*self.field.items(), *self.score.items(), self.trails]
 
     def layer_items(self, layer: str) -> list:
         return {
@@ -184,6 +225,9 @@ class ExplorerView(QtWidgets.QWidget):
     True forces them where a context exists; False forces raster.
     point_size: particle diameter in logical pixels.
     """
+
+    #: the visible plane rectangle changed (pan, zoom, resize): arrows should cover it
+    visibleRangeChanged = QtCore.Signal()  # noqa: N815 - Qt signal naming
 
     def __init__(
         self,
@@ -211,6 +255,8 @@ class ExplorerView(QtWidgets.QWidget):
         right.setXLink(left)
         right.setYLink(left)
         self._visible = dict.fromkeys(LAYERS, True)
+        self._playing, self._t = False, 0.5
+        left.getViewBox().sigRangeChanged.connect(lambda *_: self.visibleRangeChanged.emit())
         self.set_bounds(DEFAULT_BOUNDS)
         self.set_time(0.5)
 
@@ -273,6 +319,10 @@ class ExplorerView(QtWidgets.QWidget):
         for side in self._select(which):
             side.particles.setData(xy, colors)
 
+    def particle_color(self, which: str) -> tuple[float, float, float, float]:
+        """The side's particle colour (RGBA 0..1) when they are not coloured by class."""
+        return PARTICLE_COLORS[self._select(which, both=False)[0].name]
+
     def set_point_size(self, size: float) -> None:
         for side in self._sides.values():
             side.particles.setPointSize(size)
@@ -317,24 +367,39 @@ class ExplorerView(QtWidgets.QWidget):
         vectors: np.ndarray | None,
         layer: str = "field",
         color=None,
+        reference: float = 0.0,
     ) -> None:
         """Arrows origins (M, 2) -> origins + s * vectors (M, 2) on layer 'field' or 'score'.
 
-        s makes the longest arrow ~0.8 grid cell (spacing estimated from the origins); heads are
-        30% of an arrow, capped; zero vectors draw nothing. origins None clears the layer.
-        color: anything pg.mkColor takes, or None to keep the current one.
+        One scale s per view for all its arrow sets: the largest typical length of the visible
+        layers (``reference``: the exact field's, so that learned - exact shows small; the
+        median |v| when it is 0) fills ~0.8 grid cell; a legend in the view
+        says which |v| an arrow of its length has. Heads are 30% of an arrow, capped; zero
+        vectors draw nothing. origins None clears the layer. color: anything pg.mkColor
+        takes, or None to keep the current one.
         """
         if layer not in ("field", "score"):
             raise ValueError(f"layer must be 'field' or 'score', got {layer!r}")
-        if origins is None or vectors is None:
-            shafts = heads = np.zeros((0, 2))
-        else:
-            shafts, heads = arrow_segments(origins, vectors)
         for side in self._select(which):
             arrows = side.field if layer == "field" else side.score
             if color is not None:
                 arrows.set_color(color)
-            arrows.set_segments(shafts, heads)
+            if origins is None or vectors is None:
+                side.arrow_data.pop(layer, None)
+                arrows.set_segments(np.zeros((0, 2)), np.zeros((0, 2)))
+            else:
+                o = np.asarray(origins, dtype=np.float64).reshape(-1, 2)
+                v = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+                if o.shape != v.shape:
+                    raise ValueError(
+                        f"origins {o.shape} and vectors {v.shape} must both have shape (M, 2)"
+                    )
+                side.arrow_data[layer] = (o, v, float(reference))
+            side.rescale(self._visible)
+
+    def arrow_legend(self, which: str) -> ScaleLegend:
+        """The view's arrow-scale legend ('ode' or 'sde')."""
+        return self._select(which, both=False)[0].legend
 
     def set_density(
         self,
@@ -359,8 +424,16 @@ class ExplorerView(QtWidgets.QWidget):
         self._sides["sde"].plot.setTitle(title, color="#222222", size="10pt")
 
     def set_time(self, t: float) -> None:
+        self._t = float(t)
+        text = f"t = {t:.2f}  ▶" if self._playing else f"t = {t:.2f}"
         for side in self._sides.values():
-            side.set_label(f"t = {t:.2f}")
+            side.set_label(text)
+
+    def set_playing(self, playing: bool) -> None:
+        """Whether t plays: the views' t label shows ▶ while it does (the button says Play /
+        Pause)."""
+        self._playing = bool(playing)
+        self.set_time(self._t)
 
     def set_bounds(self, bounds: tuple[float, float, float, float]) -> None:
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""
@@ -370,6 +443,12 @@ class ExplorerView(QtWidgets.QWidget):
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )
 
+    def visible_bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, xmax, ymin, ymax) of the plane the plots show now (the aspect lock makes it
+        wider or taller than the bounds asked by set_bounds): the arrows and heatmap cover it."""
+        (x0, x1), (y0, y1) = self._sides["ode"].plot.getViewBox().viewRange()
+        return float(x0), float(x1), float(y0), float(y1)
+
     def set_layer_visible(self, name: str, visible: bool) -> None:
         if name not in LAYERS:
             raise ValueError(f"layer must be one of {LAYERS}, got {name!r}")
@@ -377,6 +456,8 @@ class ExplorerView(QtWidgets.QWidget):
         for side in self._sides.values():
             for item in side.layer_items(name):
                 item.setVisible(bool(visible))
+            if name in ("field", "score"):
+                side.rescale(self._visible)
 
     def layer_visible(self, name: str) -> bool:
         return self._visible[name]
@@ -430,7 +511,7 @@ class ExplorerView(QtWidgets.QWidget):
             painter.fillRect(
                 QtCore.QRectF(0, 0, self.width(), self.height()), QtGui.QColor("white")
             )
-            self._paint_plots(painter, use_framebuffer=False)
+            self._paint_plots(painter, use_framebuffer=False, page_lines=True)
         finally:
             painter.end()
 
@@ -455,7 +536,10 @@ class ExplorerView(QtWidgets.QWidget):
         self.hide()
         self.setAttribute(attr, False)
 
-    def _paint_plots(self, painter: QtGui.QPainter, use_framebuffer: bool) -> None:
+    def _paint_plots(
+        self, painter: QtGui.QPainter, use_framebuffer: bool, page_lines: bool = False
+    ) -> None:
+        """page_lines: draw the arrows and trails as segments in page units (vector export)."""
         for side in self._sides.values():
             view = side.widget
             vp = view.viewport()
@@ -465,4 +549,14 @@ class ExplorerView(QtWidgets.QWidget):
             else:
                 source = view.mapToScene(vp.rect()).boundingRect()
                 painter.fillRect(target, QtGui.QColor("white"))
-                view.scene().render(painter, target, source)
+                lines = side.line_items() if page_lines else []
+                shown = [item for item in lines if item.isVisible()]
+                for item in shown:
+                    item.setVisible(False)
+                try:
+                    view.scene().render(painter, target, source)
+                finally:
+                    for item in shown:
+                        item.setVisible(True)
+                if shown:
+                    paint_page_lines(painter, shown, side.plot.getViewBox(), target, source)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui, QtWidgets
 
 __all__ = [
     "ArrowField",
@@ -17,12 +17,18 @@ __all__ = [
     "arrow_segments",
     "density_lut",
     "grid_spacing",
+    "ScaleLegend",
+    "arrow_scale",
+    "nice_length",
 ]
 
 HEAD_FRACTION = 0.3  # head length as a fraction of the arrow length
 HEAD_CAP = 0.35  # ... but at most this fraction of a grid cell
 HEAD_ANGLE = np.deg2rad(26.0)
 FILL = 0.8  # the longest arrow is this fraction of one grid cell
+#: with one scale for all arrow sets: the typical length (FieldResult.reference) fills FILL of a
+#: cell, and the few longer arrows are drawn at most MAX_CELLS cells long
+MAX_CELLS = 1.5
 
 #: antialiased line paths cost ~11 ms per call in Qt's raster engine and PySide holds the GIL
 #: meanwhile (bench/gui_soak.py: the trainer fell to 3% of its solo speed), so lines are aliased
@@ -49,14 +55,42 @@ def grid_spacing(origins: np.ndarray) -> float:
     return float(np.sqrt(area / len(origins)))
 
 
+def arrow_scale(cell: float, typical: float) -> float:
+    """Plane units per unit of |v| such that an arrow of length ``typical`` fills FILL of a
+    cell (1.0 when typical is 0 or not finite)."""
+    if not (np.isfinite(typical) and typical > 0):
+        return 1.0
+    return FILL * float(cell) / float(typical)
+
+
+def nice_length(scale: float, px_per_unit: float, lo: float = 24.0, hi: float = 70.0) -> float:
+    """A round |v| (1, 2 or 5 x 10^k) whose arrow is between lo and hi pixels long."""
+    px = scale * px_per_unit  # pixels per unit of |v|
+    if not (np.isfinite(px) and px > 0):
+        return 1.0
+    k = np.floor(np.log10(lo / px))
+    for _ in range(4):
+        for m in (1.0, 2.0, 5.0):
+            v = m * 10.0**k
+            if v * px >= lo:  # the first one past lo is below hi: steps are at most x 2.5
+                return float(v)
+        k += 1
+    return float(10.0**k)
+
+
 def arrow_segments(
-    origins: np.ndarray, vectors: np.ndarray, cell: float | None = None
+    origins: np.ndarray,
+    vectors: np.ndarray,
+    cell: float | None = None,
+    scale: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shafts (2K, 2) and heads (4K, 2) as segment pairs for the K non-zero arrows.
 
-    origins, vectors: (M, 2). Arrows are scaled so the longest one is ``FILL`` of a grid cell
-    (``cell``, estimated from the origins when None); heads are ``HEAD_FRACTION`` of the arrow,
-    capped at ``HEAD_CAP`` of a cell. Zero and non-finite vectors draw nothing.
+    origins, vectors: (M, 2). With ``scale`` None, arrows are scaled so the longest one is
+    ``FILL`` of a grid cell (``cell``, estimated from the origins when None); with ``scale`` an
+    arrow is scale * |v| long (one absolute scale), capped at MAX_CELLS cells. Heads are
+    ``HEAD_FRACTION`` of the arrow, capped at ``HEAD_CAP`` of a cell. Zero and non-finite
+    vectors draw nothing.
     """
     origins = np.asarray(origins, dtype=np.float64).reshape(-1, 2)
     vectors = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
@@ -70,9 +104,11 @@ def arrow_segments(
         return np.zeros((0, 2)), np.zeros((0, 2))
     cell = grid_spacing(origins) if cell is None else float(cell)
     o, v, length = origins[keep], vectors[keep], length[keep]
-    scale = FILL * cell / length.max()
-    v = v * scale
-    length = length * scale
+    if scale is None:
+        v, length = v * (FILL * cell / length.max()), length * (FILL * cell / length.max())
+    else:
+        drawn = np.minimum(length * float(scale), MAX_CELLS * cell)
+        v, length = v * (drawn / length)[:, None], drawn
     tip = o + v
 
     shafts = np.empty((2 * len(o), 2))
@@ -134,15 +170,19 @@ class ArrowField:
 
 
 def density_lut(n: int = 256) -> np.ndarray:
-    """(n, 4) uint8 lookup table: white at 0, through lavender to deep purple at 1."""
+    """(n, 4) uint8 lookup table: white at 0 through light to mid grey (a hint of blue) at 1.
+
+    It stays light: the particles (blue, orange, or the class colours blue, red, green,
+    purple) must stand out on it everywhere, and on the deep purple it used to end in the blue
+    ones vanished."""
     stops = np.array([0.0, 0.15, 0.45, 0.75, 1.0])
     colors = np.array(
         [
             [255, 255, 255, 255],
-            [239, 237, 245, 255],
-            [188, 189, 220, 255],
-            [128, 125, 186, 255],
-            [84, 39, 143, 255],
+            [240, 240, 243, 255],
+            [212, 212, 219, 255],
+            [181, 181, 191, 255],
+            [155, 155, 167, 255],
         ],
         dtype=np.float64,
     )
@@ -186,3 +226,65 @@ class DensityImage(pg.ImageItem):
         # ImageItem puts row 0 at the smallest y; flip so row 0 lands at the top of a y-up view
         self.setImage(img[::-1], levels=(0.0, 1.0), autoLevels=False)
         self.setRect(QtCore.QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
+
+
+class ScaleLegend(QtWidgets.QGraphicsRectItem):
+    """'-> = |u| or |s| of 1': the arrows' absolute scale, pinned to a ViewBox's bottom-left
+    corner (it ignores pan and zoom; its arrow follows them)."""
+
+    def __init__(self, view_box: pg.ViewBox) -> None:
+        super().__init__(view_box)
+        self._vb = view_box
+        self._scale: float | None = None
+        self.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.setBrush(QtGui.QBrush(QtGui.QColor(255, 255, 255, 220)))
+        self.setZValue(1000)
+        self.arrow = QtWidgets.QGraphicsPathItem(self)
+        pen = QtGui.QPen(QtGui.QColor(30, 30, 30), 1.4)
+        self.arrow.setPen(pen)
+        self.text = QtWidgets.QGraphicsSimpleTextItem("", self)
+        font = QtGui.QFont()
+        font.setPointSizeF(9.0)
+        self.text.setFont(font)
+        self.text.setBrush(QtGui.QBrush(QtGui.QColor(30, 30, 30)))
+        self.value: float | None = None
+        self.length_px = 0.0
+        self.setToolTip(
+            "Every arrow set in this view (field, score, learned - exact) is drawn on this one "
+            "scale: an arrow as long as this one has |u| (or |s|) equal to the number shown. "
+            f"Arrows longer than {MAX_CELLS:g} grid cells are drawn {MAX_CELLS:g} cells long."
+        )
+        view_box.sigResized.connect(self._update)
+        view_box.sigRangeChanged.connect(self._update)
+        self.hide()
+
+    def set_scale(self, scale: float | None) -> None:
+        """Plane units per unit of |v|, or None to hide the legend (no arrows)."""
+        self._scale = scale
+        self._update()
+
+    def _update(self, *_args) -> None:
+        if self._scale is None:
+            self.hide()
+            return
+        px = self._vb.viewPixelSize()[0]
+        if not (px > 0):
+            return
+        self.value = nice_length(self._scale, 1.0 / px)
+        self.length_px = self.value * self._scale / px
+        self.text.setText(f"= |u| or |s| of {self.value:g}")
+        tr = self.text.boundingRect()
+        h = max(tr.height(), 10.0) + 4
+        y = h / 2
+        x0, x1 = 6.0, 6.0 + self.length_px
+        path = QtGui.QPainterPath(QtCore.QPointF(x0, y))
+        path.lineTo(x1, y)
+        head = min(7.0, 0.35 * self.length_px)
+        path.moveTo(x1 - head * np.cos(HEAD_ANGLE), y - head * np.sin(HEAD_ANGLE))
+        path.lineTo(x1, y)
+        path.lineTo(x1 - head * np.cos(HEAD_ANGLE), y + head * np.sin(HEAD_ANGLE))
+        self.arrow.setPath(path)
+        self.text.setPos(x1 + 5, (h - tr.height()) / 2)
+        self.setRect(0, 0, x1 + 10 + tr.width(), h)
+        self.setPos(4, self._vb.height() - h - 4)
+        self.show()

@@ -359,9 +359,17 @@ class GLPointsItem(pg.GraphicsObject):
         painter.restore()
 
     def _paint_points(self, painter: QtGui.QPainter) -> None:
-        """Vector points: round cosmetic pen, one drawPoints call per distinct colour."""
-        xy = self._xy
+        """Vector points: round pen, one drawPoints call per distinct colour. The points are
+        written in page units (item transform applied here) with a plain pen: a cosmetic pen
+        under the plot's ~50x transform becomes SVG's non-scaling-stroke, which librsvg and
+        ImageMagick ignore (each point drew as a blob 50 times too wide)."""
+        tr = painter.combinedTransform()
+        x, y = self._xy[:, 0].astype(np.float64), self._xy[:, 1].astype(np.float64)
+        xy = np.stack([tr.m11() * x + tr.m21() * y + tr.dx(),
+                       tr.m12() * x + tr.m22() * y + tr.dy()], 1)  # fmt: skip
         finite = np.isfinite(xy).all(axis=1)
+        painter.save()
+        painter.resetTransform()
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         if self._colors is None:
             groups = [(self._color, xy[finite])]
@@ -384,11 +392,11 @@ class GLPointsItem(pg.GraphicsObject):
             pen = QtGui.QPen(QtGui.QColor.fromRgbF(*rgba))
             pen.setWidthF(self._size)
             pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
-            pen.setCosmetic(True)
             painter.setPen(pen)
             poly = pg.functions.create_qpolygonf(len(pts))
             pg.functions.ndarray_from_qpolygonf(poly)[:] = pts
             painter.drawPoints(poly)
+        painter.restore()
 
 
 def _make_viewport_class():

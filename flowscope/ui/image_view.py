@@ -14,6 +14,9 @@ from ..core.render import to_rgb8
 
 GAP = 2  # pixels between cells
 GROUP_GAP = 8  # pixels between column groups (the samples of one w)
+#: exported pictures: each cell at least this many pixels tall (8x8 digits x 8, 28x28 x 3)
+EXPORT_CELL_PX = 64
+EXPORT_FONT_PT = 11
 
 
 class ImageGridView(QWidget):
@@ -30,6 +33,7 @@ class ImageGridView(QWidget):
         self._group = 1
         self._message = message
         self._stale = False
+        self._args: tuple | None = None  # set_images' arguments (for to_image)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 80)
 
@@ -37,6 +41,7 @@ class ImageGridView(QWidget):
     def set_message(self, text: str) -> None:
         """Show ``text`` instead of images (e.g. before there is a model)."""
         self._rgb, self._qimages, self._message = None, [], text
+        self._args = None
         self.update()
 
     def set_stale(self, stale: bool) -> None:
@@ -54,6 +59,7 @@ class ImageGridView(QWidget):
         group: int = 1,
     ) -> None:
         x = np.asarray(images)
+        self._args = (x, value_range, row_labels, col_labels, group)
         if x.ndim != 5:
             raise ValueError(f"images must be (rows, cols, C, H, W), got shape {x.shape}")
         r, k = x.shape[:2]
@@ -74,6 +80,35 @@ class ImageGridView(QWidget):
     def images_rgb(self) -> np.ndarray | None:
         """(R, K, H, W, 3) uint8 as shown (tests, exports)."""
         return self._rgb
+
+    def to_image(self, cell_px: int = EXPORT_CELL_PX) -> QImage | None:
+        """The grid as the view shows it - row and column labels included - with each cell
+        a whole multiple of its pixels, at least ``cell_px`` tall (None when empty)."""
+        if self._args is None or self._rgb is None:
+            return None
+        r, k = self.shape
+        h, w = self._rgb.shape[2:4]
+        scale = max(1, -(-int(cell_px) // h))
+        clone = ImageGridView(center=False)
+        font = clone.font()
+        font.setPointSizeF(EXPORT_FONT_PT)
+        clone.setFont(font)
+        clone.set_images(*self._args)
+        fm = clone.fontMetrics()
+        left = max((fm.horizontalAdvance(s) for s in clone._rows), default=0)
+        left = left + 10 if left else 2
+        top = fm.height() + 6 if clone._cols else 2
+        groups = -(-k // clone._group)
+        width = left + 4 + k * (w * scale + GAP) + GROUP_GAP * (groups - 1)
+        # column labels wider than their cells (w = 1.5 over one 8-px digit) need room
+        widest = max((fm.horizontalAdvance(s) for s in clone._cols), default=0)
+        width = max(width, left + 4 + groups * (widest + GROUP_GAP))
+        height = top + 4 + r * (h * scale + GAP)
+        clone.resize(width + 1, height + 1)
+        image = QImage(clone.size(), QImage.Format.Format_RGB32)
+        image.fill(QColor("white"))
+        clone.render(image)
+        return image
 
     @property
     def shape(self) -> tuple[int, int]:

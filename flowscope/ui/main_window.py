@@ -310,6 +310,8 @@ class MainWindow(FlowscopeWindow):
         The time bar follows t and playing by itself."""
         ev = self.state.events
         ev.t.connect(self._on_t_changed)
+        ev.playing.connect(self.explorer.set_playing)  # '▶ playing' / '(paused)' in the views
+        self.explorer.set_playing(self.state.playing)
         for name in TRAJECTORY_KEYS:
             ev[name].connect(partial(self._on_trajectory_setting, name))
         ev.field_source.connect(self.view.request_field)
@@ -327,8 +329,6 @@ class MainWindow(FlowscopeWindow):
         self.view.field_follows_t()
 
     def _on_trajectory_setting(self, name: str, value) -> None:
-        if name in ("w", "label"):  # the quality curve is measured against p(x | y)
-            self.view.clear_quality()
         self.view.request_trajectories(preview=name == "n_particles")
         if name in ("sigma", "sigma_schedule", "drop_score_term", "w", "label"):
             self.view.request_field()

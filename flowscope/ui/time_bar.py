@@ -19,11 +19,11 @@ class TimeBar(QWidget):
         bar = QHBoxLayout(self)
         bar.setContentsMargins(0, 0, 0, 0)
         self.play_button = QPushButton()
-        self.play_button.setFixedWidth(40)
-        self._set_play_icon(state.playing)
+        self.play_button.setMinimumWidth(84)  # 'Pause' / 'Play' beside the icon
         self.play_button.setToolTip("play / pause the time sweep t = 0 → 1 (Space)")
         self.play_button.clicked.connect(lambda: state.set(playing=not state.playing))
         bar.addWidget(self.play_button)
+        self._set_play_icon(state.playing)
         bar.addWidget(QLabel("time t"))
         self.t_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.t_slider.setRange(0.0, 1.0)
@@ -57,6 +57,8 @@ class TimeBar(QWidget):
         sp = QStyle.StandardPixmap
         icon = sp.SP_MediaPause if playing else sp.SP_MediaPlay
         self.play_button.setIcon(self.style().standardIcon(icon))
+        # the state in words (t plays from launch); the views show it too (MainWindow)
+        self.play_button.setText("Pause" if playing else "Play")
 
     def _on_t_slider_moved(self, value: float) -> None:
         self.state.set(t=float(value), playing=False)

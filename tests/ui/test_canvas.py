@@ -211,3 +211,26 @@ def test_points_and_bounds(canvas):
     canvas.set_bounds((0.0, 10.0, 0.0, 10.0))
     (xmin, xmax), (ymin, ymax) = canvas.plot_widget().getViewBox().viewRange()
     assert xmin <= 0.05 and xmax >= 9.95 and ymin <= 0.05 and ymax >= 9.95
+
+
+def test_eraser_stroke_shows_as_one_continuous_area(qtbot, canvas):
+    """Issue 11 item 15: the eraser drew dashed grey blocks with white gaps between them."""
+    canvas._eraser_button.click()  # the tool row's eraser
+    assert canvas.tool() == "eraser"
+    canvas.set_brush_width(0.8)
+    _drag(qtbot, canvas, (0.0, -2.0), (0.0, 2.0), steps=5)
+    (eraser,) = canvas.drawing().strokes
+    assert eraser.erase
+    qtbot.wait(50)
+    shot = canvas.plot_widget().grab().toImage()
+    dpr = shot.devicePixelRatio()
+    ys = np.linspace(-1.6, 1.6, 120)
+    light = np.array(
+        [shot.pixelColor((_viewport_pos(canvas, 0.0, y) * dpr).toPoint()).lightness() for y in ys]
+    )
+    # one veil along the whole path: no white gaps, no dark blocks
+    assert light.max() < 245 and light.min() > 170, light
+    assert np.ptp(light) < 25
+    # outside the stroke the canvas stays white
+    outside = shot.pixelColor((_viewport_pos(canvas, 1.5, 0.5) * dpr).toPoint()).lightness()
+    assert outside > 245

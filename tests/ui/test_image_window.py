@@ -107,7 +107,7 @@ def test_exports_grid_png_and_npy(win, qtbot, tmp_path):
 
     assert win.exports.export_grid(str(tmp_path / "grid.png"))
     im = np.asarray(Image.open(tmp_path / "grid.png"))
-    assert im.shape == (10 * 33 + 1, 3 * 33 + 1, 3)  # 8x8 cells scaled 4x with 1-pixel gaps
+    assert im.shape[0] >= 10 * 64 and im.shape[1] >= 3 * 64  # 8x8 cells scaled 8x, labelled
     assert win.exports.export_samples(str(tmp_path / "s.npy"))
     x = np.load(tmp_path / "s.npy")
     assert x.shape == (30, 1, 8, 8) and x.min() >= 0.0 and x.max() <= 16.0  # digits' 0..16

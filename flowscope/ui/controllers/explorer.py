@@ -79,8 +79,9 @@ class ExplorerController(QObject):
     targetDensity = Signal(object, object)  # noqa: N815 - Qt signal naming
     #: the loss floor L_min arrived (None while unknown)
     floorChanged = Signal(object)  # noqa: N815
-    #: the sample-quality curve changed: (steps, energies, latest support share or None)
-    qualityChanged = Signal(list, list, object)  # noqa: N815
+    #: the sample-quality curve changed: (steps, energies, latest support share or None,
+    #: latest precision (mean exact log p_data) or None)
+    qualityChanged = Signal(list, list, object, object)  # noqa: N815
     #: time to refresh the training status (True: the curves too)
     statusDue = Signal(bool)  # noqa: N815
     #: the compute side reported an error
@@ -104,6 +105,8 @@ class ExplorerController(QObject):
         self.requests = RequestChannel(worker, ("trajectory", "field", "target"), self)
         self.requests.resultReady.connect(self._on_result)
         self.requests.failed.connect(self.failed)
+        if hasattr(view, "visibleRangeChanged"):  # arrows and heatmap cover what is shown
+            view.visibleRangeChanged.connect(self.field_follows_t)
         self.floor: float | None = None
         self.floor_stderr: float | None = None
         self.quality: tuple[list[int], list[float]] = ([], [])
@@ -173,12 +176,20 @@ class ExplorerController(QObject):
         s = self.state
         return FieldRequest(
             generation, self.target.exact, self.snapshot(), float(s.t if t is None else t),
-            self.target.bounds, s.field_source, sigma=s.sigma, sigma_schedule=s.sigma_schedule,
+            self.field_bounds(), s.field_source, sigma=s.sigma, sigma_schedule=s.sigma_schedule,
             drop_score_term=s.drop_score_term, y=None if s.label < 0 else s.label, w=s.w,
             guide_part=s.guide_part,
             density_kind="guided" if s.density_source == "guided" else "marginal",
             **({"density_t_step": PLAY_DENSITY_T_STEP} if s.playing and t is None else {}),
         )  # fmt: skip
+
+    def field_bounds(self) -> tuple[float, float, float, float]:
+        """The plane the plots show (rounded, so that small pans reuse the heatmap cache), or
+        the target's bounds when the view cannot say."""
+        vb = getattr(self.view, "visible_bounds", None)
+        if vb is None:
+            return tuple(self.target.bounds)
+        return tuple(round(float(b), 2) for b in vb())  # type: ignore[return-value]
 
     def request_field(self) -> None:
         self._last_field_request = time.perf_counter()
@@ -211,7 +222,7 @@ class ExplorerController(QObject):
 
     def clear_quality(self) -> None:
         self.quality = ([], [])
-        self.qualityChanged.emit([], [], None)
+        self.qualityChanged.emit([], [], None, None)
 
     def restart(self) -> None:
         """New weights (Reset) or a new target: forget the old quality curve and refresh."""
@@ -296,10 +307,13 @@ class ExplorerController(QObject):
         if kind == "trajectory":
             self.traj = res
             self.sdeWarning.emit(sde_warning(res.sde[-1], self.target.bounds, self.state))
-            if res.energy is not None:
-                self.quality[0].append(res.step)
-                self.quality[1].append(res.energy)
-                self.qualityChanged.emit(*self.quality, res.support)
+            if res.energy is not None:  # the fixed reference sampler's: one point per step
+                steps, values = self.quality
+                if steps and steps[-1] >= res.step:  # a Reset restarts the curve first
+                    del steps[-1], values[-1]
+                steps.append(res.step)
+                values.append(res.energy)
+                self.qualityChanged.emit(steps, values, res.support, res.precision)
             if self._traj_pending_full and res.generation == self.requests.generation(kind):
                 self._traj_pending_full = False  # the full set: same settings, still urgent
                 n_all = self.state.n_particles
@@ -353,9 +367,20 @@ class ExplorerController(QObject):
         if pos is None:
             return
         ode, sde = pos
-        view.set_particles("ode", ode)
-        view.set_particles("sde", sde)
         tr = self.traj
+        histogram = s.density_source == "histogram"
+        key = (id(tr), histogram)
+        if getattr(self, "_colors_key", None) != key:  # once per result, not every frame
+            from ..particle_colors import particle_colors
+
+            self._colors_key = key
+            self._colors = [
+                particle_colors(getattr(tr, f"{side}_class", None), len(p),
+                                view.particle_color(side), histogram)  # fmt: skip
+                for side, p in (("ode", ode), ("sde", sde))
+            ]
+        view.set_particles("ode", ode, self._colors[0])
+        view.set_particles("sde", sde, self._colors[1])
         k = len(tr.ts) - 1
         i = int(round(s.t * k))
         lo = max(0, i - TRAIL_FRAMES)
@@ -390,9 +415,11 @@ class ExplorerController(QObject):
         fr = self.field
         if fr is None:
             return
-        self.view.set_field("ode", fr.origins, fr.ode_field, "field")
-        self.view.set_field("sde", fr.origins, fr.sde_field, "field")
-        self.view.set_field("both", fr.origins, fr.score, "score")
+        ref = fr.reference or (0.0, 0.0, 0.0)
+        s_origins = fr.origins if fr.score_origins is None else fr.score_origins
+        self.view.set_field("ode", fr.origins, fr.ode_field, "field", reference=ref[0])
+        self.view.set_field("sde", fr.origins, fr.sde_field, "field", reference=ref[1])
+        self.view.set_field("both", s_origins, fr.score, "score", reference=ref[2])
         if self.state.density_source != "histogram":
             self.view.set_density("both", fr.density, fr.bounds)
 

@@ -51,7 +51,9 @@ class Exports(QObject):
         if model is None:
             return False
         if path is None:
-            path = QFileDialog.getExistingDirectory(self.window, "Export model into folder")
+            from ..model_folder import ask_model_folder
+
+            path = ask_model_folder(self.window)  # a new folder may be named: save creates it
             if not path:
                 return False
         try:
@@ -202,12 +204,8 @@ class ImageExports(Exports):
         path = path or self._ask_save("Export the sample grid", "samples.png", "PNG (*.png)")
         if not path:
             return False
-        from ...core.render import save_image_grid
-
-        x, nrow = got
-        value_range = self.window.result.value_range
-        try:
-            save_image_grid(x, path, nrow, value_range=value_range, scale=max(1, 32 // x.shape[-2]))
+        try:  # as the view shows it: readable cells, rows and columns labelled
+            _save_qimage(self.window.grid_view.to_image(), path)
         except (OSError, ValueError) as e:
             return self._failed("Could not write the picture", e)
         return self._done(f"wrote {path} (rows: classes; columns: w)", 5000)
@@ -238,12 +236,20 @@ class ImageExports(Exports):
         path = path or self._ask_save("Export the trajectory", "trajectory.png", "PNG (*.png)")
         if not path:
             return False
-        from ...core.render import save_image_grid
-
-        x = result.strip
-        try:
-            save_image_grid(x, path, len(x), value_range=result.value_range,
-                            scale=max(1, 32 // x.shape[-2]))  # fmt: skip
+        try:  # with its t labels, as shown
+            _save_qimage(self.window.strip_view.to_image(), path)
         except (OSError, ValueError) as e:
             return self._failed("Could not write the picture", e)
         return True
+
+
+def _save_qimage(image, path: str) -> None:
+    """Write a QImage as PNG (atomically); ValueError when there is none or Qt cannot."""
+    if image is None or image.isNull():
+        raise ValueError("there is no picture to write yet")
+
+    def write(tmp: Path) -> None:
+        if not image.save(str(tmp), "PNG"):
+            raise OSError(f"Qt could not write {path}")
+
+    atomic_write(Path(path).expanduser(), write)
