@@ -23,13 +23,10 @@ from flowscope.ui.field_items import (
     ArrowField,
     DensityImage,
     ScaleLegend,
-    arrow_scale,
-    arrow_segments,
-    grid_spacing,
+    draw_on_one_scale,
     segment_lines,
 )
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
-from flowscope.ui.svg_lines import paint_page_lines
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
 
@@ -171,29 +168,10 @@ class _Side:
         self.arrow_data: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
 
     def rescale(self, visible: dict[str, bool]) -> None:
-        """Draw the arrow layers on one scale: the largest typical length of the visible
-        layers (the exact field's RMS length where p_t has its mass, sent by the compute side;
-        the median shown length when none is) fills FILL of a cell; the longest arrows are
-        capped at MAX_CELLS cells (the legend's tooltip says so)."""
-        data = self.arrow_data
-        if not data:
-            self.legend.set_scale(None)
-            return
-        cell = min(grid_spacing(o) for o, _, _ in data.values())
-        typical = 0.0
-        for layer, (_, v, ref) in data.items():
-            if visible.get(layer, True):
-                if ref <= 0.0:
-                    length = np.hypot(v[:, 0], v[:, 1])
-                    length = length[np.isfinite(length)]
-                    ref = float(np.median(length)) if len(length) else 0.0
-                typical = max(typical, ref)
-        scale = arrow_scale(cell, typical)
-        for layer, (o, v, _) in data.items():
-            (self.field if layer == "field" else self.score).set_segments(
-                *arrow_segments(o, v, cell, scale)
-            )
-        self.legend.set_scale(scale if typical > 0 else None)
+        """All arrow layers on one scale, with the legend (field_items.draw_on_one_scale)."""
+        draw_on_one_scale(
+            self.arrow_data, {"field": self.field, "score": self.score}, self.legend, visible
+        )
 
     def cached_items(self) -> tuple[QtWidgets.QGraphicsItem, ...]:
         """The static layers that raster views keep as device pixmaps (QPixmapCache)."""
@@ -471,92 +449,14 @@ class ExplorerView(QtWidgets.QWidget):
         the image (GLPointsItem draws through its QPainter fallback; works hidden too).
         "auto": "gl" when the view uses GL and is visible, else "raster".
         """
-        if source not in ("auto", "gl", "raster"):
-            raise ValueError(f"source must be 'auto', 'gl' or 'raster', got {source!r}")
-        if source == "auto":
-            source = "gl" if self._use_gl and self.isVisible() else "raster"
-        if source == "gl" and not self._use_gl:
-            raise RuntimeError("render_image(source='gl') needs OpenGL viewports; use 'raster'")
-        self._ensure_laid_out()
-        dpr = self.devicePixelRatioF()
-        image = QtGui.QImage(
-            round(self.width() * dpr),
-            round(self.height() * dpr),
-            QtGui.QImage.Format.Format_ARGB32_Premultiplied,
-        )
-        image.setDevicePixelRatio(dpr)
-        image.fill(QtGui.QColor("white"))
-        painter = QtGui.QPainter(image)
-        try:
-            self._paint_plots(painter, use_framebuffer=(source == "gl"))
-        finally:
-            painter.end()
-        return image
+        from flowscope.ui.explorer_export import render_image
+
+        return render_image(self, source)
 
     def export_svg(self, path: str) -> None:
-        """Vector export via QSvgGenerator (pyqtgraph's SVGExporter fails on current Qt).
+        """Vector export via QSvgGenerator (pyqtgraph's SVGExporter fails on current Qt), with
+        the arrows, trails and particles in page units. Particles become one SVG point each:
+        large files for many particles."""
+        from flowscope.ui.explorer_export import export_svg
 
-        Particles become one SVG point each: large files for many particles.
-        """
-        from PySide6 import QtSvg  # ships with PySide6-Essentials
-
-        self._ensure_laid_out()
-        gen = QtSvg.QSvgGenerator()
-        gen.setFileName(str(path))
-        gen.setSize(self.size())
-        gen.setViewBox(QtCore.QRect(0, 0, self.width(), self.height()))
-        gen.setTitle("flowscope explorer")
-        painter = QtGui.QPainter(gen)
-        try:
-            painter.fillRect(
-                QtCore.QRectF(0, 0, self.width(), self.height()), QtGui.QColor("white")
-            )
-            self._paint_plots(painter, use_framebuffer=False, page_lines=True)
-        finally:
-            painter.end()
-
-    def _ensure_laid_out(self) -> None:
-        """Lay out a never-shown top-level view (shown off-screen once) so scenes fit sizes.
-
-        A view embedded in a hidden parent must have been shown before it can be exported.
-        """
-        if (
-            self.isVisible()
-            or not self.isWindow()
-            or self.testAttribute(QtCore.Qt.WidgetAttribute.WA_WState_ExplicitShowHide)
-        ):
-            return
-        attr = QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen
-        self.setAttribute(attr, True)
-        self.show()
-        for _ in range(3):  # graphics layouts and the aspect lock settle through posted events
-            QtWidgets.QApplication.sendPostedEvents()
-        self.set_bounds(self._bounds)
-        QtWidgets.QApplication.sendPostedEvents()
-        self.hide()
-        self.setAttribute(attr, False)
-
-    def _paint_plots(
-        self, painter: QtGui.QPainter, use_framebuffer: bool, page_lines: bool = False
-    ) -> None:
-        """page_lines: draw the arrows and trails as segments in page units (vector export)."""
-        for side in self._sides.values():
-            view = side.widget
-            vp = view.viewport()
-            target = QtCore.QRectF(QtCore.QPointF(vp.mapTo(self, QtCore.QPoint(0, 0))), vp.size())
-            if use_framebuffer:
-                painter.drawImage(target, vp.grabFramebuffer())
-            else:
-                source = view.mapToScene(vp.rect()).boundingRect()
-                painter.fillRect(target, QtGui.QColor("white"))
-                lines = side.line_items() if page_lines else []
-                shown = [item for item in lines if item.isVisible()]
-                for item in shown:
-                    item.setVisible(False)
-                try:
-                    view.scene().render(painter, target, source)
-                finally:
-                    for item in shown:
-                        item.setVisible(True)
-                if shown:
-                    paint_page_lines(painter, shown, side.plot.getViewBox(), target, source)
+        export_svg(self, path)

@@ -20,6 +20,7 @@ __all__ = [
     "ScaleLegend",
     "arrow_scale",
     "nice_length",
+    "draw_on_one_scale",
 ]
 
 HEAD_FRACTION = 0.3  # head length as a fraction of the arrow length
@@ -123,6 +124,30 @@ def arrow_segments(
     heads[0::4], heads[1::4] = tip, tip + left
     heads[2::4], heads[3::4] = tip, tip + right
     return shafts, heads
+
+
+def draw_on_one_scale(data: dict, arrows: dict, legend, visible: dict[str, bool]) -> None:
+    """Draw the arrow layers of one view on one scale: data: layer -> (origins, vectors,
+    reference length); arrows: layer -> ArrowField. The largest typical length of the visible
+    layers (the exact field's RMS length where p_t has its mass, sent by the compute side; the
+    median shown length when it is 0) fills FILL of a cell; the longest arrows are capped at
+    MAX_CELLS cells (the legend's tooltip says so)."""
+    if not data:
+        legend.set_scale(None)
+        return
+    cell = min(grid_spacing(o) for o, _, _ in data.values())
+    typical = 0.0
+    for layer, (_, v, ref) in data.items():
+        if visible.get(layer, True):
+            if ref <= 0.0:
+                length = np.hypot(v[:, 0], v[:, 1])
+                length = length[np.isfinite(length)]
+                ref = float(np.median(length)) if len(length) else 0.0
+            typical = max(typical, ref)
+    scale = arrow_scale(cell, typical)
+    for layer, (o, v, _) in data.items():
+        arrows[layer].set_segments(*arrow_segments(o, v, cell, scale))
+    legend.set_scale(scale if typical > 0 else None)
 
 
 def segment_lines(**opts) -> pg.PlotCurveItem:
