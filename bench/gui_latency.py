@@ -76,7 +76,7 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="flowscope-latency-")
     os.environ["FLOWSCOPE_HOME"] = home
 
-    from flowscope.app import _configure_threads, make_app
+    from flowscope.app import _configure_threads, freeze_startup_objects, make_app
     from flowscope.core.data import PRESETS
     from flowscope.state import AppState
     from flowscope.ui.main_window import MainWindow
@@ -90,6 +90,7 @@ def main() -> None:
     win = MainWindow(AppState(target_source="two_moons"), ask_to_save=False)
     win.resize(1600, 1000)
     win.show()
+    freeze_startup_objects()  # as flowscope's _show_and_run does
     beat = Heartbeat()
     _spin(app, 3.0)  # first paint, the compute child's start
     settle = 0.6 if args.quick else args.settle
