@@ -34,6 +34,17 @@ def _configure_threads() -> None:
     sys.setswitchinterval(0.0005)
 
 
+def freeze_startup_objects() -> None:
+    """Leave the objects made at start-up (modules, torch, Qt wrappers: ~240k) out of Python's
+    cyclic garbage collector. A full collection walked all of them on the GUI thread: a
+    100-600 ms stall every few seconds of use (bench/gui_latency.py, 2-core CPU). They live as
+    long as the app; objects made later are still collected. (No gc.collect() first: that
+    full collection would itself stall the first frames.)"""
+    import gc
+
+    gc.freeze()
+
+
 def make_app(argv: list[str] | None = None):
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
@@ -143,6 +154,7 @@ def restore_last_session(win, path) -> bool:
 def _show_and_run(app, win, args, scripted) -> int:
     """Show the window, then run the scripted demo (``scripted(app, win, args)``) or the app."""
     win.show()
+    freeze_startup_objects()
     if scripted is not None:
         return scripted(app, win, args)
     code = app.exec()

@@ -108,12 +108,14 @@ def splat(
     if not per_point:
         # one colour: premultiplied ARGB straight from a lookup table on the accumulated
         # -log(1 - o), quantized in place (fresh multi-MB temporaries cost more than the math)
+        # (only the device region, in float32, and a uint16 np.take: 4.4 -> 2.9 ms for 10k
+        # particles on a 700 x 800 plot, twice a frame)
         a = np.bincount(idx, weights=_over_weights(r, float(rgba[3]))[phase].ravel(), minlength=n)
-        a *= LUT_SCALE
-        a += 0.5
-        np.minimum(a, LUT_SIZE - 1, out=a)
-        q = a.reshape(h, w)[m : h - m, m : w - m].astype(np.int32)
-        return x0, y0, _lut(tuple(float(v) for v in rgba[:3]))[q]
+        q = a.reshape(h, w)[m : h - m, m : w - m].astype(np.float32)
+        q *= LUT_SCALE
+        q += 0.5
+        np.minimum(q, LUT_SIZE - 1, out=q)
+        return x0, y0, np.take(_lut(tuple(float(v) for v in rgba[:3])), q.astype(np.uint16))
     # per-point colours: the opacity-weighted mean of the points' colours
     ca = np.clip(cover[phase] * rgba[:, 3:4], 0.0, 0.995)  # (N, K) opacity per pixel
     a = np.bincount(idx, weights=-np.log1p(-ca).ravel(), minlength=n)

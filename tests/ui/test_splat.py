@@ -55,3 +55,15 @@ def test_points_just_off_every_edge_touch_the_border_pixels_only():
     a = _channel(img, "a")
     assert a[15, 0] > 0 and a[15, -1] > 0 and a[0, 20] > 0 and a[-1, 20] > 0
     assert a[15, 5:36].max() == 0 and a[5:26, 20].max() == 0  # nothing wrapped around
+
+
+def test_many_points_give_a_contiguous_image_qimage_can_wrap():
+    """GLPointsItem wraps the array's buffer in a QImage (stride 4 x width): it must be a
+    C-contiguous uint32 array of the device region, equal to one lookup per accumulated value."""
+    rng = np.random.default_rng(0)
+    xs, ys = rng.uniform(-3, 203, 5000), rng.uniform(-3, 153, 5000)
+    x0, y0, img = splat(xs, ys, 200, 150, 2.5, (0.2, 0.4, 0.6, 0.5))
+    assert img.dtype == np.uint32 and img.flags.c_contiguous
+    assert (x0, y0) == (0, 0) and img.shape == (150, 200)
+    a = _alpha(img)
+    assert 0.0 < a.mean() < 1.0 and a.max() <= 1.0
