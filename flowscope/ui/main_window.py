@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.state = state or AppState()
         self.ask_to_save = ask_to_save
         self.setWindowTitle("[*]untitled · flowscope")
-        self.worker = make_compute_worker(num_threads=1)
+        self.worker = self._make_worker()
         self.worker.start()
         self.sessions = SessionController(self._new_session, self)
         self.sessions.failed.connect(self._error)
@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
             self.explorer.set_layer_visible(layer, bool(getattr(self.state, key)))
         self.view.start()
         self.resize(*fitted_size(self, 1560, 940))
+
+    def _make_worker(self):  # ui/external_field.py's window computes in this process
+        return make_compute_worker(num_threads=1)
 
     @property
     def session(self):
@@ -262,6 +265,8 @@ class MainWindow(QMainWindow):
         f = mb.addMenu("&File")
         self._action(f, "&New project", self.new_project, "Ctrl+N")
         self._action(f, "&Open project…", self.open_project_dialog, "Ctrl+O")
+        self._action(f, "Open &model (ONNX, model folder)…", self._open_model_dialog, None,
+                     "show a trained velocity field (no training) beside the exact one")
         self._action(f, "&Save project", self.save_project, "Ctrl+S")
         self._action(f, "Save project &as…", self.save_project_as, "Ctrl+Shift+S")
         f.addSeparator()
@@ -584,6 +589,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"saved {self.project_path}", 4000)
         return True
 
+    def _open_model_dialog(self) -> None:
+        from .external_field import open_model_dialog
+
+        open_model_dialog(self)
+
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Open project", "", "flowscope project (*.flowscope);;All files (*)"
@@ -600,6 +610,7 @@ class MainWindow(QMainWindow):
         except (ProjectError, ValueError, KeyError, TypeError) as e:
             self._error("Cannot open the project", str(e))
             return False
+        self._detach_field()
         self.sessions.discard()
         self.canvas.set_drawing(drawing)
         settings = dict(proj.settings)
@@ -651,12 +662,18 @@ class MainWindow(QMainWindow):
     def new_project(self) -> None:
         if not self._maybe_save():
             return
+        self._detach_field()
         self.sessions.discard()
         self.canvas.set_drawing(Drawing())
         self.project_path = None
         self.set_target_source("two_moons")
         self.reset_training(quiet=True)
         self.dirty = False
+
+    def _detach_field(self) -> None:
+        from .external_field import detach_field
+
+        detach_field(self)
 
     def current_model(self):
         snap = self._snapshot()
