@@ -48,6 +48,11 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--t", type=float, default=None, help="show this time t in [0, 1]")
     g.add_argument("--screenshot", metavar="PNG", help="save a screenshot and exit")
 
+    o = sub.add_parser("open", help="open the desktop window on a trained model (ONNX or folder)")
+    o.add_argument("model", help="an .onnx file, a model folder or its model.json")
+    o.add_argument("--t", type=float, default=None, help="show this time t in [0, 1]")
+    o.add_argument("--screenshot", metavar="PNG", help="save a screenshot and exit")
+
     t = sub.add_parser("train", help="train a model on a preset, a data file or image dataset")
     t.add_argument(
         "--data",
@@ -437,6 +442,17 @@ def _cmd_reflow(a) -> int:
     return cmd_reflow(a)
 
 
+def _cmd_open(a) -> int:
+    try:
+        from .app_open import run_open
+    except ImportError as e:
+        raise CliError(
+            f"the desktop app needs the GUI packages ({e.name or e}); "
+            "install them with: pip install 'flowscope[gui]'"
+        ) from None
+    return run_open(a)
+
+
 def _cmd_gui(a) -> int:
     try:
         from .app import run_app
@@ -451,7 +467,7 @@ def _cmd_gui(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ("gui", "train", "sample", "export", "diagnose", "reflow")
+    commands = ("gui", "open", "train", "sample", "export", "diagnose", "reflow")
     commands += ("-h", "--help", "--version")
     if not argv or argv[0] not in commands:
         argv = ["gui", *argv]  # `flowscope` and `flowscope --demo ...` open the GUI
@@ -459,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"train": _cmd_train, "sample": _cmd_sample, "export": _cmd_export, "gui": _cmd_gui}
     handlers["diagnose"] = _cmd_diagnose
     handlers["reflow"] = _cmd_reflow
+    handlers["open"] = _cmd_open
     try:
         return handlers[args.command](args)
     except (CliError, ValueError, OSError) as e:
