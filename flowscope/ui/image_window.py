@@ -359,6 +359,11 @@ class ImageWindow(QMainWindow):
             f, "Continue the &last model", lambda: self.open_model(last_image_model_path()),
             tip="the model this window saved when it was last closed",
         )  # fmt: skip
+        from .image_follow import follow_run_dialog, stop_following
+
+        self._action(f, "&Follow a training run…", lambda: follow_run_dialog(self),
+                     tip="sample the newest checkpoint of a run's folder, reloaded as it trains")
+        self._action(f, "Stop following", lambda: stop_following(self))
         ex = f.addMenu("&Export")
         self._action(ex, "Model (safetensors + json)…", self.export_model, "Ctrl+Shift+E")
         self._action(ex, "Sample grid as PNG…", lambda: self.export_grid(None), "Ctrl+E")
