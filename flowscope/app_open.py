@@ -40,12 +40,11 @@ def run_open(args) -> int:
     if _is_image_model(path):
         from .state import ImageState
         from .ui.image_window import ImageWindow
-        from .ui.scripted import run_scripted_images
 
         win = ImageWindow(ImageState(), ask_to_save=False)
         win.autosave_enabled = False  # opening a model never replaces the user's last one
         ok = win.open_model(path)
-        runner = run_scripted_images
+        runner = _scripted_images
     else:
         from .state import AppState
         from .ui.external_field import open_model
@@ -65,3 +64,17 @@ def run_open(args) -> int:
         return 2
     args.train_steps = 0
     return _show_and_run(app, win, args, runner if scripted else None)
+
+
+def _scripted_images(app, win, args) -> int:
+    """--screenshot of an opened image model: wait for its weights (the training process
+    publishes them), sample the grid and the strip, save."""
+    import time
+
+    from .ui.scripted import _wait, run_scripted_images
+
+    deadline = time.time() + 60
+    while win._snapshot() is None and time.time() < deadline:
+        _wait(app, 0.1)
+    win.render_now()
+    return run_scripted_images(app, win, args)

@@ -59,3 +59,23 @@ def test_follow_a_run_reloads_the_newest_checkpoint(qtbot, monkeypatch, tmp_path
 
     _action(win, "Stop following").trigger()
     assert win.follower is None and win._snapshot() is None and win.training_panel.isEnabled()
+
+
+def test_flowscope_open_an_image_checkpoint_samples_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ds = load_image_dataset("digits")
+    tr = Trainer(ds, ModelConfig(arch="unet", image_shape=ds.shape, channels=8,
+                                 num_classes=ds.num_classes),
+                 TrainConfig(steps=3, batch_size=16, device="cpu", num_threads=1))  # fmt: skip
+    ck = save_training_checkpoint(tr.run(), tmp_path)
+    png = tmp_path / "open.png"
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "flowscope", "open", str(ck), "--screenshot",
+                        str(png)], env=dict(os.environ, FLOWSCOPE_HOME="", PYTHONPATH=str(root)),
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert png.stat().st_size > 10_000
