@@ -126,7 +126,9 @@ def open_model(win: MainWindow, path: str | Path) -> bool:
 def open_model_dialog(win: MainWindow) -> bool:
     """File > Open model…: an ONNX file or a flowscope model's model.json."""
     path, _ = QFileDialog.getOpenFileName(win, "Open model", "", MODEL_FILTER)
-    return bool(path) and open_model(win, path)
+    if not path or (win.session is not None and not win._maybe_save()):
+        return False  # showing a model ends the training run: save it first if asked
+    return open_model(win, path)
 
 
 class ExternalFieldWindow(MainWindow):
