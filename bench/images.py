@@ -11,6 +11,12 @@ decay over --steps (1000), EMA 0.999 (warmed up), CondOT flow matching, label dr
 The machine's load average is recorded: other processes on these 2 cores slow every figure.
 
     .venv/bin/python bench/images.py [--quick] [--save] [--grid PNG]
+    .venv/bin/python bench/images.py --speed-only [--save]   # steps/s per image shape only
+
+``speed_by_shape``: training steps/s (batch 128, EMA on, float32 on the CPU) of the U-Net the CLI
+sizes for each shape (core.images.unet.unet_size): 8x8 digits (the real data), 28x28
+MNIST-shaped and 32x32x3 CIFAR-shaped synthetic images (uniform noise: the speed does not
+depend on the pixels), with the parameter count and the median of timed blocks.
 """
 
 from __future__ import annotations
@@ -71,13 +77,64 @@ def shape_speed(shape: tuple[int, int, int], steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
+SHAPES = {"digits_8x8": (1, 8, 8), "mnist_28x28": (1, 28, 28), "cifar_32x32x3": (3, 32, 32)}
+
+
+def sized_speed(name: str, shape: tuple[int, int, int], steps: int, blocks: int) -> dict:
+    """Steps/s of the data-sized U-Net on ``shape`` (the median over ``blocks`` timed blocks of
+    ``steps`` steps, after one warm-up step)."""
+    from flowscope.core.images.unet import unet_size
+
+    if name == "digits_8x8":
+        ds = load_image_dataset("digits")
+    else:
+        g = torch.Generator().manual_seed(0)
+        ds = ImageDataset(torch.rand(1024, *shape, generator=g) * 2 - 1, torch.arange(1024) % 10,
+                          value_range=(0, 1))  # fmt: skip
+    size = unet_size(shape)
+    mc = ModelConfig(arch="unet", image_shape=shape, num_classes=10, **size)
+    tr = Trainer(ds, mc, TrainConfig(steps=None, batch_size=128, device="cpu", ema_decay=0.999))
+    tr.step(1)
+    rates = []
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        tr.step(steps)
+        rates.append(steps / (time.perf_counter() - t0))
+    rate = float(np.median(rates))
+    log(f"{name}: {rate:.2f} steps/s ({size})")
+    return {
+        "shape": list(shape), **size, "batch": 128,
+        "parameters": sum(q.numel() for q in tr.net.parameters()),
+        "steps_per_s": rnd(rate), "images_per_s": rnd(128 * rate),
+        "blocks": [rnd(r) for r in rates],
+    }  # fmt: skip
+
+
+def speed_by_shape(quick: bool) -> dict:
+    steps = {"digits_8x8": 20, "mnist_28x28": 4, "cifar_32x32x3": 2}
+    return {name: sized_speed(name, shape, 2 if quick else steps[name], 1 if quick else 3)
+            for name, shape in SHAPES.items()}  # fmt: skip
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1000, help="training steps (the CLI default)")
     p.add_argument("--every", type=int, default=25, help="evaluate every N steps")
     p.add_argument("--per-class", type=int, default=20, help="samples per class per evaluation")
     p.add_argument("--grid", default=None, help="write a 10 x 10 sample grid PNG here")
+    p.add_argument("--speed-only", action="store_true", help="only steps/s per image shape")
     args = p.parse_args()
+    if args.speed_only:
+        setup(args)
+        load0 = os.getloadavg()
+        result = {
+            "definition": "training steps/s of the data-sized U-Net (unet_size), batch 128, "
+            "EMA 0.999, float32 on the CPU; median of 3 timed blocks after a warm-up step",
+            "speed_by_shape": speed_by_shape(args.quick),
+            "load_average_before_after": [rnd(load0[0], 3), rnd(os.getloadavg()[0], 3)],
+        }
+        emit("images_speed", result, args)
+        return
     if args.quick:
         args.steps, args.every, args.per_class = 150, 50, 10
     setup(args)
@@ -136,6 +193,7 @@ def main() -> None:
         "final_loss": rnd(float(np.mean(trainer.history.losses[-100:]))),
         "sample_images_per_s_heun20": rnd(len(y) / sample_s),
         "mnist_shape_steps_per_s": rnd(mnist_speed),
+        "speed_by_shape": speed_by_shape(args.quick),
         "load_average_before_after": [rnd(load0[0], 3), rnd(os.getloadavg()[0], 3)],
         "curve": curve,
     }

@@ -2,6 +2,8 @@
 
 Public API (no Qt is imported here):
 - ``flowscope.load(path) -> FlowModel``
+- ``flowscope.show(field, target=None, schedule="condot", classes=None)``: the 2D explorer on
+  your own velocity field (a function, torch module, FlowModel or OnnxField); imports Qt then
 - ``flowscope.ExactMarginal(means, weights=None, widths=None, labels=None, schedule="condot")``
 - ``flowscope.data.load_target(name_or_path) -> Target``
 - ``flowscope.images.load_image_dataset("digits" | folder | .npz | IDX) -> ImageDataset``
@@ -19,6 +21,7 @@ __all__ = [
     "Trainer",
     "TrainConfig",
     "load",
+    "show",
     "data",
     "diagnostics",
     "images",
@@ -34,6 +37,10 @@ def __getattr__(name):  # lazy: `import flowscope` stays cheap (torch loads on f
         from .core import flow_model
 
         return getattr(flow_model, name)
+    if name == "show":
+        from .app_show import show
+
+        return show
     if name == "ModelConfig":
         from .core.models import ModelConfig
 

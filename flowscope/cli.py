@@ -48,6 +48,11 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--t", type=float, default=None, help="show this time t in [0, 1]")
     g.add_argument("--screenshot", metavar="PNG", help="save a screenshot and exit")
 
+    o = sub.add_parser("open", help="open the desktop window on a trained model (ONNX or folder)")
+    o.add_argument("model", help="an .onnx file, a model folder or its model.json")
+    o.add_argument("--t", type=float, default=None, help="show this time t in [0, 1]")
+    o.add_argument("--screenshot", metavar="PNG", help="save a screenshot and exit")
+
     t = sub.add_parser("train", help="train a model on a preset, a data file or image dataset")
     t.add_argument(
         "--data",
@@ -70,7 +75,18 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", default="condot", help="condot, cosine, vp, sqrt or polyN")
     t.add_argument("--width", type=int, default=WIDTH_2D, help="MLP width (2D)")
     t.add_argument("--depth", type=int, default=DEPTH_2D, help="MLP hidden layers (2D)")
-    t.add_argument("--channels", type=int, default=32, help="U-Net base channels (images)")
+    t.add_argument("--channels", type=int, default=None,
+                   help="U-Net base channels (images; default: sized by the image size)")
+    t.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                   help="write OUT/checkpoints/step-N/ every N steps (model + training state)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in OUT/checkpoints (same settings)")
+    t.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto",
+                   help="mixed precision on CUDA (auto: bf16 or fp16 for images; CPU: float32)")
+    comp = t.add_mutually_exclusive_group()
+    comp.add_argument("--compile", dest="compile", action="store_true", default=None,
+                      help="torch.compile the network (default: on for images on CUDA only)")
+    comp.add_argument("--no-compile", dest="compile", action="store_false")
     t.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE")
     color = t.add_mutually_exclusive_group()
     color.add_argument("--grayscale", dest="grayscale", action="store_true", default=None)
@@ -183,6 +199,7 @@ def run_trainer(trainer, a, name: str) -> None:
         if tr.history.losses:
             bar.set_postfix(loss=f"{tr.history.losses[-1]:.4f}", refresh=False)
 
+    _checkpointing(trainer, a)
     try:
         trainer.run(callback=progress, callback_every=25)
     except KeyboardInterrupt:
@@ -190,6 +207,38 @@ def run_trainer(trainer, a, name: str) -> None:
         print("\nflowscope: interrupted; saving the weights trained so far", file=sys.stderr)
     progress(trainer)
     bar.close()
+
+
+def _checkpointing(trainer, a) -> None:
+    """--resume: continue from OUT/checkpoints' newest; --checkpoint-every N: save there (rank 0
+    of a distributed run)."""
+    from .train.checkpoints import ResumeError, latest_checkpoint, resume_training
+
+    every = int(getattr(a, "checkpoint_every", 0) or 0)
+    if every < 0:
+        raise CliError("--checkpoint-every must be >= 0")
+    if getattr(a, "resume", False):
+        ck = latest_checkpoint(a.out)
+        if ck is None:
+            print(f"flowscope: no checkpoint in {a.out}/checkpoints; starting at step 0",
+                  file=sys.stderr)  # fmt: skip
+        else:
+            try:
+                step = resume_training(trainer, ck)
+            except ResumeError as e:
+                raise CliError(str(e)) from None
+            print(f"flowscope: resuming from {ck} (step {step})", file=sys.stderr)
+    dist = trainer.distributed
+    if every and (dist is None or dist.rank == 0):
+        from .train.checkpoints import save_training_checkpoint
+
+        extra = {"data": {"source": str(a.data)}}
+
+        def save(tr) -> None:
+            if tr.step_count % every == 0:
+                save_training_checkpoint(tr, a.out, extra=extra)
+
+        trainer.on_step = save
 
 
 def _is_image_data(text: str) -> bool:
@@ -437,6 +486,17 @@ def _cmd_reflow(a) -> int:
     return cmd_reflow(a)
 
 
+def _cmd_open(a) -> int:
+    try:
+        from .app_open import run_open
+    except ImportError as e:
+        raise CliError(
+            f"the desktop app needs the GUI packages ({e.name or e}); "
+            "install them with: pip install 'flowscope[gui]'"
+        ) from None
+    return run_open(a)
+
+
 def _cmd_gui(a) -> int:
     try:
         from .app import run_app
@@ -451,7 +511,7 @@ def _cmd_gui(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ("gui", "train", "sample", "export", "diagnose", "reflow")
+    commands = ("gui", "open", "train", "sample", "export", "diagnose", "reflow")
     commands += ("-h", "--help", "--version")
     if not argv or argv[0] not in commands:
         argv = ["gui", *argv]  # `flowscope` and `flowscope --demo ...` open the GUI
@@ -459,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"train": _cmd_train, "sample": _cmd_sample, "export": _cmd_export, "gui": _cmd_gui}
     handlers["diagnose"] = _cmd_diagnose
     handlers["reflow"] = _cmd_reflow
+    handlers["open"] = _cmd_open
     try:
         return handlers[args.command](args)
     except (CliError, ValueError, OSError) as e:

@@ -18,13 +18,18 @@ def train_images(a) -> int:
     ds = load_image_dataset(a.data, size=a.size, grayscale=a.grayscale)
     for note in ds.notes:
         print(f"flowscope: {note}", file=sys.stderr)
+    from .core.images.unet import unet_size
+
     n_cls = 0 if a.unconditional else ds.num_classes
+    size = unet_size(ds.shape)  # channels, levels, attention from the image size
+    if a.channels:
+        size["channels"] = a.channels
     mc = ModelConfig(
         arch="unet",
         image_shape=ds.shape,
-        channels=a.channels,
         parameterization=a.objective,
         num_classes=n_cls,
+        **size,
     )
     tc = TrainConfig(
         steps=a.steps or STEPS_IMG,
@@ -37,6 +42,8 @@ def train_images(a) -> int:
         device=a.device,
         ema_decay=0.999 if a.ema is None else (a.ema or None),
         label_dropout=a.label_dropout,
+        amp=getattr(a, "amp", "auto"),
+        compile=getattr(a, "compile", None),
     )
     trainer = Trainer(ds, mc, tc, distributed=getattr(a, "distributed", None))
     run_trainer(trainer, a, ds.name)

@@ -105,3 +105,37 @@ class ExternalField(EvaluatedField):
             self.schedule, lambda tc: self._call(x, tc, y), x, tt, self.parameterization, kinds
         )
 
+
+
+def as_field(
+    obj: Any,
+    schedule: str | Schedule = "condot",
+    parameterization: str = "velocity",
+    time_convention: str = "t0_noise",
+    classes: int | Sequence[str] | None = None,
+):
+    """``obj`` as a flowscope Field: a Field already (a FlowModel, an OnnxField, an
+    ExternalField, anything with velocity / score / velocity_and_score) is returned as it is;
+    a callable f(x, t[, y]) (a function, a torch module) is wrapped in an ExternalField. A module
+    whose parameters live on another device (a GPU) is called there and answered on the CPU."""
+    if all(callable(getattr(obj, m, None)) for m in ("velocity", "score", "velocity_and_score")):
+        return obj
+    fn = obj
+    if isinstance(obj, torch.nn.Module):
+        param = next(iter(obj.parameters()), None)
+        if param is not None and (param.device.type != "cpu" or param.dtype != torch.float32):
+            fn = _OnDevice(obj, param.device, param.dtype)
+    return ExternalField(fn, schedule, parameterization, time_convention, classes)
+
+
+class _OnDevice:
+    """Calls a module with x, t (and y) moved to its parameters' device and dtype."""
+
+    def __init__(self, module: torch.nn.Module, device: torch.device, dtype: torch.dtype):
+        self.module, self.device, self.dtype = module, device, dtype
+        self.__name__ = type(module).__name__
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, *y) -> torch.Tensor:
+        args = [x.to(self.device, self.dtype), t.to(self.device, self.dtype)]
+        args += [v.to(self.device) for v in y]
+        return self.module(*args).to("cpu", x.dtype)

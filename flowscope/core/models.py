@@ -30,7 +30,11 @@ class ModelConfig:
     time_features: number of Fourier features of t (sin and cos pairs).
     arch: 'mlp' (points, or flattened images) or 'unet' (images; needs image_shape);
     image_shape: (C, H, W) for an image model, else None; dim is then always C * H * W;
-    channels: base channels of the U-Net (2 * channels at the lower resolution).
+    channels: base channels of the U-Net (2 * channels at the lower resolutions).
+    levels: resolutions of the U-Net (2: H and H/2, the original small U-Net; 3: down to H/4);
+    attention: self-attention at the lowest resolution (levels >= 3).
+    :func:`flowscope.core.images.unet.unet_size` picks channels, levels and attention from the
+    image size.
     """
 
     dim: int = 2
@@ -44,6 +48,8 @@ class ModelConfig:
     arch: str = "mlp"
     image_shape: tuple[int, int, int] | None = None
     channels: int = 32
+    levels: int = 2
+    attention: bool = False
 
     def __post_init__(self):
         if self.image_shape is not None:
@@ -78,6 +84,10 @@ class ModelConfig:
                 raise ValueError("a U-Net needs image_shape=(C, H, W); use arch='mlp' for points")
             if int(self.channels) < 4:
                 raise ValueError(f"ModelConfig.channels must be >= 4, got {self.channels}")
+            if not 2 <= int(self.levels) <= 5:
+                raise ValueError(f"ModelConfig.levels must be in 2..5, got {self.levels}")
+            if self.attention and int(self.levels) < 3:
+                raise ValueError("ModelConfig.attention needs levels >= 3")
 
     @property
     def conditional(self) -> bool:
@@ -160,7 +170,7 @@ class FlowMLP(nn.Module):
 def build_model(config: ModelConfig) -> nn.Module:
     """A fresh network for ``config`` (weights from torch's current RNG): FlowMLP or UNet."""
     if config.arch == "unet":
-        from .images.unet import UNet
+        from .images.unet import DeepUNet, UNet
 
-        return UNet(config)
+        return UNet(config) if config.levels == 2 else DeepUNet(config)
     return FlowMLP(config)

@@ -22,8 +22,11 @@ class ImageBatches:
 
 def image_model_config(dataset: ImageDataset, mc: ModelConfig | None) -> ModelConfig:
     """The model config for an image dataset: a U-Net by default; checks the image shape."""
-    if mc is None:
-        return ModelConfig(arch="unet", image_shape=dataset.shape, num_classes=dataset.num_classes)
+    if mc is None:  # sized by the data: channels, levels, attention (core.images.unet)
+        from ..core.images.unet import unet_size
+
+        return ModelConfig(arch="unet", image_shape=dataset.shape,
+                           num_classes=dataset.num_classes, **unet_size(dataset.shape))  # fmt: skip
     if mc.image_shape != dataset.shape:
         got = "a points model" if mc.image_shape is None else f"images of shape {mc.image_shape}"
         raise ValueError(

@@ -39,6 +39,25 @@ from .image_batches import ImageBatches, image_model_config
 T_BINS = 10
 
 
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
+def amp_dtype(amp: str, device_type: str, is_image: bool, bf16_ok: bool) -> torch.dtype | None:
+    """The autocast dtype of a training step, or None for float32: mixed precision only on CUDA
+    ('auto': for image models; bf16 where the GPU supports it, else fp16)."""
+    if device_type != "cuda" or amp == "off" or (amp == "auto" and not is_image):
+        return None
+    if amp == "fp16" or (amp == "auto" and not bf16_ok):
+        return torch.float16
+    return torch.bfloat16
+
+
+def use_compile(flag: bool | None, device_type: str, is_image: bool) -> bool:
+    """Whether to torch.compile the training forward: as asked, else (None) for image models on
+    CUDA only (on a CPU the compile time is not won back, and it needs a C++ compiler)."""
+    return bool(flag) if flag is not None else (device_type == "cuda" and is_image)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimization settings. ``steps=None`` trains until stopped (the GUI's live mode).
@@ -72,6 +91,11 @@ class TrainConfig:
     score_weighting: str = "beta2"
     #: how a batch's x_0 is paired with its x_1: 'independent' or 'ot' (minibatch OT)
     coupling: str = "independent"
+    #: mixed precision on CUDA: 'auto' (bf16 where supported, else fp16 with loss scaling, for
+    #: image models), 'bf16', 'fp16' or 'off'; the CPU always trains in float32 (amp_dtype)
+    amp: str = "auto"
+    #: torch.compile the training forward: None = auto (CUDA image models only), True, False
+    compile: bool | None = None
 
     def __post_init__(self):
         if self.steps is not None and int(self.steps) < 1:
@@ -92,6 +116,8 @@ class TrainConfig:
             raise ValueError("normalize must be 'none', 'standardize' or 'auto'")
         check_weighting(self.score_weighting)
         check_coupling(self.coupling)
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}")
         get_schedule(self.schedule)
 
 
@@ -236,7 +262,18 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed + rank)
         self.net = build_model(mc).to(self.device)
         #: what the training step calls: the net, or its DDP wrapper (gradients averaged)
-        self._forward = self.net if distributed is None else _ddp(self.net, self.device)
+        self._forward: Callable[..., torch.Tensor] = (
+            self.net if distributed is None else _ddp(self.net, self.device)
+        )
+        self.amp_dtype = amp_dtype(self.config.amp, self.device.type, mc.is_image,
+                                   self.device.type == "cuda" and torch.cuda.is_bf16_supported())
+        self._scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16
+                        else None)  # fmt: skip
+        self.compiled = use_compile(self.config.compile, self.device.type, mc.is_image)
+        if self.compiled:
+            self._forward = torch.compile(self._forward)
+        #: called as on_step(trainer) after every step (checkpoints)
+        self.on_step: Callable[[Trainer], None] | None = None
         #: sum of the first batch's data (tells ranks' shards apart in a distributed run)
         self.first_batch_sum: float | None = None
         self.optimizer = self._make_optimizer()
@@ -433,12 +470,23 @@ class Trainer:
         path = sample_path(self.schedule, z, t, eps=x0, generator=self.generator)
         if self.first_batch_sum is None:
             self.first_batch_sum = float(z.double().sum())
-        pred = self._forward(path.x_t, t, self._labels(labels, n))
+        y = self._labels(labels, n)
+        if self.amp_dtype is None:
+            pred = self._forward(path.x_t, t, y)
+        else:
+            with torch.autocast(self.device.type, dtype=self.amp_dtype):
+                pred = self._forward(path.x_t, t, y)
+            pred = pred.float()  # the loss in float32
         per = per_sample_loss(pred, path, mc.parameterization, c.score_weighting)
         loss = per.mean()
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self._scaler is not None:  # fp16: scale the loss so small gradients do not vanish
+            self._scaler.scale(loss).backward()
+            self._scaler.step(self.optimizer)
+            self._scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
         if self.ema is not None and c.ema_decay is not None:  # an EMA exists iff ema_decay is set
             k = self.step_count
             decay = min(c.ema_decay, (1.0 + k) / (10.0 + k))
@@ -474,6 +522,8 @@ class Trainer:
                 self._record_bins(per, t)
             last = value
             self._maybe_publish(value)
+            if self.on_step is not None:
+                self.on_step(self)
         return last
 
     def _record_bins(self, per: torch.Tensor, t: torch.Tensor) -> None:

@@ -61,7 +61,7 @@ class MainWindow(FlowscopeWindow):
         self.project = ProjectFiles(self)  # the file, the '*' in the title, the last session
         self.project.modelAdopted.connect(self._on_model_adopted)
         self.exports = ExplorerExports(self)
-        self.worker = make_compute_worker(num_threads=1)
+        self.worker = self._make_worker()
         self.worker.start()
         self.sessions = SessionController(self._new_session, self)
         self.sessions.failed.connect(self._error)
@@ -96,6 +96,9 @@ class MainWindow(FlowscopeWindow):
             self.explorer.set_layer_visible(layer, bool(getattr(self.state, key)))
         self.view.start()
         self.resize(*fitted_size(self, 1560, 940))
+
+    def _make_worker(self):  # ui/external_field.py's window computes in this process
+        return make_compute_worker(num_threads=1)
 
     @property
     def session(self):

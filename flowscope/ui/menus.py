@@ -31,6 +31,10 @@ def build_main_menus(win) -> dict[str, QAction]:
     f = mb.addMenu("&File")
     act(f, "&New project", project.new_project, "Ctrl+N")
     act(f, "&Open project…", project.open_project_dialog, "Ctrl+O")
+    from .external_field import open_model_dialog
+
+    act(f, "Open &model (ONNX, model folder)…", lambda: open_model_dialog(win), None,
+        "show a trained velocity field (no training) beside the exact one")  # fmt: skip
     act(f, "&Save project", project.save_project, "Ctrl+S")
     act(f, "Save project &as…", project.save_project_as, "Ctrl+Shift+S")
     f.addSeparator()
@@ -96,6 +100,11 @@ def build_image_menus(win) -> None:
     )  # fmt: skip
     act(f, "Continue the &last model", models.open_last_model,
         tip="the model this window saved when it was last closed")  # fmt: skip
+    from .image_follow import follow_run_dialog, stop_following
+
+    act(f, "&Follow a training run…", lambda: follow_run_dialog(win),
+        tip="sample the newest checkpoint of a run's folder, reloaded as it trains")  # fmt: skip
+    act(f, "Stop following", lambda: stop_following(win))
     ex = f.addMenu("&Export")
     act(ex, "Model (safetensors + json)…", exports.export_model, "Ctrl+Shift+E")
     act(ex, "Sample grid as PNG…", exports.export_grid, "Ctrl+E")

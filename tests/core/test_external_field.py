@@ -110,3 +110,26 @@ def test_labels_are_passed_and_bad_settings_refused():
         ExternalField(fn, parameterization="x0")
     with pytest.raises(ValueError, match="shape"):
         ExternalField(lambda x, t: x[:, :1]).velocity(_points(4), 0.5)
+
+
+def test_as_field_keeps_fields_and_calls_a_module_in_its_own_dtype():
+    from flowscope.core.exact import ExactMarginal
+    from flowscope.core.external import as_field
+
+    exact = ExactMarginal([[1.0, 0.0]], widths=0.3)
+    assert as_field(exact) is exact  # already a field: unchanged
+
+    class Linear64(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.tensor(-1.0, dtype=torch.float64))
+
+        def forward(self, x, t):
+            assert x.dtype == torch.float64 and t.dtype == torch.float64
+            return self.a * x * (1 - t[:, None])
+
+    f = as_field(Linear64())
+    x = torch.randn(5, 2)
+    u = f.velocity(x, 0.25)
+    assert u.dtype == x.dtype
+    torch.testing.assert_close(u, -0.75 * x)

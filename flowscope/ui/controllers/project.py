@@ -113,6 +113,7 @@ class ProjectFiles(QObject):
         except (ProjectError, ValueError, KeyError, TypeError) as e:
             win.show_error("Cannot open the project", str(e))
             return False
+        _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(drawing)
         settings = dict(proj.settings)
@@ -165,6 +166,7 @@ class ProjectFiles(QObject):
         if not self.maybe_save():
             return
         win = self.window
+        _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(Drawing())
         self.path = None
@@ -207,3 +209,10 @@ class ProjectFiles(QObject):
             self.path, self.dirty = keep, dirty
         except Exception:  # never block closing on the autosave
             pass
+
+
+def _detach_field(win) -> None:
+    """Opening or starting a project ends showing an opened model (File > Open model)."""
+    from ..external_field import detach_field
+
+    detach_field(win)
