@@ -68,13 +68,21 @@ def show(
     if block is None:
         block = not running
     if not block:
-        _open_windows[:] = [w for w in _open_windows if w.isVisible()] + [win]
+        _open_windows[:] = [w for w in _open_windows if _alive(w)] + [win]
         return win
     close_after = os.environ.get(CLOSE_AFTER_ENV)
     if close_after:
         QTimer.singleShot(int(close_after), win.close)
     app.exec()
     return win
+
+
+def _alive(win) -> bool:
+    """An open window (a closed one, or one whose C++ side was deleted, is let go)."""
+    try:
+        return bool(win.isVisible())
+    except RuntimeError:  # "Internal C++ object already deleted"
+        return False
 
 
 def event_loop_running() -> bool:

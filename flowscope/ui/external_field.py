@@ -48,6 +48,9 @@ def attach_field(win: MainWindow, field, name: str = "external field", target=No
             win.set_target_source(target)
         else:
             win._apply_target(target, "external")
+    if not _num_classes(field):  # y would be passed to a field that takes none
+        win.sampling_panel.set_classes(None)
+        win.state.set(label=-1)
     real = getattr(win, "_real_sessions", None) or win.view.sessions
     win._real_sessions = real
     win.view.sessions = FixedSessions(snap, win)
@@ -60,6 +63,11 @@ def attach_field(win: MainWindow, field, name: str = "external field", target=No
     win.view.restart()
 
 
+def _num_classes(field) -> int:
+    config = getattr(field, "config", None)
+    return int(getattr(field, "num_classes", 0) or getattr(config, "num_classes", 0) or 0)
+
+
 def detach_field(win: MainWindow) -> None:
     """Back to training in ``win`` (nothing happens when no fixed field is shown)."""
     real = getattr(win, "_real_sessions", None)
@@ -68,6 +76,8 @@ def detach_field(win: MainWindow) -> None:
     win.view.sessions = real
     win._real_sessions = None
     win.external_field = None
+    if win.target is not None:
+        win.sampling_panel.set_classes(win.target.class_names)
     _set_training_enabled(win, True)
     win.training_panel.status.setText("not trained yet")
     win.status_label.setText("particles follow the exact field")

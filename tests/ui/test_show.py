@@ -63,12 +63,18 @@ def _show_inside_running_loop(**kwargs):
     loop = QEventLoop()
 
     def call():
-        out["running"] = event_loop_running()
-        out["win"] = flowscope.show(**kwargs)
-        loop.quit()
+        try:
+            out["running"] = event_loop_running()
+            out["win"] = flowscope.show(**kwargs)
+        except Exception as e:  # noqa: BLE001 - re-raised below, out of the event loop
+            out["error"] = e
+        finally:
+            loop.quit()
 
     QTimer.singleShot(0, call)
     loop.exec()
+    if "error" in out:
+        raise out["error"]
     return out["running"], out["win"]
 
 
