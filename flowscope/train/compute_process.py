@@ -24,7 +24,7 @@ from .process_session import pack, unpack
 
 COMPUTE_NICE = 19  # where SCHED_IDLE is not available: far below the trainer and the window
 #: the child answers pending kinds in this order: cheap and latency-bound first
-PRIORITY = ("field", "target", "images", "trajectory")
+PRIORITY = ("field", "target", "images", "diagmap", "trajectory", "diagnostics")
 
 
 def lower_process_priority(nice: int = COMPUTE_NICE) -> None:
