@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
         self.view.failed.connect(
             lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
         )
+        from .controllers.diagnostics import attach_diagnostics  # issue 13: a tab by the curves
+
+        self.diagnostics = attach_diagnostics(self)
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
         self._build_menus()

@@ -347,8 +347,9 @@ class ExplorerController(QObject):
         self.view.set_field("ode", fr.origins, fr.ode_field, "field")
         self.view.set_field("sde", fr.origins, fr.sde_field, "field")
         self.view.set_field("both", fr.origins, fr.score, "score")
-        if self.state.density_source != "histogram":
-            self.view.set_density("both", fr.density, fr.bounds)
+        if self.state.density_source in ("exact", "guided"):  # the others: their own items
+            label = "p_t(x)" if self.state.density_source == "exact" else "guided p̃_t(x), sum 1"
+            self.view.set_density("both", fr.density, fr.bounds, label=label)
 
     @property
     def follows(self) -> str:
