@@ -32,6 +32,10 @@ DECOMP_THROTTLE_S = 0.5  # the decomposition follows the sliders at most this of
 MAP_INTERVAL_S = 0.4  # a diagnostic heatmap follows t at most this often
 MAP_TRAINING_INTERVAL_S = 2.0  # ... and new weights at most this often
 SCRUB_KEEP = 64
+#: with a compute thread in the window's process (one core, or FLOWSCOPE_COMPUTE_PROCESS=0) the
+#: panel waits this many times its last computing time between refreshes while training: it
+#: then takes at most 1 / DUTY of a core from the trainer
+DUTY = 10.0
 #: Monte Carlo sizes of the live panel (the CLI report uses 4-8x more)
 LIVE_SIZES = {"error_n": 2048, "decompose_n": 800, "nll_n": 300, "nll_steps": 20}
 
@@ -232,13 +236,18 @@ class DiagnosticsController(QObject):
         if snap is None:
             return
         idle = not self.worker.working_on("diagnostics")
+        last = self.last_result
+        spent = sum(last.seconds.values()) if last is not None else 0.0
+        wait = DIAG_INTERVAL_S
+        if not self.worker.yields_to_trainer:  # a compute thread shares the trainer's CPU
+            wait = max(wait, DUTY * spent)
         if self._decomp_due and now >= self._decomp_due and idle:
             self._decomp_due = 0.0
             self.request_diagnostics(("decompose",))
         elif (
             idle
             and snap.step != self._diag_step
-            and (now - self._last_diag >= DIAG_INTERVAL_S or not self.sessions.running)
+            and (now - self._last_diag >= wait or not self.sessions.running)
         ):
             self.request_diagnostics()
         if self.state.density_source in DIAGNOSTIC_SOURCES and not self.worker.working_on(
