@@ -37,7 +37,7 @@ SCRUB_KEEP = 64
 #: then takes at most 1 / DUTY of a core from the trainer
 DUTY = 10.0
 #: Monte Carlo sizes of the live panel (the CLI report uses 4-8x more)
-LIVE_SIZES = {"error_n": 2048, "decompose_n": 800, "nll_n": 300, "nll_steps": 20}
+LIVE_SIZES = {"error_n": 2048, "decompose_n": 400, "nll_n": 200, "nll_steps": 20}
 
 
 def log_spaced_keep(steps: list[int], keep: int = SCRUB_KEEP) -> list[int]:
