@@ -91,6 +91,8 @@ def run_app(args) -> int:
             print("flowscope: error: --t must be in [0, 1]", file=sys.stderr)
             return 2
         state.t, state.playing = float(args.t), False
+    if getattr(args, "heatmap", None):
+        state.density_source = args.heatmap
     win = MainWindow(state, ask_to_save=not scripted)
     win.project.autosave_enabled = not scripted  # a scripted demo never touches the user's session
     if win.target is None:  # the demo preset could not be loaded

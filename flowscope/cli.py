@@ -47,6 +47,15 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--train-steps", type=int, default=0, help="train this many steps first")
     g.add_argument("--t", type=float, default=None, help="show this time t in [0, 1]")
     g.add_argument("--screenshot", metavar="PNG", help="save a screenshot and exit")
+    g.add_argument(
+        "--heatmap",
+        choices=("exact", "histogram", "guided", "error", "error_unweighted", "continuity",
+                 "model_logp", "exact_logp"),
+        default=None,
+        help="show this heatmap (diagnostic ones need --train-steps)",
+    )  # fmt: skip
+    g.add_argument("--panel", choices=("curves", "diagnostics"), default=None,
+                   help="show this tab beside the controls")  # fmt: skip
 
     o = sub.add_parser("open", help="open the desktop window on a trained model (ONNX or folder)")
     o.add_argument("model", help="an .onnx file, a model folder or its model.json")

@@ -28,7 +28,9 @@ from .trainer import Snapshot
 
 #: what the arrows show, which heatmap, and which guidance field (FieldRequest's choices)
 FIELD_SOURCES = ("learned", "exact", "difference")
-DENSITY_SOURCES = ("exact", "histogram", "guided")
+#: the diagnostic heatmaps (diagnostics_compute.MAP_KINDS, drawn by ui/diagnostics_maps.py)
+DIAGNOSTIC_SOURCES = ("error", "error_unweighted", "continuity", "model_logp", "exact_logp")
+DENSITY_SOURCES = ("exact", "histogram", "guided", *DIAGNOSTIC_SOURCES)
 GUIDE_PARTS = ("guided", "conditional", "unconditional")
 
 #: the exact heatmap is computed at t rounded to this (invisible: the grid is 96 x 96 anyway)
@@ -209,7 +211,8 @@ def grid_points(bounds, n: int, ny: int | None = None) -> torch.Tensor:
 class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
-    KINDS = ("trajectory", "field", "images", "target", "lens", "straightness")
+    KINDS = ("trajectory", "field", "images", "target", "lens", "straightness", "diagnostics",
+             "diagmap")  # fmt: skip
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()
@@ -367,6 +370,10 @@ class ComputeWorker:
         pause: called before every field evaluation of a trajectory request (~10-40 ms of CPU
         apart with 10k particles). It may compute other requests meanwhile (they use their own
         inference model) or raise to abandon this one."""
+        if req.KIND in ("diagnostics", "diagmap"):  # diagnostics_compute: the engine's math
+            from .diagnostics_compute import compute_request
+
+            return compute_request(req, self._model_for, pause)
         with torch.no_grad():
             if isinstance(req, TrajectoryRequest):
                 return self._trajectories(req, pause)

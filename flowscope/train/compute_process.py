@@ -35,7 +35,9 @@ from .process_session import pack, unpack
 
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
-PRIORITY = ("lens", "field", "target", "images", "trajectory", "straightness")
+PRIORITY = (
+    "lens", "field", "target", "images", "diagmap", "trajectory", "straightness", "diagnostics",
+)  # fmt: skip
 
 
 def lower_process_priority(nice: int = COMPUTE_NICE) -> None:

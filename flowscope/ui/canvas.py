@@ -191,6 +191,10 @@ class TargetCanvas(QWidget):
         self._density_item.setZValue(Z_DENSITY)
         self._density_item.hide()
         self._view_box.addItem(self._density_item)
+        from .colorbar import HeatmapScale  # the heatmap's scale, right of the plot
+
+        cmap = pg.ColorMap(np.linspace(0, 1, len(DENSITY_COLORS)), list(DENSITY_COLORS))
+        self.density_scale = HeatmapScale(item, self._density_item, cmap, "p_data(x)")
         self._points_item = pg.ScatterPlotItem(
             size=POINT_SIZE_PX, pen=None, brush=pg.mkBrush(POINTS_COLOR), pxMode=True
         )
@@ -285,6 +289,7 @@ class TargetCanvas(QWidget):
         """Show a density (H, W) >= 0, row 0 at the TOP, filling ``bounds``; None hides it."""
         if image is None:
             self._density_item.hide()
+            self.density_scale.hide()
             return
         image = np.asarray(image, dtype=np.float64)
         if image.ndim != 2 or not np.isfinite(image).all() or (image < 0).any():
@@ -298,6 +303,7 @@ class TargetCanvas(QWidget):
         )
         self._density_item.setRect(QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
         self._density_item.show()
+        self.density_scale.show((0.0, top or 1.0))
 
     def set_points(self, xy: np.ndarray | None) -> None:
         """Show faint sample points (N, 2) of the target; None removes them."""

@@ -19,10 +19,12 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
+from flowscope.ui.colorbar import HeatmapScale, sequential_colormap
 from flowscope.ui.field_items import (
     ArrowField,
     DensityImage,
     ScaleLegend,
+    density_lut,
     draw_on_one_scale,
     segment_lines,
 )
@@ -133,6 +135,10 @@ class _Side:
         vb.setAspectLocked(True, ratio=1.0)
 
         self.density = DensityImage()
+        # every heatmap shows its scale: a colour bar right of the plot (ui/colorbar.py)
+        self.density.scale = HeatmapScale(
+            self.plot, self.density, sequential_colormap(density_lut())
+        )
         self.field = ArrowField(FIELD_COLOR, z=10)
         self.score = ArrowField(SCORE_COLOR, z=11)
         r, g, b, _ = (int(255 * c) for c in PARTICLE_COLORS[name])
@@ -188,7 +194,7 @@ class _Side:
 
     def layer_items(self, layer: str) -> list:
         return {
-            "density": [self.density],
+            "density": [self.density, self.density.scale.bar],
             "field": list(self.field.items()),
             "score": list(self.score.items()),
             "trails": [self.trails],
@@ -385,15 +391,23 @@ class ExplorerView(QtWidgets.QWidget):
         image: np.ndarray | None,
         bounds: tuple[float, float, float, float] | None = None,
         log: bool = False,
+        label: str | None = None,
     ) -> None:
-        """image: (H, W) >= 0 with row 0 = TOP; bounds (xmin, xmax, ymin, ymax); None clears."""
+        """image: (H, W) >= 0 with row 0 = TOP; bounds (xmin, xmax, ymin, ymax); None clears.
+        label: what the colour bar measures."""
         for side in self._select(which):
             if image is None:
                 side.density.clear()
                 continue
             if bounds is None:
                 raise ValueError("set_density needs bounds=(xmin, xmax, ymin, ymax)")
-            side.density.set_density(image, bounds, log=log)
+            side.density.set_density(image, bounds, log=log, label=label)
+
+    def set_heatmap(self, which: str, values, bounds, levels, cmap=None, label=None) -> None:
+        """Any (H, W) values (row 0 = TOP) with colour scale ``levels`` (lo, hi), ``cmap`` (a
+        pg.ColorMap; None: the density map) and the colour bar's ``label``."""
+        for side in self._select(which):
+            side.density.set_values(values, bounds, levels, cmap, label)
 
     def set_sde_title(self, drop_score_term: bool) -> None:
         """The SDE view's title: the equation integrated (without the score term when that

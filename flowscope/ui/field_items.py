@@ -216,41 +216,71 @@ def density_lut(n: int = 256) -> np.ndarray:
 
 
 class DensityImage(pg.ImageItem):
-    """Heatmap of a density grid: row 0 = TOP, shown y-up inside ``bounds``, white at 0."""
+    """Heatmap of a density grid: row 0 = TOP, shown y-up inside ``bounds``, white at 0.
+
+    ``scale``: a colour bar (ui/colorbar.HeatmapScale) that shows the levels, set by the view
+    that places this item (None: no bar)."""
 
     def __init__(self) -> None:
         super().__init__(axisOrder="row-major")
         self.setLookupTable(density_lut())
         self.setZValue(-100)
+        self.scale = None
+        self.levels_shown: tuple[float, float] = (0.0, 1.0)
 
     def set_density(
         self,
         image: np.ndarray,
         bounds: tuple[float, float, float, float],
         log: bool = False,
+        label: str | None = None,
     ) -> None:
         """image: (H, W) >= 0, row 0 = top (largest y); bounds: (xmin, xmax, ymin, ymax).
 
-        Displayed as image / max, or with ``log=True`` as log1p(100 * image / max) / log1p(100)
-        (scale-free, so faint tails show).
-        """
+        Displayed with levels (0, max), or with ``log=True`` (counts) as log10(1 + image) with
+        levels (0, max): the colour bar states the scale of either."""
         img = np.asarray(image, dtype=np.float32)
         if img.ndim != 2:
             raise ValueError(f"density image must have shape (H, W), got {img.shape}")
+        img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
+        if log:
+            img = np.log10(1.0 + img)
+        peak = float(img.max()) if img.size else 0.0
+        if label is None:
+            label = "log₁₀(1 + count)" if log else "density"
+        self.set_values(img, bounds, (0.0, peak if peak > 0 else 1.0), None, label)
+
+    def set_values(self, image, bounds, levels, cmap=None, label: str | None = None) -> None:
+        """Any (H, W) values (row 0 = top) with the colour scale ``levels`` (lo, hi) and
+        ``cmap`` (a pg.ColorMap; None: the density map), shown by the colour bar if any."""
+        img = np.asarray(image, dtype=np.float32)
+        if img.ndim != 2:
+            raise ValueError(f"heatmap image must have shape (H, W), got {img.shape}")
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
         if not (xmax > xmin and ymax > ymin):
             raise ValueError(
                 f"bounds must be (xmin, xmax, ymin, ymax) with min < max, got {bounds}"
             )
-        img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
-        peak = float(img.max()) if img.size else 0.0
-        if peak > 0.0:
-            img = img / peak
-            if log:
-                img = np.log1p(100.0 * img) / np.log1p(100.0)
+        lo, hi = float(levels[0]), float(levels[1])
+        if not hi > lo:
+            hi = lo + 1.0
+        self.levels_shown = (lo, hi)
         # ImageItem puts row 0 at the smallest y; flip so row 0 lands at the top of a y-up view
-        self.setImage(img[::-1], levels=(0.0, 1.0), autoLevels=False)
+        self.setImage(np.ascontiguousarray(img[::-1]), levels=(lo, hi), autoLevels=False)
         self.setRect(QtCore.QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
+        if self.scale is not None:
+            from .colorbar import sequential_colormap
+
+            self.scale.show((lo, hi), cmap or sequential_colormap(density_lut()), label)
+        elif cmap is not None:
+            self.setLookupTable(cmap.getLookupTable(0.0, 1.0, 256, alpha=True))
+        else:
+            self.setLookupTable(density_lut())
+
+    def clear(self) -> None:
+        super().clear()
+        if getattr(self, "scale", None) is not None:
+            self.scale.hide()
 
 
 class ScaleLegend(QtWidgets.QGraphicsRectItem):

@@ -82,6 +82,9 @@ class MainWindow(FlowscopeWindow):
         self.view.failed.connect(
             lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
         )
+        from .controllers.diagnostics import attach_diagnostics  # issue 13: a tab by the curves
+
+        self.diagnostics = attach_diagnostics(self)
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
         self._layer_actions = build_main_menus(self)

@@ -24,6 +24,7 @@ from ..state.app_state import CHOICES
 from . import formulas as F
 from .binding import Binder
 from .curves import CurvesPanel, class_color, class_swatch  # noqa: F401 - re-exported
+from .diagnostics_maps import DIAGNOSTIC_LABELS, DIAGNOSTIC_TIP
 
 # The choice lists come from the code that implements them (the state fields' metadata reads
 # core and the compute worker): a schedule added in core shows up here with its own label.
@@ -315,12 +316,14 @@ class SamplingPanel(QGroupBox):
         b.combo("guide_part", self.guide_part, GUIDE_PARTS)
         form.addRow(state.label_of("guide_part"), self.guide_part)
         self.density_source = _combo(
-            ["exact p_t", "particle histogram", "guided target p(x|y)^w p(x)^(1−w)"],
+            ["exact p_t", "particle histogram", "guided target p(x|y)^w p(x)^(1−w)",
+             *DIAGNOSTIC_LABELS],
             F.tooltip(
                 f"heatmap: the exact marginal density {F.P_T}(x) (or {F.P_T}(x | y) with a class),",
                 "a histogram of the particles, or the guided target",
                 f"{F.P_T}(x | y)<sup>w</sup> {F.P_T}(x)<sup>1 − w</sup> normalized on the grid "
-                "(needs a class)",
+                "(needs a class);",
+                DIAGNOSTIC_TIP,
             ),
         )
         b.combo("density_source", self.density_source, DENSITY_SOURCES)

@@ -19,6 +19,12 @@ def run_scripted(app, win, args) -> int:
     if steps:
         _train_until(app, win, steps)
     win.render_now()
+    diag = getattr(win, "diagnostics", None)
+    if diag is not None:
+        if getattr(args, "panel", None) == "diagnostics":
+            win.curve_tabs.setCurrentWidget(win.diagnostics_panel)
+        if getattr(args, "panel", None) == "diagnostics" or getattr(args, "heatmap", None):
+            diag.render_now()  # the panel and a diagnostic heatmap, computed here
     _wait(app, 0.5)
     return _save_and_close(win, args.screenshot)
 
