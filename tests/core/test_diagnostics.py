@@ -201,6 +201,20 @@ def test_decomposition_of_a_perfect_network_matches_the_exact_field(ring):
     assert d.total == pytest.approx(d.solver, rel=1e-3, abs=1e-6)
 
 
+def test_decomposition_reuses_the_exact_fields_parts(ring):
+    """The live panel passes (solver, floor) from the first call: the result must be the same
+    numbers a fresh call gives (they do not depend on the network)."""
+    first = D.decompose(ring, ring, steps=4, solver="euler", n=300, seed=3)
+    again = D.decompose(
+        Offset(ring, (0.3, 0.0)), ring, steps=4, solver="euler", n=300, seed=3,
+        reference_parts=(first.solver, first.floor),
+    )  # fmt: skip
+    fresh = D.decompose(Offset(ring, (0.3, 0.0)), ring, steps=4, solver="euler", n=300, seed=3)
+    assert (again.solver, again.floor) == (fresh.solver, fresh.floor)
+    assert again.total == fresh.total and again.network == fresh.network
+    assert again.total > first.total  # the offset field is worse: the check can fail
+
+
 def test_decomposition_sde_and_validation(ring):
     d = D.decompose(ring, ring, steps=20, sigma=0.5, n=200)
     assert d.solver_name == "euler-maruyama" and d.fine_steps == 500 and d.network == d.floor
