@@ -37,10 +37,10 @@ def __getattr__(name):  # lazy: `import flowscope` stays cheap (torch loads on f
         from .core import flow_model
 
         return getattr(flow_model, name)
-    if name == "show":
-        from .app_show import show
+    if name == "show":  # by name: the Qt-free layers' type check must not follow it into Qt
+        import importlib
 
-        return show
+        return importlib.import_module(".app_show", __name__).show
     if name == "ModelConfig":
         from .core.models import ModelConfig
 
