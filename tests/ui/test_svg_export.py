@@ -92,12 +92,20 @@ def test_svg_from_the_menu_has_page_unit_lines_and_renders_thin(win, qtbot, tmp_
     assert out.exists() and out.stat().st_size > 0
     root = ET.parse(out).getroot()
     strokes = _strokes(root)
-    lines = [(w, s, e) for w, s, e in strokes if e.tag == SVG + "polyline"]
+    # Qt's own chrome (axes, the colour bars' frames) keeps Qt's non-scaling strokes; it must
+    # still come out thin where a renderer ignores them (the 53x transform made blobs)
+    for width, scale, elem in strokes:
+        assert width * scale <= 2.5 * LINE_WIDTH, ET.tostring(elem)[:300]
+    # the data lines (arrows, trails) are written in page units by flowscope itself
+    lines = [
+        (w, s, e) for w, s, e in strokes
+        if e.tag == SVG + "polyline" and e.get("vector-effect") != "non-scaling-stroke"
+    ]  # fmt: skip
     assert len(lines) > 200  # the arrows (two segments per head) and trails
     for width, scale, elem in lines:
-        assert scale == pytest.approx(1.0), "lines sit under a scaling transform"
-        assert width * scale <= 2.5 * LINE_WIDTH
-        assert elem.get("vector-effect") != "non-scaling-stroke"
+        assert scale == pytest.approx(1.0), (
+            f"lines sit under a scaling transform: {ET.tostring(elem)[:300]!r}"
+        )
     # every coordinate is in page units: inside the page (0..width, 0..height), not the plane
     _, _, w, h = (float(v) for v in root.get("viewBox").split())
     pts = np.array(

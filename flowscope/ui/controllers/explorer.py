@@ -421,7 +421,7 @@ class ExplorerController(QObject):
         self.view.set_field("sde", fr.origins, fr.sde_field, "field", reference=ref[1])
         self.view.set_field("both", s_origins, fr.score, "score", reference=ref[2])
         if self.state.density_source in ("exact", "guided"):  # the others: their own items
-            label = "p_t(x)" if self.state.density_source == "exact" else "guided p̃_t(x), sum 1"
+            label = "p_t(x)" if self.state.density_source == "exact" else "guided p_t(x | y), normalized"
             self.view.set_density("both", fr.density, fr.bounds, label=label)
 
     @property
