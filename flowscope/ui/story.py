@@ -68,6 +68,9 @@ def install(win) -> None:
     add_action(win, menu, "SDE playground…", lambda: open_playground(win), "Ctrl+Shift+P",
                tip="Brownian motion, Ornstein-Uhlenbeck, Langevin toward the target")  # fmt: skip
     _add_coupling(win)
+    from .source_choice import SourceChoice
+
+    win.source_choice = SourceChoice(win)  # issue 14: source p_init (combo under coupling)
     from .straightness_view import StraightnessLine
 
     win.straightness = StraightnessLine(win, win)
