@@ -530,7 +530,9 @@ QUALITY_SOLVER, QUALITY_STEPS, QUALITY_N, QUALITY_SEED = "heun", 40, 1500, 1234
 def with_source(exact: ExactMarginal, source: ExactMarginal | None):
     """The exact oracle of the path from ``source`` to ``exact`` (issue 14): ``exact`` itself for
     N(0, I) (or None), else the independent-coupling bridge (ExactMarginal.bridge)."""
-    return exact if is_standard_gaussian(source) else exact.bridge(source, exact)
+    if source is None or is_standard_gaussian(source):
+        return exact
+    return exact.bridge(source, exact)
 
 
 def particle_classes(exact: ExactMarginal, y, *finals: torch.Tensor) -> list:
