@@ -35,11 +35,11 @@ SOURCE_TIP = (
     "velocity objective; a change resets the weights.</p>"
 )
 SDE_NOTE = (
-    "The SDE is defined only for a Gaussian source p_init:\n"
-    "its drift u_t + (σ_t²/2) ∇log p_t and the score\n"
-    "conversions assume x_0 ~ N(0, I). Source: {name}.\n"
-    "The ODE (left) transports this source exactly."
+    "The SDE is defined only for a Gaussian source p_init: its drift u_t + (σ_t²/2) ∇log p_t "
+    "and the score conversions assume x_0 ~ N(0, I). Source: {name}. The ODE (left) "
+    "transports this source exactly."
 )
+SOURCE_LABEL = "Source p<sub>init</sub> (t = 0): {text}"
 SDE_WARNING = (
     "SDE undefined: the source p<sub>init</sub> is {name}, not Gaussian (the SDE view and the "
     "score arrows are off; the ODE view is exact)"
@@ -74,24 +74,25 @@ class SdeCover(QtWidgets.QGraphicsRectItem):
         self.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
         self.setBrush(QtGui.QBrush(QtGui.QColor(250, 250, 250, 235)))
         self.setZValue(2000)
-        self.text = QtWidgets.QGraphicsSimpleTextItem("", self)
+        self.text = QtWidgets.QGraphicsTextItem("", self)
         font = QtGui.QFont()
         font.setPointSizeF(10.5)
         self.text.setFont(font)
-        self.text.setBrush(QtGui.QBrush(QtGui.QColor(140, 30, 30)))
+        self.text.setDefaultTextColor(QtGui.QColor(140, 30, 30))
         vb.sigResized.connect(self._fit)
         self.setVisible(False)
 
     def _fit(self, *_) -> None:
         r = self._vb.rect()
         self.setRect(r)
+        self.text.setTextWidth(max(80.0, r.width() - 16))
         tr = self.text.boundingRect()
         self.text.setPos(
             max(4.0, (r.width() - tr.width()) / 2), max(4.0, (r.height() - tr.height()) / 2)
         )
 
     def show_note(self, text: str) -> None:
-        self.text.setText(text)
+        self.text.setPlainText(text)
         self._fit()
         self.setVisible(bool(text))
 
@@ -130,6 +131,15 @@ class SourceChoice:
         win.sessions._factory = with_source
         win.state.events.source.connect(self._changed)
         win.view.sdeWarning.connect(self._sde_warning)  # after the window's own handler
+        #: the target panel's line naming the source (under the canvas)
+        self.label = next(
+            (
+                lab
+                for lab in win.findChildren(QtWidgets.QLabel)
+                if lab.text().startswith(SOURCE_LABEL.format(text=""))
+            ),
+            None,
+        )
 
     def mixture(self):
         """The current source's ExactMarginal, None for N(0, I)."""
@@ -150,6 +160,9 @@ class SourceChoice:
             win.statusBar().showMessage(f"source {name!r}: {e}", 8000)
             return
         self.cover.show_note("" if gaussian else SDE_NOTE.format(name=name))
+        if self.label is not None:
+            text = "standard Gaussian N(0, I)" if gaussian else name.replace("_", " ")
+            self.label.setText(SOURCE_LABEL.format(text=text))
         if gaussian:
             win._on_sde_warning("")
         else:

@@ -82,7 +82,8 @@ def test_eight_gaussians_source_moves_particles_arrows_and_the_sde_note(win, qtb
 
     # the SDE: covered by a note, the red line under the explorer says so, score arrows off
     assert win.source_choice.cover.isVisible()
-    assert "only for a Gaussian source" in win.source_choice.cover.text.text()
+    assert "only for a Gaussian source" in win.source_choice.cover.text.toPlainText()
+    assert "eight gaussians" in win.source_choice.label.text()
     qtbot.waitUntil(lambda: "SDE undefined" in win.sde_warning_label.text(), timeout=10_000)
     assert win.sde_warning_label.isVisible()
     assert not win.state.show_score
