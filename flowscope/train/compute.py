@@ -214,7 +214,7 @@ def grid_points(bounds, n: int, ny: int | None = None) -> torch.Tensor:
 class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
-    KINDS = ("trajectory", "field", "images", "target", "lens", "straightness")
+    KINDS = ("trajectory", "field", "images", "target", "lens", "straightness", "steps")
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()

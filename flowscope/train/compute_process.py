@@ -35,7 +35,7 @@ from .process_session import pack, unpack
 
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
-PRIORITY = ("lens", "field", "target", "images", "trajectory", "straightness")
+PRIORITY = ("lens", "field", "target", "images", "trajectory", "straightness", "steps")
 
 
 def lower_process_priority(nice: int = COMPUTE_NICE) -> None:
