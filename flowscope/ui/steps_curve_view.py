@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
 
-from ..train.steps_curve import StepsCurveRequest
+from ..train.steps_curve import STEP_COUNTS, StepsCurveRequest
 from .controllers.requests import RequestChannel
 
 TOOLTIP = (
@@ -35,6 +35,8 @@ class StepsCurveWindow(QDialog):
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLogMode(x=True, y=True)
         self.plot.setLabel("bottom", "Euler steps k")
+        ticks = [(math.log10(k), str(k)) for k in STEP_COUNTS]
+        self.plot.getAxis("bottom").setTicks([ticks, []])
         self.plot.setLabel("left", "energy distance to p_data")
         self.plot.addLegend(offset=(-10, 10))
         self.plot.setToolTip(TOOLTIP)
