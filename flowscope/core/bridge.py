@@ -64,6 +64,11 @@ class ExactBridge:
     def classes(self) -> list[int]:
         return self.target.classes
 
+    @property
+    def fingerprint(self) -> str:
+        """A digest of both mixtures and the schedule (caches key on it, as ExactMarginal's)."""
+        return f"bridge:{self.source.fingerprint}:{self.target.fingerprint}"
+
     def with_schedule(self, schedule: str | Schedule) -> ExactBridge:
         return ExactBridge(self.source, self.target.with_schedule(schedule), self.max_block)
 

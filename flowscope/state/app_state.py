@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from psygnal import EmissionInfo, EmitLoopError, SignalGroupDescriptor
 
 from ..core.couplings import COUPLINGS
+from ..core.data.presets import PRESETS
 from ..core.defaults import BATCH_2D, DEPTH_2D, LR_2D, WIDTH_2D
 from ..core.images import COLOR_MODES
 from ..core.paths import PARAMETERIZATIONS
@@ -51,6 +52,7 @@ CHOICES = {
     "particles_follow": FOLLOW,
     "color": COLOR_MODES,
     "coupling": COUPLINGS,  # issue 14: how (x_0, x_1) pairs are drawn in training
+    "source": ("gaussian", *PRESETS),  # issue 14: p_init, N(0, I) or a preset
 }
 
 
@@ -292,6 +294,8 @@ class AppState(SamplerParams, TrainingParams):
     width: int = param(WIDTH_2D, bounds=(1, 4096), control=(16, 1024), label="width")
     depth: int = param(DEPTH_2D, bounds=(1, 64), control=(1, 8), label="depth")
     coupling: str = param("independent", choices=COUPLINGS, label="coupling")
+    #: issue 14: p_init, the standard Gaussian or a preset (a data-to-data bridge)
+    source: str = param("gaussian", choices=("gaussian", *PRESETS), label="source p_init")
 
 
 def __getattr__(name: str):

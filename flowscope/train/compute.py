@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.bridge import is_standard_gaussian
 from ..core.exact import ExactMarginal
 from ..core.flow_model import FlowModel
 from ..core.metrics import energy_distance
@@ -60,6 +61,9 @@ class TrajectoryRequest:
     seed: int = 0
     #: also measure sample quality with the fixed reference sampler (reference_quality)
     score_quality: bool = False
+    #: issue 14: the source p_init X_0 is drawn from (None: N(0, I)); with another source the
+    #: exact field is the bridge's and the SDE (defined for a Gaussian source only) is skipped
+    source: ExactMarginal | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class FieldRequest:
     guide_part: str = "guided"  # guided | conditional | unconditional (with a class y)
     density_kind: str = "marginal"  # marginal p_t(x [| y]) | guided p_t(x|y)^w p_t(x)^(1-w)
     density_t_step: float = DENSITY_T_QUANTUM  # the heatmap's t is rounded to this (cache key)
+    source: ExactMarginal | None = None  # issue 14: p_init (None: N(0, I)); exact = the bridge
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,7 @@ class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
     KINDS = ("trajectory", "field", "images", "target", "lens", "straightness", "diagnostics",
-             "diagmap")  # fmt: skip
+             "diagmap", "steps")  # fmt: skip
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()
@@ -427,9 +432,9 @@ class ComputeWorker:
 
     def _trajectories(self, r: TrajectoryRequest, pause=None) -> TrajectoryResult:
         t0 = time.perf_counter()
-        model = self._field_for(r.exact, r.snapshot, slot="trajectory")
+        model = self._field_for(with_source(r.exact, r.source), r.snapshot, slot="trajectory")
         field: ExactMarginal | _Data | _Pausing
-        if isinstance(model, ExactMarginal):
+        if not isinstance(model, FlowModel):
             field, chunk = model, None
         else:
             field, chunk = _Data(model), LEARNED_CHUNK
@@ -438,16 +443,18 @@ class ComputeWorker:
         y = None if r.y is None or r.y < 0 else int(r.y)
         g = torch.Generator().manual_seed(int(r.seed))
         x0 = torch.randn((int(r.n), 2), generator=g)
+        if not is_standard_gaussian(r.source):
+            x0 = r.source.sample(int(r.n), generator=g, dtype=x0.dtype)  # type: ignore[union-attr]
         ode = sample_ode(field, x0, r.steps, r.solver, y=y, w=r.w, return_trajectory=True,
                          chunk_size=chunk)  # fmt: skip
-        sde = sample_sde(
+        sde = ode if not is_standard_gaussian(r.source) else sample_sde(
             field, x0, r.steps, r.sigma, r.sigma_schedule, r.drop_score_term, y=y, w=r.w,
             seed=r.seed + 1, return_trajectory=True, chunk_size=chunk,
         )  # fmt: skip
         if ode.xs is None or sde.xs is None:  # cannot happen: return_trajectory=True
             raise RuntimeError("the samplers returned no trajectory")
         energy = support = precision = None
-        if r.score_quality and not isinstance(model, ExactMarginal):
+        if r.score_quality and isinstance(model, FlowModel):
             energy, support, precision = reference_quality(model, r.exact, chunk)
         return TrajectoryResult(
             r.generation,
@@ -469,14 +476,15 @@ class ComputeWorker:
         ~18 ms, most of a field request)."""
         step = max(float(r.density_t_step), DENSITY_T_QUANTUM)
         tq = round(float(r.t) / step) * step
-        key = (r.exact.fingerprint, round(tq, 6), y, float(r.w), r.density_kind,
+        exact = with_source(r.exact, r.source)
+        key = (exact.fingerprint, round(tq, 6), y, float(r.w), r.density_kind,
                tuple(r.bounds), r.density_grid)  # fmt: skip
         hit = self._density_cache.get(key)
         if hit is not None:
             self._density_cache.move_to_end(key)
             return hit
         dpts = grid_points(r.bounds, r.density_grid).double()
-        dens = density_grid(r.exact, dpts, tq, y, r.w, r.density_kind).float()
+        dens = density_grid(exact, dpts, tq, y, r.w, r.density_kind).float()
         self._density_cache[key] = dens
         while len(self._density_cache) > DENSITY_CACHE_SIZE:
             self._density_cache.popitem(last=False)
@@ -489,7 +497,8 @@ class ComputeWorker:
         n = pts.shape[0]
         both = torch.cat([pts, spts])
         tt = torch.full((both.shape[0],), float(r.t), dtype=pts.dtype)
-        exact_g = guided(r.exact, y, w)
+        exact = with_source(r.exact, r.source)
+        exact_g = guided(exact, y, w)
         u_exact, s_exact = exact_g.velocity(pts, tt[:n]), exact_g.score(both, tt)
         if r.snapshot is not None and r.field_source != "exact":
             learned = guided(_Data(self._model_for(r.snapshot, slot="field")), y, w)
@@ -503,7 +512,7 @@ class ComputeWorker:
         sig = float(sigma_schedule_fn(r.sigma, r.sigma_schedule)(tt[:1])[0])
         drift = u if r.drop_score_term else u + 0.5 * sig * sig * s[:n]
         exact_drift = u_exact if r.drop_score_term else u_exact + 0.5 * sig * sig * s_exact[:n]
-        weight = r.exact.log_prob(both, float(r.t))
+        weight = exact.log_prob(both, float(r.t))
         weight = torch.exp(weight - weight.max())
         ref = (
             _typical_length(u_exact, weight[:n]),
@@ -523,6 +532,14 @@ class ComputeWorker:
 #: it. Heun with 40 steps: on the exact checkerboard field its energy distance is within 0.1% of
 #: 200 steps' (0.00667 vs 0.00666, below the 1500-sample noise), at a fifth of the cost.
 QUALITY_SOLVER, QUALITY_STEPS, QUALITY_N, QUALITY_SEED = "heun", 40, 1500, 1234
+
+
+def with_source(exact: ExactMarginal, source: ExactMarginal | None):
+    """The exact oracle of the path from ``source`` to ``exact`` (issue 14): ``exact`` itself for
+    N(0, I) (or None), else the independent-coupling bridge (ExactMarginal.bridge)."""
+    if source is None or is_standard_gaussian(source):
+        return exact
+    return exact.bridge(source, exact)
 
 
 def particle_classes(exact: ExactMarginal, y, *finals: torch.Tensor) -> list:

@@ -55,15 +55,16 @@ class _Packed:
 
 def _child(
     cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0,
-    user_work: UserWork | None = None,
+    user_work: UserWork | None = None, source=None,
 ) -> None:  # fmt: skip
     torch.set_num_threads(1)
     target = unpack(target)
+    source = None if source is None else unpack(source)
     out_q = _Packed(out_q)
     if nice > 0 and hasattr(os, "nice"):
         os.nice(nice)  # the window first: a process has its own GIL, so no priority inversion
     try:
-        trainer = Trainer(target, mc, tc)
+        trainer = Trainer(target, mc, tc, source=source)
     except Exception as e:  # noqa: BLE001 - reported to the parent as text
         out_q.put(msg.Fatal(f"{type(e).__name__}: {e}"))
         return
@@ -163,6 +164,13 @@ class ProcessTrainingSession(SessionView):
     waits between its steps while it is up (default: this process's flag)."""
 
     trainer: TrainerView
+    #: issue 14: the mixture x_0 is drawn from (None: N(0, I)), sent to the child at its start
+    source = None
+
+    def set_source(self, source) -> None:
+        """Train from ``source`` (an ExactMarginal, data coordinates; None: N(0, I)); takes
+        effect when the child starts (before the first step)."""
+        self.source = source
 
     def __init__(
         self, target, model_config: ModelConfig, config: TrainConfig, nice: int = 0,
@@ -207,7 +215,7 @@ class ProcessTrainingSession(SessionView):
         self._proc = self._ctx.Process(
             target=_child,
             args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice,
-                  self.user_work),
+                  self.user_work, None if self.source is None else pack(self.source)),
             name="flowscope-trainer", daemon=True,
         )  # fmt: skip
         self._proc.start()

@@ -60,6 +60,14 @@ class TrainingSession(SessionView):
     trainer waits between steps while it is up (default: this process's flag)."""
 
     trainer: Trainer
+    #: issue 14: the mixture x_0 is drawn from (None: N(0, I)); set_source changes it
+    source = None
+
+    def set_source(self, source) -> None:
+        """Train from ``source`` (an ExactMarginal, data coordinates; None: N(0, I)): a new
+        trainer, before the first step."""
+        self.source = source
+        self.trainer = self._make_trainer()
 
     def __init__(
         self, target, model_config: ModelConfig, config: TrainConfig,
@@ -71,7 +79,7 @@ class TrainingSession(SessionView):
         self._thread: threading.Thread | None = None
 
     def _make_trainer(self) -> Trainer:
-        trainer = Trainer(self._target, self._mc, self._tc)
+        trainer = Trainer(self._target, self._mc, self._tc, source=self.source)
         trainer.before_step = self.user_work.yield_while_active
         return trainer
 

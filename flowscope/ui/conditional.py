@@ -39,8 +39,9 @@ TOOLTIP = (
     "<p><b>Conditional path</b> (C; Z: a new random z; click in the explorer: z there)</p>"
     "<p>p<sub>t</sub>(x | z) = N(α<sub>t</sub> z, β<sub>t</sub>² I); "
     "u<sub>t</sub>(x | z) = (α′<sub>t</sub> − β′<sub>t</sub>/β<sub>t</sub> α<sub>t</sub>) z + "
-    "β′<sub>t</sub>/β<sub>t</sub> x (′: d/dt); ODE: X<sub>t</sub> = α<sub>t</sub> z + β<sub>t</sub> "
-    "X<sub>0</sub>, from the marginal view's own noise X<sub>0</sub>.</p>"
+    "β′<sub>t</sub>/β<sub>t</sub> x (′: d/dt); "
+    "ODE: X<sub>t</sub> = α<sub>t</sub> z + β<sub>t</sub> X<sub>0</sub>, "
+    "from the marginal view's own noise X<sub>0</sub>.</p>"
 )
 
 

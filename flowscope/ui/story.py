@@ -14,11 +14,11 @@ from .conditional import ConditionalMode
 from .lens import PosteriorLens
 
 
-def _view_menu(win):
+def _view_menu(win, title: str = "View"):
     for a in win.menuBar().actions():
-        if a.menu() is not None and a.text().replace("&", "") == "View":
+        if a.menu() is not None and a.text().replace("&", "") == title:
             return a.menu()
-    return win.menuBar().addMenu("&View")
+    return win.menuBar().addMenu(f"&{title}")
 
 
 def _in_step(signal, action) -> None:
@@ -68,6 +68,16 @@ def install(win) -> None:
     add_action(win, menu, "SDE playground…", lambda: open_playground(win), "Ctrl+Shift+P",
                tip="Brownian motion, Ornstein-Uhlenbeck, Langevin toward the target")  # fmt: skip
     _add_coupling(win)
+    from .source_choice import SourceChoice
+
+    win.source_choice = SourceChoice(win)  # issue 14: source p_init (combo under coupling)
+    from .steps_curve_view import TOOLTIP as STEPS_TIP
+    from .steps_curve_view import open_steps_curve
+
+    run_menu = _view_menu(win, "Run")
+    run_menu.addSeparator()
+    add_action(win, run_menu, "Steps curve…", lambda: open_steps_curve(win), tip=STEPS_TIP)
+    run_menu.setToolTipsVisible(True)
     from .straightness_view import StraightnessLine
 
     win.straightness = StraightnessLine(win, win)

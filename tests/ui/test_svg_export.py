@@ -102,7 +102,7 @@ def test_svg_from_the_menu_has_page_unit_lines_and_renders_thin(win, qtbot, tmp_
         if e.tag == SVG + "polyline" and e.get("vector-effect") != "non-scaling-stroke"
     ]  # fmt: skip
     assert len(lines) > 200  # the arrows (two segments per head) and trails
-    for width, scale, elem in lines:
+    for _width, scale, elem in lines:
         assert scale == pytest.approx(1.0), (
             f"lines sit under a scaling transform: {ET.tostring(elem)[:300]!r}"
         )

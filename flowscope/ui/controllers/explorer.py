@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...train.compute import FieldRequest, TargetRequest, TrajectoryRequest
+from ..source_choice import source_mixture
 from .requests import RequestChannel
 
 PLAY_PERIOD_S = 4.0  # one sweep t = 0 -> 1
@@ -147,6 +148,7 @@ class ExplorerController(QObject):
             generation, self.target.exact, snap, n, s.steps, s.solver, s.sigma,
             s.sigma_schedule, s.drop_score_term, None if s.label < 0 else s.label, s.w, s.seed,
             score_quality=quality and snap is not None,
+            source=source_mixture(getattr(s, "source", "gaussian")),
         )  # fmt: skip
 
     def request_trajectories(
@@ -181,6 +183,7 @@ class ExplorerController(QObject):
             guide_part=s.guide_part,
             density_kind="guided" if s.density_source == "guided" else "marginal",
             **({"density_t_step": PLAY_DENSITY_T_STEP} if s.playing and t is None else {}),
+            source=source_mixture(getattr(s, "source", "gaussian")),
         )  # fmt: skip
 
     def field_bounds(self) -> tuple[float, float, float, float]:
@@ -421,7 +424,8 @@ class ExplorerController(QObject):
         self.view.set_field("sde", fr.origins, fr.sde_field, "field", reference=ref[1])
         self.view.set_field("both", s_origins, fr.score, "score", reference=ref[2])
         if self.state.density_source in ("exact", "guided"):  # the others: their own items
-            label = "p_t(x)" if self.state.density_source == "exact" else "guided p_t(x | y), normalized"
+            guided = self.state.density_source == "guided"
+            label = "guided p_t(x | y), normalized" if guided else "p_t(x)"
             self.view.set_density("both", fr.density, fr.bounds, label=label)
 
     @property
