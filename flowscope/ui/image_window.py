@@ -219,9 +219,12 @@ class ImageWindow(FlowscopeWindow):
         from ..train.trainer import TrainConfig
 
         s, ds = self.state, self.dataset
+        from ..core.images.unet import unet_size
+
+        size = unet_size(ds.shape)  # levels and attention by the data (8x8: the small net)
         mc = mc or ModelConfig(
-            arch="unet", image_shape=ds.shape, channels=s.channels,
-            parameterization=s.objective, num_classes=ds.num_classes,
+            arch="unet", image_shape=ds.shape, channels=s.channels, levels=size["levels"],
+            attention=size["attention"], parameterization=s.objective, num_classes=ds.num_classes,
         )  # fmt: skip
         tc = TrainConfig(
             steps=None, batch_size=s.batch_size, lr=s.lr, schedule=s.schedule, device=s.device,

@@ -215,3 +215,13 @@ def test_cli_image_mode_screenshot_and_bad_data(tmp_path):
     r = subprocess.run(bad, capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2 and "image dataset not found" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_the_unet_is_sized_by_the_data(win, tmp_path):
+    """8x8 digits keep the small two-level U-Net; 28x28 (MNIST-shaped) data gets three levels
+    (28 -> 14 -> 7), as the CLI sizes it (core/images/unet.unet_size)."""
+    assert win._make_session().trainer.model_config.levels == 2  # digits, 8x8
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "m.npz", images=rng.integers(0, 255, (40, 28, 28), dtype=np.uint8))
+    assert win.load_dataset(str(tmp_path / "m.npz"))
+    assert win._make_session().trainer.model_config.levels == 3
