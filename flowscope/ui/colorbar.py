@@ -8,6 +8,7 @@ Diverging maps (a signed quantity such as the continuity residual) are centred a
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -20,15 +21,25 @@ DIVERGING_COLORS = ("#2166ac", "#67a9cf", "#d1e5f0", "#ffffff", "#fddbc7", "#ef8
 BAR_WIDTH_PX = 12
 
 
+@functools.lru_cache(maxsize=1)
 def diverging_colormap() -> pg.ColorMap:
-    """White at the centre of the levels: use with symmetric levels (-a, a)."""
+    """White at the centre of the levels: use with symmetric levels (-a, a). One object (the
+    bar rebuilds its colours only when the map changes)."""
     return pg.ColorMap(np.linspace(0.0, 1.0, len(DIVERGING_COLORS)), list(DIVERGING_COLORS))
 
 
 def sequential_colormap(lut: np.ndarray) -> pg.ColorMap:
-    """A ColorMap from an (n, 4) uint8 lookup table (white at 0)."""
-    lut = np.asarray(lut)
-    return pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut)
+    """A ColorMap from an (n, 4) uint8 lookup table (white at 0); the same object for the same
+    table, so a heatmap refreshed 5 times a second does not rebuild its bar's colours."""
+    lut = np.ascontiguousarray(lut, dtype=np.uint8)
+    key = (lut.shape, lut.tobytes())
+    cmap = _SEQUENTIAL.get(key)
+    if cmap is None:
+        cmap = _SEQUENTIAL[key] = pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut)
+    return cmap
+
+
+_SEQUENTIAL: dict = {}
 
 
 class HeatmapScale:

@@ -67,3 +67,4 @@ def test_many_points_give_a_contiguous_image_qimage_can_wrap():
     assert (x0, y0) == (0, 0) and img.shape == (150, 200)
     a = _alpha(img)
     assert 0.0 < a.mean() < 1.0 and a.max() <= 1.0
+
