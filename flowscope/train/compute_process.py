@@ -23,6 +23,7 @@ import dataclasses
 import multiprocessing as mp
 import os
 import threading
+import time
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -219,15 +220,28 @@ def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DU
     inbox = _ChildInbox(conn)
     try:
         inbox.send_ready()
+        rest_until = 0.0
         while True:
             inbox.read(block=True)
+            _rest(inbox, rest_until)
             kind = inbox.next_kind()
             if kind is None:  # cannot happen: PRIORITY names every kind
                 raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
             req, urgent = inbox.take(kind)
+            t0 = time.perf_counter()
             _serve(worker, inbox, req, urgent, duty)
+            if not urgent and duty < 1.0:  # background work: rest in proportion afterwards
+                rest_until = time.perf_counter() + (time.perf_counter() - t0) * (1 / duty - 1)
     except _Gone:
         return
+
+
+def _rest(inbox: _ChildInbox, until: float) -> None:
+    """Wait until ``until`` after background work (so a stream of them, e.g. the arrows while
+    t plays, keeps to its duty too), unless a user's request is or becomes pending."""
+    while not inbox.urgent and (left := until - time.perf_counter()) > 0:
+        inbox.wait(left)
+        inbox.read(block=False)
 
 
 class ProcessComputeWorker(ComputeWorker):
