@@ -74,7 +74,7 @@ def _scripted_images(app, win, args) -> int:
     from .ui.scripted import _wait, run_scripted_images
 
     deadline = time.time() + 60
-    while win._snapshot() is None and time.time() < deadline:
+    while win.sessions.snapshot is None and time.time() < deadline:
         _wait(app, 0.1)
     win.render_now()
     return run_scripted_images(app, win, args)

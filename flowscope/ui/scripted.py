@@ -30,9 +30,9 @@ def run_scripted(app, win, args) -> int:
 
 
 def _train_until(app, win, steps: int) -> None:
-    """Train ``steps`` steps in the window's session, pause, and wait for their snapshot."""
+    """Train ``steps`` steps in the window's session, pause, and wait for their snapshot (the
+    window shows the training status when the controller says ``trained``)."""
     win.sessions.train_steps(steps, wait=lambda: _wait(app, 0.05))
-    win._update_training_status()
 
 
 def run_scripted_images(app, win, args) -> int:
