@@ -156,7 +156,8 @@ class SessionController(QObject):
                 done = snap.step >= n
                 break
             wait()
-        self.trained.emit()
+        if self.session is not None:
+            self.trained.emit()
         return done
 
     def shutdown(self, timeout: float = 4.0) -> None:
