@@ -108,7 +108,7 @@ def main() -> None:
     def stroke(k):
         ang = np.linspace(0, 2 * np.pi, 40)
         pts = np.stack([np.cos(ang) * (1 + 0.3 * k), np.sin(ang) * (1 + 0.3 * k)], 1)
-        return lambda: win.canvas._push_stroke(pts)  # one finished mouse drag
+        return lambda: win.canvas.add_stroke(pts)  # one finished mouse drag
 
     def combo(widget, index):
         return lambda: widget.setCurrentIndex(index)
@@ -152,7 +152,7 @@ def main() -> None:
     win.set_target_source("two_moons")
     win.toggle_training()
     t_end = time.perf_counter() + 120
-    while win._snapshot() is None and time.perf_counter() < t_end:
+    while win.sessions.snapshot is None and time.perf_counter() < t_end:
         app.processEvents()
         time.sleep(0.01)
     win.project.save_to(__import__("pathlib").Path(project))

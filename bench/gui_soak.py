@@ -95,7 +95,7 @@ def _compute_cpu(worker) -> float:
     pid = getattr(worker, "pid", None)
     if pid is not None:
         return _proc_cpu(pid)
-    return time.clock_gettime(time.pthread_getcpuclockid(worker._thread.ident))
+    return time.clock_gettime(time.pthread_getcpuclockid(worker.thread_ident))
 
 
 def trainer_solo(target_name: str, seconds: float, state) -> tuple[float, float | None]:
@@ -121,7 +121,7 @@ def trainer_solo(target_name: str, seconds: float, state) -> tuple[float, float 
     s.start()
     wait_ready(s)
     time.sleep(1.5)
-    pid = None if threads else s._proc.pid
+    pid = None if threads else s.pid
     cpu0 = _proc_cpu(pid) if pid else 0.0
     n0, t0 = s.step_count, time.perf_counter()
     time.sleep(seconds)

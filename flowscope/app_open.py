@@ -71,10 +71,10 @@ def _scripted_images(app, win, args) -> int:
     publishes them), sample the grid and the strip, save."""
     import time
 
-    from .ui.scripted import _wait, run_scripted_images
+    from .ui.scripted import run_events, run_scripted_images
 
     deadline = time.time() + 60
-    while win._snapshot() is None and time.time() < deadline:
-        _wait(app, 0.1)
+    while win.sessions.snapshot is None and time.time() < deadline:
+        run_events(app, 0.1)
     win.render_now()
     return run_scripted_images(app, win, args)

@@ -36,3 +36,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def find_menu_action(win, text: str):
+    """The QAction a user reaches through ``win``'s menu bar (submenus too) whose text is ``text``
+    ('&' mnemonics ignored on both sides); fails with the count unless exactly one matches."""
+    want = text.replace("&", "")
+    found: list = []
+    menus = [a.menu() for a in win.menuBar().actions() if a.menu() is not None]
+    while menus:
+        menu = menus.pop(0)
+        for a in menu.actions():
+            if a.menu() is not None:
+                menus.append(a.menu())
+            elif a.text().replace("&", "") == want and not any(a is b for b in found):
+                found.append(a)
+    assert len(found) == 1, f"{len(found)} menu actions named {text!r}"
+    return found[0]
+
+
+@pytest.fixture
+def menu_action():
+    """``menu_action(win, text)``: a window's menu action, found the way a user finds it (test
+    menus through ``QAction.trigger()``, PITFALLS.md item 18)."""
+    return find_menu_action

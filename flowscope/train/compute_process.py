@@ -33,6 +33,7 @@ from .compute import ComputeWorker, Request
 from .messages import ComputeJob, ComputeTarget, TargetRef
 from .priority import BACKGROUND_DUTY, DutyCycle
 from .process_session import pack, unpack
+from .render import RenderContext, render
 
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
@@ -173,12 +174,13 @@ class _Superseded(Exception):
 
 
 def _serve(
-    worker: ComputeWorker, inbox: _ChildInbox, req, urgent: bool = True, duty: float = 1.0
+    ctx: RenderContext, inbox: _ChildInbox, req, urgent: bool = True, duty: float = 1.0
 ) -> None:
-    """Compute ``req`` and answer it. Between the field evaluations of a trajectory, requests
-    of more urgent kinds (and a user's requests of any kind) are served, and a newer request of
-    the same kind abandons this one. A background request (not ``urgent``) is paced to ``duty``
-    of the wall time, waking at once when a request arrives."""
+    """Render ``req`` (:func:`~flowscope.train.render.render`) and answer it. Between the field
+    evaluations of a trajectory, requests of more urgent kinds (and a user's requests of any
+    kind) are served, and a newer request of the same kind abandons this one. A background
+    request (not ``urgent``) is paced to ``duty`` of the wall time, waking at once when a
+    request arrives."""
     pacing = None if urgent or duty >= 1.0 else DutyCycle(duty, wait=inbox.wait)
 
     def pause() -> None:
@@ -188,7 +190,7 @@ def _serve(
         served = False
         while (kind := _first(inbox, req.KIND, urgent)) is not None:
             other, other_urgent = inbox.take(kind)
-            _serve(worker, inbox, other, other_urgent, duty)
+            _serve(ctx, inbox, other, other_urgent, duty)
             served = True
         if req.KIND in inbox.pending:
             raise _Superseded
@@ -196,7 +198,7 @@ def _serve(
             pacing.restart()  # the time spent on others is not this request's
 
     try:
-        out = worker.compute_now(req, pause)
+        out = render(req, ctx, pause)
     except _Superseded:
         inbox.send("dropped", req)
         return
@@ -216,7 +218,7 @@ def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DU
         lower_process_priority(nice)
         duty = 1.0
     torch.set_num_threads(num_threads or 1)
-    worker = ComputeWorker(num_threads=None)
+    ctx = RenderContext()  # the child's inference models and heatmap cache
     inbox = _ChildInbox(conn)
     try:
         inbox.send_ready()
@@ -225,11 +227,11 @@ def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DU
             inbox.read(block=True)
             _rest(inbox, rest_until)
             kind = inbox.next_kind()
-            if kind is None:  # cannot happen: PRIORITY names every kind
+            if kind is None:  # cannot happen: PRIORITY names every kind (test_render.py)
                 raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
             req, urgent = inbox.take(kind)
             t0 = time.perf_counter()
-            _serve(worker, inbox, req, urgent, duty)
+            _serve(ctx, inbox, req, urgent, duty)
             if not urgent and duty < 1.0:  # background work: rest in proportion afterwards
                 rest_until = time.perf_counter() + (time.perf_counter() - t0) * (1 / duty - 1)
     except _Gone:

@@ -252,14 +252,5 @@ def compute_map(r: DiagMapRequest, model) -> DiagMapResult:
     )  # fmt: skip
 
 
-def compute_request(req, model_for: Callable[[Snapshot, str], object], pause=None):
-    """Answer a DiagnosticsRequest or DiagMapRequest (the ComputeWorker's hook):
-    model_for(snapshot, slot) gives an inference model holding the snapshot's weights."""
-    model = None if req.snapshot is None else model_for(req.snapshot, req.KIND)
-    if isinstance(req, DiagnosticsRequest):
-        return compute_diagnostics(req, model, pause)
-    return compute_map(req, model)
-
-
 REQUESTS = (DiagnosticsRequest, DiagMapRequest)
 KINDS = (DiagnosticsRequest.KIND, DiagMapRequest.KIND)

@@ -2,8 +2,8 @@
 compute worker in place of a training snapshot, so the explorer shows it exactly as it shows learned
 weights: particles from the ODE / SDE of its velocity (and score), arrows and heatmaps at t.
 
-It has the attributes ``ComputeWorker._model_for`` reads from a training Snapshot (step,
-wall_time, target_version, config, normalization, to_model). ``to_model()`` returns the field
+It has the attributes ``RenderContext.model_for`` (train/render) reads from a training Snapshot
+(step, wall_time, target_version, config, normalization, to_model). ``to_model()`` returns the field
 itself in data coordinates (velocity, score, velocity_and_score), under a ``config`` unique to
 this snapshot, so the worker never mistakes it for trained weights.
 
@@ -67,7 +67,7 @@ class FieldSnapshot:
 
 
 class _FixedModel:
-    """The field under the snapshot's config (what ComputeWorker keeps per slot)."""
+    """The field under the snapshot's config (what RenderContext keeps per slot)."""
 
     normalization = None
 

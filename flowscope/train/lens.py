@@ -1,7 +1,7 @@
 """The network's side of the posterior lens: u_theta(x) (and its score) at ONE point, computed on
 the compute side (the window's GUI thread never runs the network). Qt-free.
 
-``LensRequest.compute(worker)`` is called by ``ComputeWorker.compute_now``; the child process
+``LensRequest.compute(ctx)`` is called by ``train.render.render`` (its 'lens' renderer); the child
 answers the 'lens' kind first (``compute_process.PRIORITY``): one point costs ~1 ms.
 """
 
@@ -28,10 +28,10 @@ class LensRequest:
     y: int | None = None
     w: float = 1.0
 
-    def compute(self, worker) -> LensResult:
-        from .compute import _Data
+    def compute(self, ctx) -> LensResult:
+        from .render.fields import DataField as _Data
 
-        model = worker._model_for(self.snapshot, slot="lens")
+        model = ctx.model_for(self.snapshot, slot="lens")
         field = guided(_Data(model), self.y, self.w)
         x = torch.tensor([self.x], dtype=torch.float32)
         tt = torch.full((1,), float(self.t))

@@ -203,6 +203,11 @@ class ProcessTrainingSession(SessionView):
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
+    @property
+    def pid(self) -> int | None:
+        """The training child's process id (None before start): benchmarks read its CPU time."""
+        return None if self._proc is None else self._proc.pid
+
     # ----------------------------------------------------------------- process
     def _ensure_process(self) -> None:
         if self.alive():

@@ -33,10 +33,11 @@ class StepsCurveRequest:
     steps: tuple[int, ...] = STEP_COUNTS
     label: str = ""  # what the curve stands for (the coupling), shown in the legend
 
-    def compute(self, worker) -> StepsCurveResult:
-        from .compute import _Data, with_source
+    def compute(self, ctx) -> StepsCurveResult:
+        from .render.fields import DataField as _Data
+        from .render.fields import with_source
 
-        model = worker._model_for(self.snapshot, slot="steps")
+        model = ctx.model_for(self.snapshot, slot="steps")
         source = self.snapshot.source
         g = torch.Generator().manual_seed(int(self.seed))
         x0 = torch.randn((int(self.n), 2), generator=g)

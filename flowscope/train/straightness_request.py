@@ -27,10 +27,10 @@ class StraightnessRequest:
     steps: int = 50
     seed: int = 0
 
-    def compute(self, worker) -> StraightnessResult:
-        from .compute import _Data
+    def compute(self, ctx) -> StraightnessResult:
+        from .render.fields import DataField as _Data
 
-        model = worker._model_for(self.snapshot, slot="straightness")
+        model = ctx.model_for(self.snapshot, slot="straightness")
         g = torch.Generator().manual_seed(int(self.seed))
         x0 = torch.randn((int(self.n), 2), generator=g)
         learned = straightness(_Data(model), steps=self.steps, x0=x0)

@@ -313,6 +313,11 @@ class TargetCanvas(QWidget):
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         self._points_item.setData(x=xy[:, 0], y=xy[:, 1])
 
+    def add_stroke(self, points: np.ndarray) -> None:
+        """Add one finished stroke through ``points`` (K, 2) with the current tool, width and
+        class, as a mouse drag does (undoable): scripts and benchmarks draw with it."""
+        self._push_stroke(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+
     def plot_widget(self) -> pg.PlotWidget:
         """The pyqtgraph PlotWidget (to add overlays or read the view range)."""
         return self._plot

@@ -78,6 +78,7 @@ class ImageWindow(FlowscopeWindow):
         self.model_files.modelAdopted.connect(self._on_model_adopted)
         self._build_widgets()
         self.sessions.runningChanged.connect(self.training_panel.set_running)
+        self.sessions.trained.connect(self._update_training_status)  # train_steps(n)
         build_image_menus(self)
         self._connect_state()
         self.timer = QTimer(self)

@@ -87,6 +87,7 @@ class MainWindow(FlowscopeWindow):
         self.diagnostics = attach_diagnostics(self)
         self.sessions.runningChanged.connect(self.training_panel.set_running)
         self.sessions.sessionReplaced.connect(self._on_session_replaced)
+        self.sessions.trained.connect(self._update_training_status)  # train_steps(n)
         self._layer_actions = build_main_menus(self)
         from .story import install  # issue 14: posterior lens (L), conditional path (C, Z)
 

@@ -7,7 +7,8 @@ import sys
 from PySide6.QtCore import QEventLoop, QTimer
 
 
-def _wait(app, seconds: float) -> None:
+def run_events(app, seconds: float) -> None:
+    """Run the event loop for ``seconds`` (results arrive, the window paints)."""
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
@@ -15,7 +16,7 @@ def _wait(app, seconds: float) -> None:
 
 def run_scripted(app, win, args) -> int:
     steps = max(0, int(args.train_steps or 0))
-    _wait(app, 0.3)
+    run_events(app, 0.3)
     if steps:
         _train_until(app, win, steps)
     win.render_now()
@@ -25,24 +26,24 @@ def run_scripted(app, win, args) -> int:
             win.curve_tabs.setCurrentWidget(win.diagnostics_panel)
         if getattr(args, "panel", None) == "diagnostics" or getattr(args, "heatmap", None):
             diag.render_now()  # the panel and a diagnostic heatmap, computed here
-    _wait(app, 0.5)
+    run_events(app, 0.5)
     return _save_and_close(win, args.screenshot)
 
 
 def _train_until(app, win, steps: int) -> None:
-    """Train ``steps`` steps in the window's session, pause, and wait for their snapshot."""
-    win.sessions.train_steps(steps, wait=lambda: _wait(app, 0.05))
-    win._update_training_status()
+    """Train ``steps`` steps in the window's session, pause, and wait for their snapshot (the
+    window shows the training status when the controller says ``trained``)."""
+    win.sessions.train_steps(steps, wait=lambda: run_events(app, 0.05))
 
 
 def run_scripted_images(app, win, args) -> int:
     """Image mode: train N steps, draw the grid and the strip, save a screenshot, exit."""
     steps = max(0, int(args.train_steps or 0))
-    _wait(app, 0.3)
+    run_events(app, 0.3)
     if steps:
         _train_until(app, win, steps)
         win.render_now()
-    _wait(app, 0.3)
+    run_events(app, 0.3)
     return _save_and_close(win, args.screenshot)
 
 

@@ -129,13 +129,13 @@ def test_exact_heatmap_is_cached_per_t_quantum_and_per_target():
     a = w.compute_now(FieldRequest(1, EM, None, 0.5, BOUNDS, density_grid=32))
     b = w.compute_now(FieldRequest(2, EM, None, 0.5 + 0.4 * DENSITY_T_QUANTUM, BOUNDS,
                                    density_grid=32))  # fmt: skip
-    assert np.array_equal(a.density, b.density) and len(w._density_cache) == 1
+    assert np.array_equal(a.density, b.density) and len(w.context.density_cache) == 1
     assert b.t == 0.5 + 0.4 * DENSITY_T_QUANTUM  # the arrows use the exact t
     pts = grid_points(BOUNDS, 32).double()
     ref = EM.log_prob(pts, 0.5).exp().reshape(32, 32).float().numpy()
     np.testing.assert_allclose(a.density, ref, rtol=1e-5)
     c = w.compute_now(FieldRequest(3, EM, None, 0.6, BOUNDS, density_grid=32))
-    assert not np.array_equal(a.density, c.density) and len(w._density_cache) == 2
+    assert not np.array_equal(a.density, c.density) and len(w.context.density_cache) == 2
     other = ExactMarginal(torch.tensor([[1.0, 1.0]]), widths=0.5)  # a new target: no reuse
     d = w.compute_now(FieldRequest(4, other, None, 0.5, BOUNDS, density_grid=32))
     ref = other.log_prob(pts, 0.5).exp().reshape(32, 32).float().numpy()
@@ -147,7 +147,7 @@ def test_exact_heatmap_is_cached_per_t_quantum_and_per_target():
                                    density_t_step=0.01))  # fmt: skip
     np.testing.assert_allclose(e.density, a.density, rtol=1e-6)
     np.testing.assert_allclose(f.density, a.density, rtol=1e-6)
-    assert len(w._density_cache) == 3 and e.t == 0.503
+    assert len(w.context.density_cache) == 3 and e.t == 0.503
 
 
 def test_a_field_computed_while_a_trajectory_pauses_does_not_change_its_weights():

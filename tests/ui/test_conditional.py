@@ -34,13 +34,6 @@ def win(qtbot, tmp_path, monkeypatch):
     w.shutdown()
 
 
-def _action(win, text):
-    for a in win.findChildren(type(win.menuBar().actions()[0])):
-        if a.text().replace("&", "") == text:
-            return a
-    raise AssertionError(f"no action {text!r}")
-
-
 def _peak(win, side=0):
     """The data coordinates of the heatmap's brightest pixel in one plot."""
     item = win.explorer._sides[("ode", "sde")[side]].density
@@ -53,10 +46,10 @@ def _peak(win, side=0):
 
 
 @pytest.mark.parametrize("schedule,alpha", [("condot", 0.6), ("cosine", np.sin(0.3 * np.pi))])
-def test_conditional_mode_heatmap_particles_and_back(win, qtbot, schedule, alpha):
+def test_conditional_mode_heatmap_particles_and_back(win, qtbot, schedule, alpha, menu_action):
     win.state.set(schedule=schedule, t=0.6)
     marginal = win.view.current_positions()[0].copy()
-    _action(win, "Conditional path p_t(x | z)").trigger()
+    menu_action(win, "Conditional path p_t(x | z)").trigger()
     assert win.conditional.active
     win.conditional.set_z([1.5, -0.8])
     z = np.array([1.5, -0.8])
@@ -79,15 +72,15 @@ def test_conditional_mode_heatmap_particles_and_back(win, qtbot, schedule, alpha
     np.testing.assert_allclose(sde1, np.broadcast_to(z, sde1.shape), atol=1e-3)  # ends at z
     # back to the marginal: the same particles as before
     win.state.set(t=0.6)
-    _action(win, "Conditional path p_t(x | z)").trigger()
+    menu_action(win, "Conditional path p_t(x | z)").trigger()
     assert not win.conditional.active
     back, _ = win.explorer.particles_item("ode").data()
     np.testing.assert_allclose(back, marginal, atol=1e-6)
 
 
-def test_click_and_key_choose_z(win, qtbot):
+def test_click_and_key_choose_z(win, qtbot, menu_action):
     win.state.set(t=0.5)
-    _action(win, "New random z (conditional path)").trigger()  # Z: a random z turns it on
+    menu_action(win, "New random z (conditional path)").trigger()  # Z: a random z turns it on
     assert win.conditional.active and win.conditional.z is not None
     widget = win.explorer.widgets()[0]
     vb = win.explorer.plots()[0].getViewBox()

@@ -135,8 +135,11 @@ def test_train_steps_is_the_synchronous_path(qapp):
         return TrainingSession(target, mc, TrainConfig(steps=None, batch_size=64))
 
     c = SessionController(factory)
+    trained = []  # the windows show the training status on this signal (scripted mode)
+    c.trained.connect(lambda: trained.append(c.snapshot.step))
     assert c.train_steps(30, wait=lambda: None)
     assert not c.running and c.snapshot.step >= 30
+    assert trained == [c.snapshot.step]
     c.shutdown()
 
 

@@ -34,19 +34,7 @@ def win(qtbot, tmp_path, monkeypatch):
     w.shutdown()
 
 
-def _action(win, text):
-    menus = [a.menu() for a in win.menuBar().actions() if a.menu() is not None]
-    while menus:
-        menu = menus.pop()
-        for a in menu.actions():
-            if a.menu() is not None:
-                menus.append(a.menu())
-            elif a.text() == text:
-                return a
-    raise AssertionError(f"no menu action {text!r}")
-
-
-def test_run_as_python_script_exports_the_drawing_and_runs(win, tmp_path, monkeypatch):
+def test_run_as_python_script_exports_the_drawing_and_runs(win, tmp_path, monkeypatch, menu_action):
     drawing = Drawing()
     drawing.add(Stroke(np.array([[-1.0, -1.0], [1.0, 1.0]]), 0.4, label=0))
     drawing.add(Stroke(np.array([[-1.0, 1.0], [1.0, -1.0]]), 0.4, label=1))
@@ -56,7 +44,7 @@ def test_run_as_python_script_exports_the_drawing_and_runs(win, tmp_path, monkey
     out = tmp_path / "run.py"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
 
-    _action(win, "Run as Python script…").trigger()
+    menu_action(win, "Run as Python script…").trigger()
 
     text = out.read_text()
     tree = ast.parse(text)

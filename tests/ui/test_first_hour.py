@@ -8,7 +8,6 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from flowscope.core.data import Drawing, Stroke  # noqa: E402
@@ -34,13 +33,6 @@ def _window(qtbot, ask=False):
     return w
 
 
-def _action(win, text: str) -> QAction:
-    for a in win.findChildren(QAction):
-        if a.text().replace("&", "").startswith(text):
-            return a
-    raise AssertionError(f"no menu action {text!r}")
-
-
 def test_title_names_the_project_and_marks_unsaved_changes(qtbot, home, tmp_path):
     win = _window(qtbot)
     try:
@@ -53,14 +45,14 @@ def test_title_names_the_project_and_marks_unsaved_changes(qtbot, home, tmp_path
         win.shutdown()
 
 
-def test_new_project_leaves_no_status_of_the_old_run(qtbot, home):
+def test_new_project_leaves_no_status_of_the_old_run(qtbot, home, menu_action):
     win = _window(qtbot)
     try:
         win.training_panel.step_button.click()
         qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=BIG)
         win._update_training_status()
         assert "step" in win.training_panel.status.text()
-        _action(win, "New project").trigger()
+        menu_action(win, "New project").trigger()
         assert win.session is None
         assert win.training_panel.status.text() == "not trained yet"
         assert "exact" in win.status_label.text()

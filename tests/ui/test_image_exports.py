@@ -28,23 +28,9 @@ def win(qtbot, tmp_path, monkeypatch):
     w.shutdown()
 
 
-def _action(win, suffix):
-    out = []
-
-    def walk(menu):
-        for a in menu.actions():
-            if a.menu() is not None:
-                walk(a.menu())
-            elif a.text().replace("&", "").endswith(suffix):
-                out.append(a)
-
-    for top in win.menuBar().actions():
-        walk(top.menu())
-    assert len(out) == 1, suffix
-    return out[0]
-
-
-def test_grid_png_from_the_menu_is_readable_and_labelled(win, qtbot, tmp_path, monkeypatch):
+def test_grid_png_from_the_menu_is_readable_and_labelled(
+    win, qtbot, tmp_path, monkeypatch, menu_action
+):
     win._on_step_clicked()
     win.session.step_once(3)
     win.session.publish()
@@ -57,7 +43,7 @@ def test_grid_png_from_the_menu_is_readable_and_labelled(win, qtbot, tmp_path, m
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "PNG (*.png)"))
     )
-    _action(win, "Sample grid as PNG…").trigger()
+    menu_action(win, "Sample grid as PNG…").trigger()
     from PIL import Image
 
     im = np.asarray(Image.open(out).convert("RGB")).astype(int)
@@ -90,6 +76,6 @@ def test_grid_png_from_the_menu_is_readable_and_labelled(win, qtbot, tmp_path, m
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(strip), "PNG (*.png)"))
     )
-    _action(win, "Trajectory strip as PNG…").trigger()
+    menu_action(win, "Trajectory strip as PNG…").trigger()
     sim = np.asarray(Image.open(strip).convert("RGB"))
     assert sim.shape[0] >= 8 * clone_scale and sim.shape[1] >= 6 * 8 * clone_scale

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 
 import torch
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
 from flowscope.core.images import load_image_dataset
@@ -18,13 +17,7 @@ from flowscope.train.trainer import TrainConfig, Trainer
 from flowscope.ui.image_window import ImageWindow
 
 
-def _action(win, text: str) -> QAction:
-    found = [a for a in win.findChildren(QAction) if a.text() == text]
-    assert len(found) == 1, text
-    return found[0]
-
-
-def test_follow_a_run_reloads_the_newest_checkpoint(qtbot, monkeypatch, tmp_path):
+def test_follow_a_run_reloads_the_newest_checkpoint(qtbot, monkeypatch, tmp_path, menu_action):
     monkeypatch.setenv("FLOWSCOPE_HOME", "")
     ds = load_image_dataset("digits")
     tr = Trainer(ds, ModelConfig(arch="unet", image_shape=ds.shape, channels=8,
@@ -40,8 +33,8 @@ def test_follow_a_run_reloads_the_newest_checkpoint(qtbot, monkeypatch, tmp_path
     win.show()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: str(tmp_path)))  # fmt: skip
-    _action(win, "&Follow a training run…").trigger()
-    assert not win.training_panel.isEnabled() and not _action(win, "Train / pause").isEnabled()
+    menu_action(win, "&Follow a training run…").trigger()
+    assert not win.training_panel.isEnabled() and not menu_action(win, "Train / pause").isEnabled()
     qtbot.waitUntil(lambda: win.result is not None and win.result.step == 2, timeout=120_000)
     follower = win.follower
     assert follower.load_threads and threading.get_ident() not in follower.load_threads
@@ -57,7 +50,7 @@ def test_follow_a_run_reloads_the_newest_checkpoint(qtbot, monkeypatch, tmp_path
     assert all(torch.equal(win._snapshot().state_dict[k], weights[k]) for k in weights)
     assert len(follower.load_threads) == 2  # each checkpoint loaded once
 
-    _action(win, "Stop following").trigger()
+    menu_action(win, "Stop following").trigger()
     assert win.follower is None and win._snapshot() is None and win.training_panel.isEnabled()
 
 

@@ -37,14 +37,6 @@ def win(qtbot, tmp_path, monkeypatch):
     w.shutdown()
 
 
-def _action(win, text):
-    for menu in win.menuBar().findChildren(type(win.menuBar().actions()[0].menu())):
-        for a in menu.actions():
-            if a.text().replace("&", "") == text:
-                return a
-    raise AssertionError(f"no action {text!r}")
-
-
 def _hover(qtbot, win, x, y) -> None:
     """Move the mouse over data point (x, y) of the ODE plot, as a user does (again until the
     plot's layout has settled: the first moves may map through a transform not yet updated)."""
@@ -79,9 +71,9 @@ def _drawn_vectors(overlay, x):
 
 
 @pytest.mark.parametrize("schedule", ["condot", "cosine", "vp"])
-def test_lens_arrows_average_to_the_exact_velocity(win, qtbot, schedule):
+def test_lens_arrows_average_to_the_exact_velocity(win, qtbot, schedule, menu_action):
     win.state.set(schedule=schedule, t=0.4, playing=False)
-    _action(win, "Posterior lens").trigger()
+    menu_action(win, "Posterior lens").trigger()
     assert win.lens.enabled
     _hover(qtbot, win, 0.7, -0.4)
     x = win.lens.point.x
@@ -155,13 +147,13 @@ def test_lens_is_fast_for_the_largest_target():
     assert np.median(times) < 5e-3
 
 
-def test_score_lens_averages_component_scores_and_shows_the_networks_score(win, qtbot):
+def test_score_lens_averages_component_scores_and_shows_the_networks_score(win, qtbot, menu_action):
     """Shift+L: the thin arrows are grad log p_t(x | z_i), their posterior average the exact
     score; with a score-objective network the green arrow is its own s_theta(x)."""
     win.state.set(objective="score", t=0.55, playing=False)
     win.reset_training(quiet=True)
     win.lens.set_enabled(True)
-    _action(win, "Posterior lens shows the score").trigger()
+    menu_action(win, "Posterior lens shows the score").trigger()
     assert win.lens.quantity == "score"
     win.lens.pin([0.4, 0.9])
     x = win.lens.point.x

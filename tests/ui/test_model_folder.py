@@ -13,22 +13,6 @@ from flowscope.ui.image_window import ImageWindow  # noqa: E402
 from flowscope.ui.main_window import MainWindow  # noqa: E402
 
 
-def _action(win, suffix):
-    found = []
-
-    def walk(menu):
-        for a in menu.actions():
-            if a.menu() is not None:
-                walk(a.menu())
-            elif a.text().replace("&", "").endswith(suffix):
-                found.append(a)
-
-    for top in win.menuBar().actions():
-        walk(top.menu())
-    assert len(found) == 1
-    return found[0]
-
-
 def _answer(monkeypatch, path):
     asked = []
 
@@ -43,7 +27,7 @@ def _answer(monkeypatch, path):
     return asked
 
 
-def test_main_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch):
+def test_main_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch, menu_action):
     monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FLOWSCOPE_TRAIN_PROCESS", "0")
     state = AppState(target_source="gaussian", width=16, depth=2, batch_size=64)
@@ -55,7 +39,7 @@ def test_main_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch):
         target = tmp_path / "not" / "yet" / "model"
         assert not target.parent.exists()
         asked = _answer(monkeypatch, target)
-        _action(win, "Model (safetensors + json)…").trigger()
+        menu_action(win, "Model (safetensors + json)…").trigger()
         assert asked and "created if new" in asked[0]
         assert (target / "model.safetensors").is_file() and (target / "model.json").is_file()
         assert flowscope.load(target).config.width == 16
@@ -63,7 +47,7 @@ def test_main_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch):
         win.shutdown()
 
 
-def test_image_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch):
+def test_image_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch, menu_action):
     monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FLOWSCOPE_TRAIN_PROCESS", "0")
     win = ImageWindow(ImageState(channels=8, batch_size=16, steps=3), ask_to_save=False)
@@ -74,7 +58,7 @@ def test_image_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch):
         qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=120_000)
         target = tmp_path / "fresh" / "digits-model"
         _answer(monkeypatch, target)
-        _action(win, "Model (safetensors + json)…").trigger()
+        menu_action(win, "Model (safetensors + json)…").trigger()
         assert (target / "model.safetensors").is_file()
         assert flowscope.load(target).kind == "image"
     finally:

@@ -51,7 +51,7 @@ def test_quality_ignores_the_views_sampler_and_survives_class_changes(win, qtbot
         TrajectoryRequest(0, exact, snap, 50, 2, "euler", y=3, w=4.0, score_quality=True)
     )
     assert a.energy == b.energy and a.support == b.support and a.precision == b.precision
-    model = worker._model_for(snap, "trajectory")
+    model = worker.context.model_for(snap, "trajectory")
     assert reference_quality(model, exact)[0] == pytest.approx(a.energy, rel=1e-6)
     steps, values = (list(v) for v in win.quality)
     assert values[-1] == pytest.approx(a.energy, rel=1e-6)

@@ -105,24 +105,16 @@ def test_training_from_a_non_gaussian_source_starts_and_reports_losses(win, qtbo
     win.training_panel.train_button.click()  # pause
 
 
-def _action(win, text):
-    for menu in win.menuBar().findChildren(type(win.menuBar().actions()[0].menu())):
-        for a in menu.actions():
-            if a.text().replace("&", "") == text:
-                return a
-    raise AssertionError(f"no action {text!r}")
-
-
-def test_run_steps_curve_measures_quality_per_euler_step_count(win, qtbot):
+def test_run_steps_curve_measures_quality_per_euler_step_count(win, qtbot, menu_action):
     """Run > Steps curve: energy distance of the model's Euler samples for k = 1 ... 64, with
     the exact flow's curve beside it (which must reach the p_data floor with many steps)."""
-    _action(win, "Steps curve…").trigger()
+    menu_action(win, "Steps curve…").trigger()
     assert "train first" in win.steps_curve.status.text()  # no model yet: said, no traceback
     _pick_source(win, "eight_gaussians")
     for _ in range(3):
         win._on_step_clicked()
     qtbot.waitUntil(lambda: win.sessions.snapshot is not None, timeout=60_000)
-    _action(win, "Steps curve…").trigger()
+    menu_action(win, "Steps curve…").trigger()
     qtbot.waitUntil(lambda: len(win.steps_curve.results) == 1, timeout=180_000)
     res = win.steps_curve.results[0]
     assert res.steps == (1, 2, 4, 8, 16, 32, 64)

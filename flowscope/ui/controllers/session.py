@@ -24,6 +24,9 @@ class SessionController(QObject):
     sessionReplaced = Signal()  # noqa: N815
     #: something went wrong starting or continuing training: (title, text)
     failed = Signal(str, str)
+    #: ``train_steps`` has finished (paused, its snapshot published or timed out): the training
+    #: status can be shown now (scripted mode, benchmarks; the windows connect it)
+    trained = Signal()
 
     def __init__(self, factory: Callable[..., object], parent: QObject | None = None):
         """factory(**overrides) -> a new TrainingSession / ProcessTrainingSession (it may raise
@@ -146,12 +149,16 @@ class SessionController(QObject):
         self.pause()
         self.session.publish()
         deadline = time.time() + 30
+        done = False
         while time.time() < deadline:
             snap = self.snapshot
             if snap is not None and snap.step >= self.session.step_count:
-                return snap.step >= n
+                done = snap.step >= n
+                break
             wait()
-        return False
+        if self.session is not None:
+            self.trained.emit()
+        return done
 
     def shutdown(self, timeout: float = 4.0) -> None:
         """End the session (bounded): the window is closing."""
