@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from ..core.data import PRESETS
 from . import formulas as F
-from .canvas import TargetCanvas
+from .canvas_layers import LayeredCanvas
 
 #: the last entry of the preset list: the drawing on the canvas
 DRAWING_ENTRY = "my drawing"
@@ -37,7 +37,7 @@ class TargetPanel(QWidget):
         imp.clicked.connect(self.importClicked)
         row.addWidget(imp)
         lv.addLayout(row)
-        self.canvas = TargetCanvas()
+        self.canvas = LayeredCanvas()  # the target and, as a second layer, the source
         self.canvas.setMinimumSize(240, 240)  # a laptop screen (1280 x 720) must fit the window
         lv.addWidget(self.canvas, 1)
         hint = QLabel(

@@ -87,7 +87,8 @@ class ProjectFiles(QObject):
         settings = win.state.to_dict()
         settings["playing"] = False
         try:
-            self.path = save_project(path, settings, win.canvas.drawing().to_dict(), model, hist)
+            self.path = save_project(path, settings, win.canvas.drawing().to_dict(), model, hist,
+                                     source_drawing=_source_drawing(win))  # fmt: skip
         except (OSError, ValueError, RuntimeError) as e:  # full disk, read-only folder, ...
             win.show_error("Could not save the project", str(e))
             return False
@@ -110,12 +111,15 @@ class ProjectFiles(QObject):
         try:
             proj = load_project(path)
             drawing = Drawing.from_dict(proj.drawing) if proj.drawing else Drawing()
+            src = Drawing.from_dict(proj.source_drawing) if proj.source_drawing else Drawing()
         except (ProjectError, ValueError, KeyError, TypeError) as e:
             win.show_error("Cannot open the project", str(e))
             return False
         _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(drawing)
+        if hasattr(win.canvas, "set_source_drawing"):  # the source layer (issue 14)
+            win.canvas.set_source_drawing(src)
         settings = dict(proj.settings)
         source = settings.pop("target_source", "two_moons")
         try:
@@ -169,6 +173,8 @@ class ProjectFiles(QObject):
         _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(Drawing())
+        if hasattr(win.canvas, "set_source_drawing"):
+            win.canvas.set_source_drawing(Drawing())
         self.path = None
         win.set_target_source("two_moons")
         win.reset_training(quiet=True)
@@ -209,6 +215,13 @@ class ProjectFiles(QObject):
             self.path, self.dirty = keep, dirty
         except Exception:  # never block closing on the autosave
             pass
+
+
+def _source_drawing(win) -> dict | None:
+    """The canvas's source layer for the project file (None when nothing is drawn there)."""
+    get = getattr(win.canvas, "source_drawing", None)
+    drawing = get() if get is not None else None
+    return drawing.to_dict() if drawing is not None and drawing.strokes else None
 
 
 def _detach_field(win) -> None:
