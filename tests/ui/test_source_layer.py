@@ -127,6 +127,7 @@ def test_drawing_on_the_source_layer_sets_the_source_and_not_the_target(win, qtb
 
     canvas.layer_buttons["source"].click()  # "Draw: source p_init"
     assert canvas.layer() == "source"
+    assert "source" in win.target_panel.hint.text()  # the hint under the canvas says so
     _drag(qtbot, canvas, (-2.0, -2.0), (2.0, -2.0))  # a horizontal bar at y = -2
     assert len(canvas.source_drawing().strokes) == 1
     assert canvas.drawing().strokes == []  # the target drawing is untouched
