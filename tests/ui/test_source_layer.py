@@ -331,6 +331,25 @@ def test_a_project_keeps_the_source_drawing(win, qtbot, tmp_path):
     _settled(win, qtbot)
 
 
+def test_a_project_whose_source_file_is_gone_opens_with_n01(win, qtbot, tmp_path):
+    ring = tmp_path / "ring.csv"
+    _ring_file(ring)
+    assert win.source_choice.inputs.load_file(ring)
+    path = tmp_path / "file-source.flowscope"
+    assert win.project.save_to(path)
+    assert load_project(path).settings["source_file"] == str(ring)
+    win.source_choice.combo.setCurrentIndex(0)  # N(0, I) meanwhile
+    ring.unlink()
+    win.source_choice.inputs.file_path = ""  # a fresh window: nothing loaded yet
+    win.source_choice.inputs.custom.pop("file", None)
+    assert win.project.open_project(path)  # the project opens; the source says why it cannot
+    assert "Cannot use the source point file ring.csv" in win.last_error
+    assert "not found" in win.last_error
+    qtbot.waitUntil(lambda: win.state.source == "gaussian", timeout=10_000)
+    assert win.source_choice.combo.currentText() == "N(0, I)"
+    _settled(win, qtbot)
+
+
 def test_an_older_project_without_a_source_layer_opens(win, qtbot, tmp_path):
     path = tmp_path / "old.flowscope"
     old = Drawing([Stroke(np.array([[0.0, 0.0], [1.0, 1.0]]), 0.3)])
