@@ -362,6 +362,16 @@ def test_an_older_project_without_a_source_layer_opens(win, qtbot, tmp_path):
     _settled(win, qtbot)
 
 
+def test_a_damaged_source_layer_is_refused_with_a_message(tmp_path):
+    from flowscope.state.project import ProjectError
+
+    path = tmp_path / "bad.flowscope"
+    bad = {"version": 1, "strokes": [{"points": [[1e9, 0.0]], "width": 0.3}]}
+    save_project(path, {"source": "drawing"}, None, source_drawing=bad)
+    with pytest.raises(ProjectError, match="stroke 0 has a point"):
+        load_project(path)
+
+
 # ----------------------------------------------------------------------------- the oracle
 def _schedule(name: str, t: float) -> tuple[float, float, float, float]:
     if name == "condot":

@@ -111,15 +111,13 @@ class ProjectFiles(QObject):
         try:
             proj = load_project(path)
             drawing = Drawing.from_dict(proj.drawing) if proj.drawing else Drawing()
-            src = Drawing.from_dict(proj.source_drawing) if proj.source_drawing else Drawing()
         except (ProjectError, ValueError, KeyError, TypeError) as e:
             win.show_error("Cannot open the project", str(e))
             return False
         _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(drawing)
-        if hasattr(win.canvas, "set_source_drawing"):  # the source layer (issue 14)
-            win.canvas.set_source_drawing(src)
+        _set_source_drawing(win, getattr(proj, "source_drawing", None))  # issue 14
         settings = dict(proj.settings)
         source = settings.pop("target_source", "two_moons")
         try:
@@ -173,8 +171,7 @@ class ProjectFiles(QObject):
         _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(Drawing())
-        if hasattr(win.canvas, "set_source_drawing"):
-            win.canvas.set_source_drawing(Drawing())
+        _set_source_drawing(win, None)
         self.path = None
         win.set_target_source("two_moons")
         win.reset_training(quiet=True)
@@ -222,6 +219,19 @@ def _source_drawing(win) -> dict | None:
     get = getattr(win.canvas, "source_drawing", None)
     drawing = get() if get is not None else None
     return drawing.to_dict() if drawing is not None and drawing.strokes else None
+
+
+def _set_source_drawing(win, d: dict | None) -> None:
+    """Put a project's source layer (checked by state.project_check) on the canvas; one that
+    cannot be rebuilt is said and left empty (the rest of the project still opens)."""
+    if not hasattr(win.canvas, "set_source_drawing"):
+        return
+    try:
+        drawing = Drawing.from_dict(d) if d else Drawing()
+    except ValueError as e:  # DataError
+        win.show_error("The project's source drawing could not be restored", str(e))
+        drawing = Drawing()
+    win.canvas.set_source_drawing(drawing)
 
 
 def _detach_field(win) -> None:
