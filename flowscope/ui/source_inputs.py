@@ -110,15 +110,18 @@ class SourceInputs:
         return get() if get is not None else Drawing()
 
     def drawn(self):
-        """The drawn source's mixture (refreshed from the canvas), None when empty."""
-        self.custom[DRAWING] = drawn_source(self.source_drawing())
+        """The drawn source's mixture, None when nothing is drawn (one object per drawing:
+        views that cache on it keep their cache until the drawing changes)."""
+        if DRAWING not in self.custom:
+            self.custom[DRAWING] = drawn_source(self.source_drawing())
         return self.custom[DRAWING]
 
     def _on_source_edited(self) -> None:
         self._user_edit = True
 
     def _on_source_drawing_changed(self) -> None:
-        self.drawn()  # cheap (a few ms): the explorer's next request sees the new mixture
+        # cheap (a few ms): the explorer's next request sees the new mixture
+        self.custom[DRAWING] = drawn_source(self.source_drawing())
         self._timer.start()
 
     def _on_source_settled(self) -> None:

@@ -136,6 +136,7 @@ def test_drawing_on_the_source_layer_sets_the_source_and_not_the_target(win, qtb
 
     mix = source_mixture("drawing")
     assert mix is not None and 1 < mix.n_components <= SOURCE_MAX_COMPONENTS
+    assert win.source_choice.mixture() is mix  # one object per drawing (views cache on it)
     means = mix.means.numpy()
     assert np.abs(means[:, 1] + 2.0).max() < 0.1 and np.ptp(means[:, 0]) > 3.0
     assert win.source_choice.combo.currentText().startswith("drawn source")
