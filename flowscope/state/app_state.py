@@ -52,7 +52,7 @@ CHOICES = {
     "particles_follow": FOLLOW,
     "color": COLOR_MODES,
     "coupling": COUPLINGS,  # issue 14: how (x_0, x_1) pairs are drawn in training
-    "source": ("gaussian", *PRESETS),  # issue 14: p_init, N(0, I) or a preset
+    "source": ("gaussian", *PRESETS, "drawing", "file"),  # issue 14: p_init (see AppState.source)
 }
 
 
@@ -294,8 +294,10 @@ class AppState(SamplerParams, TrainingParams):
     width: int = param(WIDTH_2D, bounds=(1, 4096), control=(16, 1024), label="width")
     depth: int = param(DEPTH_2D, bounds=(1, 64), control=(1, 8), label="depth")
     coupling: str = param("independent", choices=COUPLINGS, label="coupling")
-    #: issue 14: p_init, the standard Gaussian or a preset (a data-to-data bridge)
-    source: str = param("gaussian", choices=("gaussian", *PRESETS), label="source p_init")
+    #: issue 14: p_init, the standard Gaussian, a preset (a data-to-data bridge), the canvas's
+    #: source layer ("drawing") or the point file ``source_file`` ("file")
+    source: str = param("gaussian", choices=CHOICES["source"], label="source p_init")
+    source_file: str = param("", label="source file")  # the point file of source "file"
 
 
 def __getattr__(name: str):

@@ -1,6 +1,7 @@
 """Project files (``.flowscope``): a zip holding the settings, the drawing and the weights.
 
-Layout: ``project.json`` (format, version, settings, target source, drawing strokes) and, when a
+Layout: ``project.json`` (format, version, settings, target source, drawing strokes, the source
+layer's strokes under "source_drawing": absent in older projects) and, when a
 model was trained, ``model.json`` + ``model.safetensors`` exactly as in a model directory.
 Reading never unpickles and never executes anything from the file.
 """
@@ -24,7 +25,7 @@ from ..core.safeio import (
     read_zip_member,
     remove_stale_temps,
 )
-from .project_check import ProjectError, check_meta
+from .project_check import ProjectError, check_drawing, check_meta
 
 PROJECT_FORMAT = "flowscope-project"
 PROJECT_VERSION = 1
@@ -46,6 +47,7 @@ class Project:
     drawing: dict | None  # Drawing.to_dict()
     model: object | None  # FlowModel
     history: dict | None = None  # {"steps": [...], "losses": [...]}
+    source_drawing: dict | None = None  # the canvas's source layer, Drawing.to_dict()
 
 
 def save_project(
@@ -54,6 +56,7 @@ def save_project(
     drawing: dict | None = None,
     model=None,
     history: dict | None = None,
+    source_drawing: dict | None = None,
 ) -> Path:
     """Write a project zip atomically: a kill or a full disk mid-write leaves the old file
     intact (temporary file in the same folder, fsynced, renamed over it)."""
@@ -68,6 +71,8 @@ def save_project(
         "drawing": drawing,
         "history": history,
     }
+    if source_drawing is not None:
+        meta["source_drawing"] = source_drawing
     text = json.dumps(meta)
     remove_stale_temps(out.parent, out.stem, min_age_s=STALE_TEMP_S)  # left by a killed save
 
@@ -108,6 +113,7 @@ def load_project(path: str | Path) -> Project:
             meta = json.loads(read_zip_member(zf, "project.json", MAX_PROJECT_JSON))
             try:
                 settings, drawing, history = check_meta(meta, PROJECT_FORMAT, PROJECT_VERSION)
+                source_drawing = check_drawing(meta.get("source_drawing"))
             except ProjectError as e:
                 raise ProjectError(f"{p.name} cannot be opened: {e}") from e
             model = None
@@ -134,7 +140,7 @@ def load_project(path: str | Path) -> Project:
     ) as e:
         why = str(e) or type(e).__name__
         raise ProjectError(f"{p.name} is damaged ({why}); open another project") from e
-    return Project(settings, drawing, model, history)
+    return Project(settings, drawing, model, history, source_drawing)
 
 
 def move_aside(path: str | Path, why: str = "broken") -> Path | None:

@@ -57,7 +57,8 @@ def build_main_menus(win) -> dict[str, QAction]:
     act(f, "&Quit", win.close, "Ctrl+Q")
 
     e = mb.addMenu("&Edit")
-    stack = win.canvas.undo_stack()
+    # the active canvas layer's stack (target or source), else the target's
+    stack = getattr(win.canvas, "undo_group", None) or win.canvas.undo_stack()
     undo = stack.createUndoAction(win, "&Undo")
     undo.setShortcut(QKeySequence("Ctrl+Z"))
     redo = stack.createRedoAction(win, "&Redo")

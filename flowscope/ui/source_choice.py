@@ -9,6 +9,7 @@ choice reaches
   field learned from another source does not transport this one;
 - the explorer: X_0 is drawn from the source and the exact arrows / heatmap are the bridge
   oracle's (``ExactMarginal.bridge(source, target)``, independent coupling);
+- a drawing (the canvas's source layer) or a point file: ``source_inputs.py``;
 - the SDE view: the SDE dX = [u_t + (σ_t²/2) ∇log p_t] dt + σ_t dW and the score conversions
   assume a Gaussian source, so the SDE plot is covered by a note saying so and the score
   arrows are hidden, instead of drawing a wrong picture.
@@ -17,11 +18,13 @@ choice reaches
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtWidgets import QComboBox, QFormLayout
 
 from ..core.bridge import is_standard_gaussian
+from .source_inputs import DRAWING, EMPTY_SOURCE, FILE, SOURCE_MAX_COMPONENTS, SourceInputs
 
 GAUSSIAN = "gaussian"
 SOURCE_TIP = (
@@ -32,8 +35,13 @@ SOURCE_TIP = (
     "the K<sub>src</sub> × K<sub>tgt</sub> component pairs (mean α<sub>t</sub>μ<sub>j</sub> + "
     "β<sub>t</sub>ν<sub>i</sub>, variance α<sub>t</sub>²h<sub>j</sub>² + β<sub>t</sub>²"
     "g<sub>i</sub>²). The score and the SDE are defined for a Gaussian source only. Training: "
-    "velocity objective; a change resets the weights.</p>"
+    "velocity objective; a change resets the weights.</p><p><b>drawn source</b>: the orange "
+    "strokes of the canvas's source layer (Draw: source p<sub>init</sub>); <b>point file</b>: "
+    "csv/txt/npy points, as <code>flowscope train --source FILE</code>. Both become at most "
+    f"{SOURCE_MAX_COMPONENTS} Gaussians (merged on a grid, weight, mean and spread kept).</p>"
 )
+#: the combo's text of the drawn and the file source (the file's name replaces FILE_ENTRY)
+DRAWING_ENTRY, FILE_ENTRY = "drawn source (canvas)", "point file…"
 SDE_NOTE = (
     "The SDE is defined only for a Gaussian source p_init: its drift u_t + (σ_t²/2) ∇log p_t "
     "and the score conversions assume x_0 ~ N(0, I). Source: {name}. The ODE (left) "
@@ -46,9 +54,20 @@ SDE_WARNING = (
 )
 
 
-@functools.lru_cache(maxsize=8)
+#: the drawn and the file source of the window (``SourceInputs`` keeps them; one 2D window)
+CUSTOM: dict = {}
+
+
 def source_mixture(name: str):
-    """The ExactMarginal of source ``name`` (a preset; data coordinates), None for N(0, I)."""
+    """The ExactMarginal of source ``name`` (data coordinates), None for N(0, I): a preset, or
+    ``drawing`` / ``file``, the window's drawn or file source (None until there is one)."""
+    if name in (DRAWING, FILE):
+        return CUSTOM.get(name)
+    return _preset_mixture(name)
+
+
+@functools.lru_cache(maxsize=8)
+def _preset_mixture(name: str):
     if name == GAUSSIAN:
         return None
     from ..core.data import load_target
@@ -104,7 +123,8 @@ class SourceChoice:
         self.win = win
         self.values = list(win.state.choices("source"))
         self.combo = QComboBox()
-        self.combo.addItems(["N(0, I)", *[v.replace("_", " ") for v in self.values[1:]]])
+        texts = {GAUSSIAN: "N(0, I)", DRAWING: DRAWING_ENTRY, FILE: FILE_ENTRY}
+        self.combo.addItems([texts.get(v, v.replace("_", " ")) for v in self.values])
         self.combo.setToolTip(SOURCE_TIP)
         form = win.training_panel.findChild(QFormLayout)
         binder = getattr(win, "_story_binder", None)
@@ -112,7 +132,11 @@ class SourceChoice:
             from .binding import Binder
 
             binder = win._story_binder = Binder(win.state)
-        binder.combo("source", self.combo, self.values)
+        #: the fingerprint of the drawn / file source the trainer and the explorer last got
+        self.applied_fingerprint: str | None = None
+        self.inputs = SourceInputs(self, CUSTOM)
+        binder.custom("source", self.combo, lambda v: self.sync_combo())
+        self.combo.currentIndexChanged.connect(self._on_combo_changed)
         if form is not None:
             row = _row_of(form, "coupling")
             row = row + 1 if row >= 0 else form.rowCount()
@@ -129,7 +153,7 @@ class SourceChoice:
             return session
 
         win.sessions._factory = with_source
-        win.state.events.source.connect(self._changed)
+        win.state.events.source.connect(self.apply)
         win.view.sdeWarning.connect(self._sde_warning)  # after the window's own handler
         #: the target panel's line naming the source (under the canvas)
         self.label = next(
@@ -142,26 +166,79 @@ class SourceChoice:
         )
 
     def mixture(self):
-        """The current source's ExactMarginal, None for N(0, I)."""
-        return source_mixture(self.win.state.source)
+        """The current source's ExactMarginal, None for N(0, I) (the drawn source is read from
+        the canvas, the file source loaded when its path changed; raises when it cannot be)."""
+        name = self.win.state.source
+        if name == DRAWING:
+            return self.inputs.drawn()
+        if name == FILE:
+            return self.inputs.file_mixture()
+        return source_mixture(name)
 
     def gaussian(self) -> bool:
         return self.mixture() is None
 
+    def title(self, name: str | None = None) -> str:
+        """The source as the notes name it: a preset's name, 'drawn source', the file's name."""
+        name = self.win.state.source if name is None else name
+        if name == DRAWING:
+            return "drawn source (orange, on the canvas)"
+        if name == FILE:
+            return f"point file {Path(self.win.state.source_file).name}"
+        return name.replace("_", " ")
+
+    def show_file_name(self, path: str) -> None:
+        """The combo's file entry names the file (its tooltip the whole path)."""
+        i = self.values.index(FILE)
+        self.combo.setItemText(i, f"file: {Path(path).name}")
+        self.combo.setItemData(i, str(path), QtCore.Qt.ItemDataRole.ToolTipRole)
+
+    def sync_combo(self) -> None:
+        """Show ``state.source`` in the combo (without emitting)."""
+        blocker = QtCore.QSignalBlocker(self.combo)
+        self.combo.setCurrentIndex(self.values.index(self.win.state.source))
+        del blocker
+
+    def _on_combo_changed(self, index: int) -> None:
+        """A user's pick: a drawn source needs strokes, the file entry asks for a file."""
+        value = self.values[index]
+        if value == DRAWING and self.inputs.drawn() is None:
+            self.sync_combo()
+            canvas = self.win.canvas
+            if hasattr(canvas, "set_layer"):
+                canvas.set_layer("source")  # ready to draw it
+            self.win.statusBar().showMessage(EMPTY_SOURCE, 8000)
+            return
+        if value == FILE and not self.inputs.file_path:
+            self.sync_combo()
+            self.inputs.choose_file()  # sets the source when the file is good
+            return
+        self.win.state.source = value
+
     def _sde_warning(self, _text: str = "") -> None:
         if not self.gaussian():
-            self.win._on_sde_warning(SDE_WARNING.format(name=self.win.state.source))
+            self.win._on_sde_warning(SDE_WARNING.format(name=self.title()))
 
-    def _changed(self, name: str) -> None:
+    def apply(self, name: str) -> None:
+        """Use source ``name`` (state.source): notes, labels, a fresh training session and the
+        explorer's particles and arrows. A source that cannot be built is said and N(0, I)
+        is used instead."""
         win = self.win
         try:
-            gaussian = self.gaussian()
-        except Exception as e:  # noqa: BLE001 - a preset that fails to build: said, not raised
-            win.statusBar().showMessage(f"source {name!r}: {e}", 8000)
+            mix = self.mixture()
+        except Exception as e:  # noqa: BLE001 - a preset or file that fails: said, not raised
+            win.show_error(f"Cannot use the source {self.title(name)}", str(e))
+            QtCore.QTimer.singleShot(0, lambda: win.state.set(source=GAUSSIAN))
             return
-        self.cover.show_note("" if gaussian else SDE_NOTE.format(name=name))
+        if mix is None and name == DRAWING:  # e.g. a project whose source layer is empty
+            win.statusBar().showMessage(EMPTY_SOURCE, 8000)
+            QtCore.QTimer.singleShot(0, lambda: win.state.set(source=GAUSSIAN))
+        gaussian = mix is None
+        self.applied_fingerprint = None if gaussian else mix.fingerprint
+        title = self.title(name)
+        self.cover.show_note("" if gaussian else SDE_NOTE.format(name=title))
         if self.label is not None:
-            text = "standard Gaussian N(0, I)" if gaussian else name.replace("_", " ")
+            text = "standard Gaussian N(0, I)" if gaussian else title
             self.label.setText(SOURCE_LABEL.format(text=text))
         if gaussian:
             win._on_sde_warning("")
@@ -173,6 +250,8 @@ class SourceChoice:
         win.view.request_trajectories(preview=True)
         win.view.request_field()
         win.statusBar().showMessage(
-            "source N(0, I)" if gaussian else f"source p_init = {name}: the exact views show the "
+            "source N(0, I)" if gaussian else f"source p_init = {title}: the exact views show the "
             "bridge (independent coupling); training: velocity objective", 8000
         )  # fmt: skip
+
+    _changed = apply  # the name it had

@@ -8,10 +8,17 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from ..core.data import PRESETS
 from . import formulas as F
-from .canvas import TargetCanvas
+from .canvas_layers import LayeredCanvas
 
 #: the last entry of the preset list: the drawing on the canvas
 DRAWING_ENTRY = "my drawing"
+#: the hint under the canvas, for the layer being drawn
+HINTS = {
+    "target": "Draw with the left mouse button: your drawing becomes the target, even "
+    "while training. Colours are classes (for guidance).",
+    "source": "Drawing the source p<sub>init</sub> (orange): it becomes the source X<sub>0</sub>"
+    " is drawn from (training starts over). Undo and Clear act on this layer only.",
+}
 
 
 class TargetPanel(QWidget):
@@ -37,16 +44,14 @@ class TargetPanel(QWidget):
         imp.clicked.connect(self.importClicked)
         row.addWidget(imp)
         lv.addLayout(row)
-        self.canvas = TargetCanvas()
+        self.canvas = LayeredCanvas()  # the target and, as a second layer, the source
         self.canvas.setMinimumSize(240, 240)  # a laptop screen (1280 x 720) must fit the window
         lv.addWidget(self.canvas, 1)
-        hint = QLabel(
-            "Draw with the left mouse button: your drawing becomes the target, even "
-            "while training. Colours are classes (for guidance)."
-        )
+        self.hint = hint = QLabel(HINTS["target"])
         hint.setWordWrap(True)
         hint.setStyleSheet("color:#555;")
         lv.addWidget(hint)
+        self.canvas.layerChanged.connect(lambda layer: hint.setText(HINTS[layer]))
         source = QLabel("Source p<sub>init</sub> (t = 0): standard Gaussian N(0, I)")
         source.setToolTip(F.tooltip(f"{F.sub('X', '0')} ~ N(0, I); the path is {F.PATH}"))
         lv.addWidget(source)

@@ -87,7 +87,8 @@ class ProjectFiles(QObject):
         settings = win.state.to_dict()
         settings["playing"] = False
         try:
-            self.path = save_project(path, settings, win.canvas.drawing().to_dict(), model, hist)
+            self.path = save_project(path, settings, win.canvas.drawing().to_dict(), model, hist,
+                                     source_drawing=_source_drawing(win))  # fmt: skip
         except (OSError, ValueError, RuntimeError) as e:  # full disk, read-only folder, ...
             win.show_error("Could not save the project", str(e))
             return False
@@ -116,6 +117,7 @@ class ProjectFiles(QObject):
         _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(drawing)
+        _set_source_drawing(win, getattr(proj, "source_drawing", None))  # issue 14
         settings = dict(proj.settings)
         source = settings.pop("target_source", "two_moons")
         try:
@@ -169,6 +171,7 @@ class ProjectFiles(QObject):
         _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(Drawing())
+        _set_source_drawing(win, None)
         self.path = None
         win.set_target_source("two_moons")
         win.reset_training(quiet=True)
@@ -209,6 +212,26 @@ class ProjectFiles(QObject):
             self.path, self.dirty = keep, dirty
         except Exception:  # never block closing on the autosave
             pass
+
+
+def _source_drawing(win) -> dict | None:
+    """The canvas's source layer for the project file (None when nothing is drawn there)."""
+    get = getattr(win.canvas, "source_drawing", None)
+    drawing = get() if get is not None else None
+    return drawing.to_dict() if drawing is not None and drawing.strokes else None
+
+
+def _set_source_drawing(win, d: dict | None) -> None:
+    """Put a project's source layer (checked by state.project_check) on the canvas; one that
+    cannot be rebuilt is said and left empty (the rest of the project still opens)."""
+    if not hasattr(win.canvas, "set_source_drawing"):
+        return
+    try:
+        drawing = Drawing.from_dict(d) if d else Drawing()
+    except ValueError as e:  # DataError
+        win.show_error("The project's source drawing could not be restored", str(e))
+        drawing = Drawing()
+    win.canvas.set_source_drawing(drawing)
 
 
 def _detach_field(win) -> None:
