@@ -59,6 +59,22 @@ class LensBridge:
         self.labels = None if tgt.labels is None else tgt.labels.cpu().numpy()
         self.schedule = bridge.schedule
         self._nu2 = (self.source_means**2).sum(1)
+        #: the common widths^2 when all target (source) components share one, else None
+        self._h2u = float(self.h2[0]) if np.ptp(self.h2) == 0 else None
+        self._g2u = float(self.g2[0]) if np.ptp(self.g2) == 0 else None
+        self._buffers: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _work(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._buffers is None:
+            shape = (len(self.source_means), len(self.means))
+            self._buffers = (np.empty(shape), np.empty(shape))
+        return self._buffers
+
+    def _s2(self, a: float, b: float):
+        """s_ij^2 = alpha_t^2 h_j^2 + beta_t^2 g_i^2 (floored): a float if it is one for all."""
+        if self._h2u is not None and self._g2u is not None:
+            return max(a * a * self._h2u + b * b * self._g2u, S2_MIN)
+        return np.maximum(a * a * self.h2[None, :] + b * b * self.g2[:, None], S2_MIN)
 
     @property
     def n_components(self) -> int:
@@ -86,35 +102,62 @@ class LensBridge:
         a, b, da, db, bdb = (float(q[0]) for q in
                              (v.alpha, v.beta, v.d_alpha, v.d_beta, v.beta_d_beta))  # fmt: skip
         mu, nu = self.means, self.source_means
-        ks, kt = self.shape
         r = x[None, :] - a * mu  # (Kt, D): x - alpha_t mu_j
+        # logits in place in two (Ks, Kt) work arrays (a million pairs: fresh temporaries of
+        # that size cost more in page faults than the arithmetic)
+        lg, tmp = self._work()
         # ||x - m_ij||^2 = ||r_j||^2 - 2 beta_t nu_i . r_j + beta_t^2 ||nu_i||^2
-        dist = (r * r).sum(1)[None, :] - 2.0 * b * (nu @ r.T) + (b * b) * self._nu2[:, None]
-        s2 = np.maximum(a * a * self.h2[None, :] + b * b * self.g2[:, None], S2_MIN)  # (Ks, Kt)
-        logit = self.log_rho[:, None] + self.log_pi[None, :] - 0.5 * dist / s2
-        logit -= 0.5 * d * np.log(s2)
+        np.outer(nu[:, 0], r[:, 0], out=lg)
+        for k in range(1, d):
+            lg += np.outer(nu[:, k], r[:, k], out=tmp)
+        lg *= -2.0 * b
+        lg += (r * r).sum(1)[None, :]
+        lg += (b * b) * self._nu2[:, None]
+        s2 = self._s2(a, b)  # a scalar when all widths agree (presets), else (Ks, Kt)
+        if np.ndim(s2) == 0:
+            lg *= -0.5 / s2  # (the common - D log s_ij drops out of the softmax)
+        else:
+            lg /= s2
+            lg *= -0.5
+            lg -= np.multiply(np.log(s2, out=tmp), 0.5 * d, out=tmp)
+        lg += self.log_rho[:, None]
+        lg += self.log_pi[None, :]
         if y is not None and y >= 0 and self.labels is not None:
-            logit = np.where((self.labels == int(y))[None, :], logit, -np.inf)
-        w = np.exp(logit - logit.max())
+            lg[:, self.labels != int(y)] = -np.inf
+        w = lg
+        w -= w.max()
+        np.exp(w, out=w)
         w /= w.sum()
-        c = (a * da * self.h2[None, :] + bdb * self.g2[:, None]) / s2
-        wc, ws = w * c, w / s2
+        if np.ndim(s2) == 0:  # one width per mixture: c_ij is one number
+            c = (a * da * float(self._h2u or 0.0) + bdb * float(self._g2u or 0.0)) / s2
+        else:
+            c = (a * da * self.h2[None, :] + bdb * self.g2[:, None]) / s2
         w_t, w_s = w.sum(0), w.sum(1)
+        if np.ndim(s2) == 0:
+            wc0, wc1, ws0, ws1 = c * w_t, c * w_s, w_t / s2, w_s / s2
+        else:
+            np.multiply(w, c, out=tmp)
+            wc0, wc1 = tmp.sum(0), tmp.sum(1)
+            np.divide(w, s2, out=tmp)
+            ws0, ws1 = tmp.sum(0), tmp.sum(1)
         # sum_ij w_ij [da mu_j + db nu_i + c_ij (x - a mu_j - b nu_i)]
-        velocity = (da * (w_t @ mu) + db * (w_s @ nu) + wc.sum() * x
-                    - a * (wc.sum(0) @ mu) - b * (wc.sum(1) @ nu))  # fmt: skip
+        velocity = (da * (w_t @ mu) + db * (w_s @ nu) + wc0.sum() * x
+                    - a * (wc0 @ mu) - b * (wc1 @ nu))  # fmt: skip
         # sum_ij w_ij (a mu_j + b nu_i - x) / s2_ij
-        score = a * (ws.sum(0) @ mu) + b * (ws.sum(1) @ nu) - ws.sum() * x
+        score = a * (ws0 @ mu) + b * (ws1 @ nu) - ws0.sum() * x
+        kt = len(mu)
         flat = w.reshape(-1)
         m = min(max(int(top), 0), flat.size)
         idx = np.argpartition(-flat, m - 1)[:m] if 0 < m < flat.size else np.arange(m)
         idx = idx[np.argsort(-flat[idx], kind="stable")]
         ii, jj = idx // kt, idx % kt
         diff = x[None, :] - a * mu[jj] - b * nu[ii]
-        vel = da * mu[jj] + db * nu[ii] + c[ii, jj][:, None] * diff
-        sc = -diff / s2[ii, jj][:, None]
+        ci = c[ii, jj][:, None] if np.ndim(c) else c
+        si = s2[ii, jj][:, None] if np.ndim(s2) else s2
+        vel = da * mu[jj] + db * nu[ii] + ci * diff
+        sc = -diff / si
         return BridgeLensPoint(
-            x, t, flat, idx, vel, sc, velocity, score,
+            x, t, flat.copy(), idx, vel, sc, velocity, score,
             target_weights=w_t, source_weights=w_s, pairs=np.stack([ii, jj], 1),
         )  # fmt: skip
 

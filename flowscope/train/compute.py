@@ -217,7 +217,7 @@ class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
     KINDS = ("trajectory", "field", "images", "target", "lens", "straightness", "diagnostics",
-             "diagmap", "steps")  # fmt: skip
+             "diagmap", "steps", "reflow")  # fmt: skip
 
     def __init__(self, num_threads: int | None = 1, nice: int = 0):
         self._cond = threading.Condition()

@@ -38,7 +38,7 @@ COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for
 #: the child answers pending kinds in this order: cheap and latency-bound first
 PRIORITY = (
     "lens", "field", "target", "images", "diagmap", "trajectory", "straightness", "steps",
-    "diagnostics",
+    "diagnostics", "reflow",
 )  # fmt: skip
 
 

@@ -39,6 +39,8 @@ POINT_SIZE = 7.0
 MAX_ARROW_FRACTION = 0.45
 POLL_MS = 30
 LEARNED_T_SLACK = 0.03
+#: an update slower than this (ms; a bridge of ~10^6 pairs: ~100 ms) follows the mouse deferred
+SLOW_MS = 30.0
 THIN_RGB = (205, 60, 20)
 EXACT_COLOR = (15, 15, 15, 255)
 LEARNED_COLOR = (0, 160, 70, 255)  # not blue: the ODE particles are blue
@@ -232,6 +234,8 @@ class PosteriorLens(QObject):
         self.requests.resultReady.connect(self._on_result)
         self._poll = QTimer(self, interval=POLL_MS)
         self._poll.timeout.connect(self._on_poll)
+        self._defer = QTimer(self, singleShot=True)
+        self._defer.timeout.connect(self.refresh)
         state.subscribe(self._on_state)
 
     # ----------------------------------------------------------------- control
@@ -275,6 +279,11 @@ class PosteriorLens(QObject):
             return
         p = vb.mapSceneToView(pos)
         self.hover = np.array([p.x(), p.y()])
+        last = self.update_ms[-1] if self.update_ms else 0.0
+        if last > SLOW_MS:  # a million source x target pairs: follow the mouse at a lower rate
+            if not self._defer.isActive():
+                self._defer.start(int(min(2 * last, 500)))
+            return
         self.refresh()
 
     def _on_click(self, plot, ev) -> None:

@@ -90,6 +90,9 @@ def install(win) -> None:
     centre.insertWidget(centre.indexOf(win.status_label) + 1, win.straightness.label)
     menu.setToolTipsVisible(True)
     cond.setToolTip(CONDITIONAL_TOOLTIP)
+    from .reflow_action import install as install_reflow
+
+    install_reflow(win)  # Run > Reflow from the current model, and a button under 'coupling'
 
 
 def open_playground(win):

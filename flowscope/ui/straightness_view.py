@@ -64,4 +64,7 @@ class StraightnessLine(QObject):
             f"KE = {lr['kinetic_energy']:.2f} (gap {lr['gap']:.2f}) · exact flow gap "
             f"{ex['gap']:.2f}"
         )
+        rnd = getattr(getattr(self.win, "reflow", None), "round", 0)
+        if rnd:  # the model trains on the pairs of reflow round rnd
+            self.label.setText(f"{self.label.text()} · reflow round {rnd}")
         self.label.setVisible(True)

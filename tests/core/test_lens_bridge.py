@@ -149,3 +149,33 @@ def test_conditional_samples_match_the_conditional_density():
         # a wrong path (the Gaussian N(alpha_t z, beta_t^2 I)) is far away
         wrong = a * z + b * rng.standard_normal((6000, 2))
         assert energy_distance(torch.tensor(wrong), torch.tensor(ref)) > 10 * (ed + 1e-3)
+
+
+@pytest.mark.parametrize("schedule", ["condot", "vp"])
+def test_equal_widths_shortcut_matches_the_oracle(schedule):
+    """Presets share one width per mixture: s_ij^2 is one number (the in-place fast path)."""
+    src = ExactMarginal([[-2.0, 0.0], [2.0, 0.5], [0.0, 2.0]], [0.2, 0.5, 0.3], 0.3,
+                        schedule=schedule)  # fmt: skip
+    tgt = ExactMarginal(np.random.default_rng(0).normal(size=(50, 2)), None, 0.1,
+                        labels=np.arange(50) % 2, schedule=schedule)  # fmt: skip
+    br = ExactBridge(src, tgt)
+    lens = LensBridge(br)
+    assert lens._h2u is not None and lens._g2u is not None
+    for x, t, y in (([0.4, -1.0], 0.2, None), ([1.5, 0.3], 0.8, None), ([0.0, 0.5], 0.5, 1)):
+        p = lens.at(x, t, y=y, top=5)
+        f = br.evaluate(torch.tensor([x], dtype=torch.float64), t, y=y)
+        np.testing.assert_allclose(p.velocity, f.velocity[0].numpy(), rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(p.score, f.score[0].numpy(), rtol=1e-7, atol=1e-9)
+        post = br.posterior(torch.tensor([x], dtype=torch.float64), t, y=y)[0].numpy()
+        np.testing.assert_allclose(p.weights.reshape(post.shape), post, atol=1e-10)
+        np.testing.assert_allclose(p.weights[p.index] @ p.velocities,
+                                   (post.reshape(-1)[p.index]) @ p.velocities)  # fmt: skip
+        a, b, da, db = _values(schedule, t)
+        i, j = p.pairs[0]
+        nu, mu = src.means[i].numpy(), tgt.means[j].numpy()
+        s2 = a * a * 0.01 + b * b * 0.09
+        m = a * mu + b * nu
+        u = da * (mu + a * 0.01 / s2 * (np.array(x) - m)) + db * (
+            nu + b * 0.09 / s2 * (np.array(x) - m)
+        )
+        np.testing.assert_allclose(p.velocities[0], u, rtol=1e-7, atol=1e-9)
