@@ -277,8 +277,8 @@ class ConditionalMode(QObject):
         a = float(schedule_arrays(self.schedule_name(), np.array([min(s.t, 1.0)]))[0][0])
         path = ("N(α<sub>t</sub> z, β<sub>t</sub>² I)" if cs is None else
                 "Σ<sub>i</sub> ρ<sub>i</sub> N(α<sub>t</sub> z + β<sub>t</sub> ν<sub>i</sub>, "
-                "β<sub>t</sub>² g<sub>i</sub>² I) (source p<sub>init</sub> = "
-                "Σ<sub>i</sub> ρ<sub>i</sub> N(ν<sub>i</sub>, g<sub>i</sub>² I))")  # fmt: skip
+                "β<sub>t</sub>² g<sub>i</sub>² I)<br>source p<sub>init</sub> = "
+                "Σ<sub>i</sub> ρ<sub>i</sub> N(ν<sub>i</sub>, g<sub>i</sub>² I)")  # fmt: skip
         text = (
             "<div style='background:rgba(255,255,255,215);font-size:9pt'><b>conditional</b> "
             f"p<sub>t</sub>(x | z) = {path}<br>"

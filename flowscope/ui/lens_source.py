@@ -68,8 +68,8 @@ def caption_lines(mix, p, quantity: str) -> tuple[str, str]:
         return "", ""
     ks, kt = mix.shape
     return PLAIN[quantity], (
-        f"top {len(p.index)} of {ks} × {kt} pairs (i, j): {100 * p.mass:.0f}% of p(i, j | x, t)"
-        "\nred: target p(j | x, t) · blue: source p(i | x, t)"
+        f"top {len(p.index)} of {ks} × {kt} pairs: {100 * p.mass:.0f}% of p(i, j | x, t)"
+        "\nred: p(j | x, t) · blue: p(i | x, t) (source)"
     )
 
 
