@@ -25,6 +25,7 @@ from flowscope.ui.main_window import MainWindow  # noqa: E402
 def win(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FLOWSCOPE_COMPUTE_PROCESS", "0")
+    monkeypatch.setenv("FLOWSCOPE_TRAIN_PROCESS", "0")
     state = AppState(target_source="gaussian", n_particles=500, steps=20, width=32, depth=2,
                      batch_size=64, playing=False)  # fmt: skip
     w = MainWindow(state, ask_to_save=False)
@@ -144,3 +145,28 @@ def test_conditional_mode_with_a_mixture_source(win, qtbot):
     assert win.source_choice.cover.isVisible()
     caption = cond.markers[0][1].toPlainText()
     assert "ν" in caption and "ρ" in caption
+
+
+def test_lens_shows_the_bridge_models_velocity_and_no_score(win, qtbot):
+    assert win.sessions.train_steps(30, lambda: qtbot.wait(20), timeout=300)
+    snap = win.sessions.snapshot
+    assert snap.source is not None  # the model transports the chosen source
+    win.state.set(t=0.4)
+    _action(win, "Posterior lens").trigger()
+    win.lens.pin([0.5, -0.5])
+    qtbot.waitUntil(lambda: win.lens.learned is not None, timeout=60_000)
+    m = snap.to_model()
+    u = m.velocity(torch.tensor([[0.5, -0.5]]), torch.full((1,), 0.4))[0].double().numpy()
+    np.testing.assert_allclose(win.lens.learned, u, atol=1e-5)
+    xs, ys = win.lens.overlays["ode"].learned.getData()
+    assert xs is not None and len(xs) == 6  # the green arrow is drawn
+    assert "green: u_θ(x)" in win.lens.overlays["ode"].caption.toPlainText()
+    # the score view: the exact bridge score, and no network score (undefined for this source)
+    _action(win, "Posterior lens shows the score").trigger()
+    bridge = ExactBridge(win.source_choice.mixture(), win.target.exact)
+    s = bridge.score(torch.tensor([[0.5, -0.5]], dtype=torch.float64), 0.4)[0].numpy()
+    np.testing.assert_allclose(win.lens.point.score, s, atol=1e-8)
+    assert win.lens.learned is None
+    xs, ys = win.lens.overlays["ode"].learned.getData()
+    assert xs is None or len(xs) == 0
+    assert "undefined for a non-Gaussian source" in win.lens.overlays["ode"].caption.toPlainText()
