@@ -140,6 +140,9 @@ class ReflowControl(QObject):
         win.curves.set_loss(np.zeros(0), np.zeros(0), win.floor)
         win.sessions.toggle()  # train the round now
         self._show()
+        line = getattr(win, "straightness", None)
+        if line is not None:  # a measurement of the model before the round is not this round's
+            line.restart(f"straightness of reflow round {self.round}: measuring…")
         win.statusBar().showMessage(
             f"reflow round {self.round}: training on {len(pairs)} pairs (x₀, ODE(x₀)) of the "
             f"model at step {res.step} (drawn in {res.seconds:.1f} s)", 8000

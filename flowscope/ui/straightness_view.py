@@ -40,6 +40,13 @@ class StraightnessLine(QObject):
         self._poll = QTimer(self, interval=100)
         self._poll.timeout.connect(self._on_poll)
 
+    def restart(self, text: str = "") -> None:
+        """New weights (a reflow round): measurements asked before are dropped when they come."""
+        self.requests.invalidate("straightness")
+        self._asked_step = -1
+        self.result = None
+        self.label.setText(text)
+
     def tick(self) -> None:
         snap = self.win.sessions.snapshot
         if snap is None or getattr(snap, "source", None) is not None:

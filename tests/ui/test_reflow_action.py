@@ -74,6 +74,9 @@ def test_reflow_action_trains_a_straighter_round_on_the_models_pairs(win, qtbot)
     # the round continues from the model's weights and is training
     assert win.sessions.running
     assert win.reflow.label.text().startswith("reflow round 1")
+    # the straightness line drops measurements of the model before the round
+    assert win.straightness.result is None
+    assert "reflow round 1: measuring" in win.straightness.label.text()
     win.sessions.pause()
     # a batch the trainer draws is made of those pairs: (x_1, labels, x_0)
     x1b, _, x0b = trainer._draw_batch(32)
