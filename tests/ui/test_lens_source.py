@@ -110,18 +110,23 @@ def test_lens_with_a_mixture_source_draws_the_pair_fields(win, qtbot, schedule):
         assert "8 × 1 pairs" in text and "Σᵢⱼ p(i, j | x, t)" in text
 
 
+def _from_the_source(traj) -> bool:
+    """X_0 of the marginal view is the source's (8 blobs of width 0.15 on a circle of radius
+    ~2), not the N(0, I) of a trajectory asked before the source changed."""
+    if traj is None or len(traj.ode[0]) != 500:
+        return False
+    r = np.hypot(traj.ode[0][:, 0], traj.ode[0][:, 1])
+    return bool(np.median(np.abs(r - np.median(r))) < 0.3 and np.median(r) > 1.0)
+
+
 def test_conditional_mode_with_a_mixture_source(win, qtbot):
-    qtbot.waitUntil(lambda: win.view.traj is not None and len(win.view.traj.ode[0]) == 500,
-                    timeout=60_000)  # fmt: skip
+    qtbot.waitUntil(lambda: _from_the_source(win.view.traj), timeout=60_000)
     win.state.set(schedule="condot", t=0.5)
     _action(win, "Conditional path p_t(x | z)").trigger()
     win.conditional.set_z([0.5, 0.2])
     cond = win.conditional
     z = cond.z
     x0 = win.view.traj.ode[0]
-    # X_0 of the marginal view is the source's (8 blobs of width 0.15 on a circle of radius ~2)
-    r = np.hypot(x0[:, 0], x0[:, 1])
-    assert np.median(np.abs(r - np.median(r))) < 0.3 and np.median(r) > 1.0
     ode, sde = cond.positions()
     np.testing.assert_allclose(ode, 0.5 * z[None] + 0.5 * x0, atol=1e-5)
     # the heatmap is the mixture sum_i rho_i N(alpha_t z + beta_t nu_i, beta_t^2 g_i^2 I)
@@ -170,3 +175,17 @@ def test_lens_shows_the_bridge_models_velocity_and_no_score(win, qtbot):
     xs, ys = win.lens.overlays["ode"].learned.getData()
     assert xs is None or len(xs) == 0
     assert "undefined for a non-Gaussian source" in win.lens.overlays["ode"].caption.toPlainText()
+
+
+def test_a_slow_lens_follows_the_mouse_deferred(win, qtbot):
+    """A million source x target pairs make one update ~100 ms: the hover then refreshes from a
+    timer (the GUI keeps handling events) instead of on every mouse move."""
+    _action(win, "Posterior lens").trigger()
+    _hover(qtbot, win, 0.8, -0.3)
+    first = win.lens.point.x.copy()
+    win.lens.update_ms.append(120.0)  # as measured for checkerboard -> logo
+    _hover(qtbot, win, -0.6, 0.4)  # hover moved ...
+    assert win.lens._defer.isActive() or not np.allclose(win.lens.point.x, first)
+    # ... and the lens follows once the timer fires
+    qtbot.waitUntil(lambda: bool(np.allclose(win.lens.point.x, [-0.6, 0.4], atol=0.05)),
+                    timeout=10_000)  # fmt: skip
