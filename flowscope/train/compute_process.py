@@ -38,8 +38,8 @@ from .render import RenderContext, render
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
 PRIORITY = (
-    "lens", "field", "target", "images", "diagmap", "trajectory", "straightness", "steps",
-    "diagnostics",
+    "lens", "field", "target", "images", "diagmap", "trajectory", "reflow", "straightness",
+    "steps", "diagnostics",
 )  # fmt: skip
 
 

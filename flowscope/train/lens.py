@@ -36,7 +36,10 @@ class LensRequest:
         x = torch.tensor([self.x], dtype=torch.float32)
         tt = torch.full((1,), float(self.t))
         u = field.velocity(x, tt)[0].double().numpy()
-        s = field.score(x, tt)[0].double().numpy()
+        if getattr(self.snapshot, "source", None) is None:
+            s = field.score(x, tt)[0].double().numpy()
+        else:  # a non-Gaussian source p_init: the score conversion is undefined (NaN)
+            s = np.full_like(u, np.nan)
         return LensResult(self.generation, np.asarray(self.x), float(self.t), u, s,
                           self.snapshot.step)  # fmt: skip
 

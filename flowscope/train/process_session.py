@@ -55,16 +55,17 @@ class _Packed:
 
 def _child(
     cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0,
-    user_work: UserWork | None = None, source=None,
+    user_work: UserWork | None = None, source=None, pairs=None,
 ) -> None:  # fmt: skip
     torch.set_num_threads(1)
     target = unpack(target)
     source = None if source is None else unpack(source)
+    pairs = None if pairs is None else unpack(pairs)
     out_q = _Packed(out_q)
     if nice > 0 and hasattr(os, "nice"):
         os.nice(nice)  # the window first: a process has its own GIL, so no priority inversion
     try:
-        trainer = Trainer(target, mc, tc, source=source)
+        trainer = Trainer(target, mc, tc, source=source, pairs=pairs)
     except Exception as e:  # noqa: BLE001 - reported to the parent as text
         out_q.put(msg.Fatal(f"{type(e).__name__}: {e}"))
         return
@@ -172,6 +173,13 @@ class ProcessTrainingSession(SessionView):
         effect when the child starts (before the first step)."""
         self.source = source
 
+    #: reflow: fixed (x_0, x_1) pairs (a PairBank), sent to the child at its start
+    pairs = None
+
+    def set_pairs(self, pairs) -> None:
+        """Train on these fixed pairs (reflow); takes effect when the child starts."""
+        self.pairs = pairs
+
     def __init__(
         self, target, model_config: ModelConfig, config: TrainConfig, nice: int = 0,
         user_work: UserWork | None = None,
@@ -220,7 +228,8 @@ class ProcessTrainingSession(SessionView):
         self._proc = self._ctx.Process(
             target=_child,
             args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice,
-                  self.user_work, None if self.source is None else pack(self.source)),
+                  self.user_work, None if self.source is None else pack(self.source),
+                  None if self.pairs is None else pack(self.pairs)),
             name="flowscope-trainer", daemon=True,
         )  # fmt: skip
         self._proc.start()

@@ -69,6 +69,14 @@ class TrainingSession(SessionView):
         self.source = source
         self.trainer = self._make_trainer()
 
+    #: reflow: fixed (x_0, x_1) pairs (a core.couplings.PairBank) to train on (None: draw them)
+    pairs = None
+
+    def set_pairs(self, pairs) -> None:
+        """Train on these fixed pairs (reflow): a new trainer, before the first step."""
+        self.pairs = pairs
+        self.trainer = self._make_trainer()
+
     def __init__(
         self, target, model_config: ModelConfig, config: TrainConfig,
         user_work: UserWork | None = None,
@@ -79,7 +87,7 @@ class TrainingSession(SessionView):
         self._thread: threading.Thread | None = None
 
     def _make_trainer(self) -> Trainer:
-        trainer = Trainer(self._target, self._mc, self._tc, source=self.source)
+        trainer = Trainer(self._target, self._mc, self._tc, source=self.source, pairs=self.pairs)
         trainer.before_step = self.user_work.yield_while_active
         return trainer
 

@@ -16,6 +16,12 @@ The SDE is integrated with a linearly implicit Euler-Maruyama step (its drift is
 x_{k+1} = (x_k + h b_{k+1} z + sigma_k sqrt(h) eps) / (1 - h a_{k+1}) with drift a_t x + b_t z):
 explicit Euler-Maruyama overshoots as beta_t -> 0, where the score term's rate sigma^2 / 2 beta_t^2
 exceeds 2 / h; the implicit step is stable for every h and ends at z.
+
+A non-Gaussian source p_init = sum_i rho_i N(nu_i, g_i^2 I) (the source combo): p_t(x | z) is
+the mixture sum_i rho_i N(alpha_t z + beta_t nu_i, beta_t^2 g_i^2 I) (heatmap and score arrows
+from core/conditional_bridge.py), the particles start from the source, and the conditional field
+and ODE are unchanged (given z, x fixes x_0 = (x - alpha_t z) / beta_t). The SDE plot shows no
+particles or drift then: it is covered by the note that the SDE needs a Gaussian source.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import QObject, Signal
 
+from ..core.conditional_bridge import ConditionalSource
 from ..core.schedules import get_schedule
 
 GRID = 21
@@ -106,10 +113,14 @@ class ConditionalMode(QObject):
 
     toggled = Signal(bool)
 
-    def __init__(self, view, controller, state, target, lens_enabled=lambda: False, parent=None):
+    def __init__(self, view, controller, state, target, lens_enabled=lambda: False, parent=None,
+                 source=None):  # fmt: skip
         super().__init__(parent)
         self.view, self.controller, self.state = view, controller, state
         self._target, self._lens_enabled = target, lens_enabled
+        #: a callable returning p_init's ExactMarginal (None: N(0, I))
+        self._source = source if source is not None else (lambda: None)
+        self._csource: tuple | None = None  # (source, its ConditionalSource)
         self.active = False
         self.z: np.ndarray | None = None
         self.paths: tuple[np.ndarray, np.ndarray] | None = None  # (ode, sde) (K, N, 2)
@@ -179,7 +190,8 @@ class ConditionalMode(QObject):
             self.set_z([p.x(), p.y()])
 
     def _on_state(self, name: str, value) -> None:
-        if self.active and name in ("schedule", "sigma", "sigma_schedule", "seed", "steps"):
+        if self.active and name in ("schedule", "sigma", "sigma_schedule", "seed", "steps",
+                                    "source"):  # fmt: skip
             self.show_frame()
 
     # ----------------------------------------------------------------- drawing
@@ -187,17 +199,29 @@ class ConditionalMode(QObject):
         snap = self.controller.snapshot()
         return snap.schedule if snap is not None else self.state.schedule
 
+    def conditional_source(self) -> ConditionalSource | None:
+        """The source's mixture in numpy, None for N(0, I)."""
+        src = self._source()
+        if src is None:
+            return None
+        if self._csource is None or self._csource[0] is not src:
+            self._csource = (src, ConditionalSource(src))
+        return self._csource[1]
+
     def _x0(self) -> np.ndarray:
         tr = self.controller.traj
+        cs = self.conditional_source()
         if tr is not None:
-            return tr.ode[0]
+            return tr.ode[0]  # the marginal view's own X_0 (drawn from the source p_init)
         rng = np.random.default_rng(self.state.seed)
+        if cs is not None:
+            return cs.sample_x0(self.state.n_particles, rng).astype(np.float32)
         return rng.standard_normal((self.state.n_particles, 2)).astype(np.float32)
 
     def ensure_paths(self) -> tuple[np.ndarray, np.ndarray]:
         s, tr = self.state, self.controller.traj
         key = (tuple(self.z), self.schedule_name(), s.sigma, s.sigma_schedule, s.seed, s.steps,
-               id(tr))  # fmt: skip
+               id(tr), id(self._source()))  # fmt: skip
         if self.paths is None or key != self._paths_key:
             ts = tr.ts if tr is not None else np.linspace(0.0, 1.0, s.steps + 1)
             self.paths = conditional_paths(self.schedule_name(), self.z, self._x0(), ts,
@@ -232,18 +256,32 @@ class ConditionalMode(QObject):
         ys = np.linspace(bounds[3], bounds[2], GRID)
         pts = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
         u, score = conditional_fields(self.schedule_name(), z, s.t, pts)
-        sig = SIGMA_SCHEDULES.get(s.sigma_schedule, SIGMA_SCHEDULES["constant"])(
-            float(s.sigma), np.array([min(s.t, 0.995)])
-        )[0]
-        drift = u if s.drop_score_term else u + 0.5 * sig * sig * score
+        cs = self.conditional_source()
+        if cs is not None:  # the mixture's score; no SDE (the SDE plot says why)
+            tc = np.array([min(s.t, 0.995)])
+            a, b = (float(q[0]) for q in schedule_arrays(self.schedule_name(), tc)[:2])
+            score = cs.score(pts, z, a, b)
+            view.set_particles("sde", np.zeros((0, 2), np.float32))
+            view.set_field("sde", None, None, "field")
+            view.set_field("sde", None, None, "score")
+            view.set_field("ode", pts, score, "score")
+        else:
+            sig = SIGMA_SCHEDULES.get(s.sigma_schedule, SIGMA_SCHEDULES["constant"])(
+                float(s.sigma), np.array([min(s.t, 0.995)])
+            )[0]
+            drift = u if s.drop_score_term else u + 0.5 * sig * sig * score
+            view.set_field("sde", pts, drift, "field")
+            view.set_field("both", pts, score, "score")
         view.set_field("ode", pts, u, "field")
-        view.set_field("sde", pts, drift, "field")
-        view.set_field("both", pts, score, "score")
         view.set_density("both", self.density(bounds, s.t), bounds)
         a = float(schedule_arrays(self.schedule_name(), np.array([min(s.t, 1.0)]))[0][0])
+        path = ("N(α<sub>t</sub> z, β<sub>t</sub>² I)" if cs is None else
+                "Σ<sub>i</sub> ρ<sub>i</sub> N(α<sub>t</sub> z + β<sub>t</sub> ν<sub>i</sub>, "
+                "β<sub>t</sub>² g<sub>i</sub>² I)<br>source p<sub>init</sub> = "
+                "Σ<sub>i</sub> ρ<sub>i</sub> N(ν<sub>i</sub>, g<sub>i</sub>² I)")  # fmt: skip
         text = (
             "<div style='background:rgba(255,255,255,215);font-size:9pt'><b>conditional</b> "
-            "p<sub>t</sub>(x | z) = N(α<sub>t</sub> z, β<sub>t</sub>² I)<br>"
+            f"p<sub>t</sub>(x | z) = {path}<br>"
             f"z = ({z[0]:.2f}, {z[1]:.2f}), α<sub>t</sub> z = ({a * z[0]:.2f}, {a * z[1]:.2f})"
             "<br>C: marginal · Z: new z · click: z there</div>"
         )
@@ -255,9 +293,12 @@ class ConditionalMode(QObject):
         """p_t(x | z) on a DENSITY_GRID^2 grid (row 0 = top); beta_t floored at a pixel."""
         a, b = (float(q[0]) for q in schedule_arrays(self.schedule_name(), np.array([t]))[:2])
         pix = (bounds[1] - bounds[0]) / DENSITY_GRID
-        b = max(b, pix)
         xs = np.linspace(bounds[0], bounds[1], DENSITY_GRID)
         ys = np.linspace(bounds[3], bounds[2], DENSITY_GRID)
+        cs = self.conditional_source()
+        if cs is not None:  # the mixture sum_i rho_i N(alpha_t z + beta_t nu_i, beta_t^2 g_i^2)
+            return cs.density_grid(xs, ys, self.z, a, b, floor=pix)
+        b = max(b, pix)
         gx = np.exp(-0.5 * ((xs - a * self.z[0]) / b) ** 2)
         gy = np.exp(-0.5 * ((ys - a * self.z[1]) / b) ** 2)
         return np.outer(gy, gx) / (2 * np.pi * b * b)

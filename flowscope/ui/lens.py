@@ -23,10 +23,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.lens import LensMixture, LensPoint
-from ..core.schedules import get_schedule
+from ..core.lens_bridge import LensBridge
 from ..train.lens import LensRequest
 from .controllers.requests import RequestChannel
 from .gl_points import GLPointsItem
+from .lens_source import TOOLTIP as SOURCE_TOOLTIP
+from .lens_source import caption_lines, lens_model, lens_points
 
 #: thin arrows drawn (the heaviest components)
 TOP = 12
@@ -37,6 +39,8 @@ POINT_SIZE = 7.0
 MAX_ARROW_FRACTION = 0.45
 POLL_MS = 30
 LEARNED_T_SLACK = 0.03
+#: an update slower than this (ms; a bridge of ~10^6 pairs: ~100 ms) follows the mouse deferred
+SLOW_MS = 30.0
 THIN_RGB = (205, 60, 20)
 EXACT_COLOR = (15, 15, 15, 255)
 LEARNED_COLOR = (0, 160, 70, 255)  # not blue: the ODE particles are blue
@@ -204,10 +208,13 @@ class PosteriorLens(QObject):
     #: enabled or disabled (for a menu action / check box kept in step)
     toggled = Signal(bool)
 
-    def __init__(self, view, state, target, snapshot, worker, parent=None) -> None:
+    def __init__(self, view, state, target, snapshot, worker, parent=None, source=None) -> None:
         super().__init__(parent)
         self.view, self.state = view, state
         self._target, self._snapshot = target, snapshot
+        #: a callable returning the source p_init's ExactMarginal (None: N(0, I)); with one, the
+        #: posterior is over the bridge's (i, j) pairs (ui/lens_source.py)
+        self._source = source if source is not None else (lambda: None)
         self.enabled = False
         self.pinned: np.ndarray | None = None
         self.hover: np.ndarray | None = None
@@ -227,6 +234,8 @@ class PosteriorLens(QObject):
         self.requests.resultReady.connect(self._on_result)
         self._poll = QTimer(self, interval=POLL_MS)
         self._poll.timeout.connect(self._on_poll)
+        self._defer = QTimer(self, singleShot=True)
+        self._defer.timeout.connect(self.refresh)
         state.subscribe(self._on_state)
 
     # ----------------------------------------------------------------- control
@@ -253,8 +262,9 @@ class PosteriorLens(QObject):
         self.learned = None if res is None else self._pick(res)
         self.refresh()
 
-    def _pick(self, res) -> np.ndarray:
-        return res.score if self.quantity == "score" else res.velocity
+    def _pick(self, res) -> np.ndarray | None:
+        v = res.score if self.quantity == "score" else res.velocity
+        return v if np.all(np.isfinite(v)) else None  # s_theta of a bridge: NaN (undefined)
 
     def pin(self, x) -> None:
         """Pin the lens at x (data coordinates); None unpins (it follows the mouse again)."""
@@ -269,6 +279,11 @@ class PosteriorLens(QObject):
             return
         p = vb.mapSceneToView(pos)
         self.hover = np.array([p.x(), p.y()])
+        last = self.update_ms[-1] if self.update_ms else 0.0
+        if last > SLOW_MS:  # a million source x target pairs: follow the mouse at a lower rate
+            if not self._defer.isActive():
+                self._defer.start(int(min(2 * last, 500)))
+            return
         self.refresh()
 
     def _on_click(self, plot, ev) -> None:
@@ -284,7 +299,7 @@ class PosteriorLens(QObject):
             self.pin([p.x(), p.y()])
 
     def _on_state(self, name: str, value) -> None:
-        if self.enabled and name in ("t", "label", "schedule", "target_source"):
+        if self.enabled and name in ("t", "label", "schedule", "target_source", "source"):
             self.refresh()
 
     # ----------------------------------------------------------------- computing
@@ -292,19 +307,17 @@ class PosteriorLens(QObject):
         snap = self._snapshot()
         return snap.schedule if snap is not None else self.state.schedule
 
-    def mixture(self) -> LensMixture | None:
+    def mixture(self) -> LensMixture | LensBridge | None:
         target = self._target()
         exact = getattr(target, "exact", None)
         if exact is None or not hasattr(exact, "means"):
-            return None  # (a bridge has pairs, not components: not shown)
-        name = self.schedule_name()
-        key = (id(exact), name)
+            return None
+        name, source = self.schedule_name(), self._source()
+        key = (id(exact), id(source), name)
         mix = self._mixtures.get(key)
-        if mix is None:
-            ex = exact if exact.schedule.name == name else exact.with_schedule(get_schedule(name))
-            self._mixtures = {key: LensMixture(ex)}  # keeps exact alive: its id stays unique
-            mix = self._mixtures[key]
-        return mix
+        if mix is None:  # the entry keeps exact and source alive: their ids stay unique
+            self._mixtures = {key: (lens_model(exact, source, name), exact, source)}
+        return self._mixtures[key][0]
 
     def refresh(self) -> None:
         """Recompute and redraw at the pinned (else hovered) point and the current t."""
@@ -325,11 +338,15 @@ class PosteriorLens(QObject):
         scale = self._scale(p, span)
         head = 0.025 * span
         pinned = "pinned (click: release)" if self.pinned is not None else "click: pin"
+        formula, tops = caption_lines(mix, p, self.quantity)
         caption = (
-            f"{PLAIN[self.quantity]}\nx = ({x[0]:.2f}, {x[1]:.2f}), {pinned}\n"
-            f"top {len(p.index)} of {mix.n_components}: {100 * p.mass:.0f}% of p(i | x, t)"
-        )
-        if self.quantity == "score":  # the SDE's extra drift term, on its own
+            f"{formula or PLAIN[self.quantity]}\nx = ({x[0]:.2f}, {x[1]:.2f}), {pinned}\n"
+            + (tops or f"top {len(p.index)} of {mix.n_components}: {100 * p.mass:.0f}% of "
+               "p(i | x, t)")
+        )  # fmt: skip
+        if self.quantity == "score" and isinstance(mix, LensBridge):
+            caption += "\nthe network's score: undefined for a non-Gaussian source p_init"
+        elif self.quantity == "score":  # the SDE's extra drift term, on its own
             st = self.state
             sig = {"linear": st.sigma * (1 - p.t), "sqrt": st.sigma * np.sqrt(1 - p.t)}.get(
                 st.sigma_schedule, st.sigma
@@ -341,7 +358,7 @@ class PosteriorLens(QObject):
             )
         if getattr(self.state, "coupling", "independent") != "independent":
             caption += "\nexact: the independent coupling's flow (the model: OT)"
-        points = posterior_colors(mix.means, p.weights)
+        points = lens_points(mix, p, posterior_colors)
         symbols = ("u_θ", "u_t") if self.quantity == "velocity" else ("s_θ", "∇log p_t")
         for ov in self.overlays.values():
             ov.symbols = symbols
@@ -370,7 +387,8 @@ class PosteriorLens(QObject):
 
     def _request_learned(self, p: LensPoint, y) -> None:
         snap = self._snapshot()
-        if snap is None or getattr(snap, "source", None) is not None:
+        bridge_score = self.quantity == "score" and getattr(snap, "source", None) is not None
+        if snap is None or bridge_score:  # s_theta: undefined for a non-Gaussian source
             self.learned = self._learned_res = None
             for ov in self.overlays.values():
                 ov.show_learned(None, None, 0)
@@ -400,7 +418,7 @@ class PosteriorLens(QObject):
     def make_checkbox(self) -> QtWidgets.QCheckBox:
         """A 'posterior lens' check box kept in step with :meth:`set_enabled`."""
         box = QtWidgets.QCheckBox("posterior lens")
-        box.setToolTip(TOOLTIP)
+        box.setToolTip(TOOLTIP + SOURCE_TOOLTIP)
         box.toggled.connect(self.set_enabled)
         self.toggled.connect(lambda on: box.setChecked(on) if box.isChecked() != on else None)
         return box

@@ -28,14 +28,19 @@ def _in_step(signal, action) -> None:
 def install(win) -> None:
     """Add ``win.lens`` and ``win.conditional`` with their View menu actions to a MainWindow
     (after its menus are built)."""
+
+    def source():  # p_init's mixture (None: N(0, I)); win.source_choice is made below
+        choice = getattr(win, "source_choice", None)
+        return None if choice is None else choice.mixture()
+
     win.lens = PosteriorLens(
-        win.explorer, win.state, lambda: win.target, win._snapshot, win.worker, win
+        win.explorer, win.state, lambda: win.target, win._snapshot, win.worker, win, source
     )
     bar = getattr(win, "_time_bar", None)
     if bar is not None:  # beside 'loop', under the explorer
         bar.insertWidget(bar.count() - 1, win.lens.make_checkbox())
     win.conditional = ConditionalMode(
-        win.explorer, win.view, win.state, lambda: win.target, lambda: win.lens.enabled, win
+        win.explorer, win.view, win.state, lambda: win.target, lambda: win.lens.enabled, win, source
     )
     menu = _view_menu(win)
     menu.addSeparator()
@@ -85,6 +90,9 @@ def install(win) -> None:
     centre.insertWidget(centre.indexOf(win.status_label) + 1, win.straightness.label)
     menu.setToolTipsVisible(True)
     cond.setToolTip(CONDITIONAL_TOOLTIP)
+    from .reflow_action import install as install_reflow
+
+    install_reflow(win)  # Run > Reflow from the current model, and a button under 'coupling'
 
 
 def open_playground(win):

@@ -40,6 +40,13 @@ class StraightnessLine(QObject):
         self._poll = QTimer(self, interval=100)
         self._poll.timeout.connect(self._on_poll)
 
+    def restart(self, text: str = "") -> None:
+        """New weights (a reflow round): measurements asked before are dropped when they come."""
+        self.requests.invalidate("straightness")
+        self._asked_step = -1
+        self.result = None
+        self.label.setText(text)
+
     def tick(self) -> None:
         snap = self.win.sessions.snapshot
         if snap is None or getattr(snap, "source", None) is not None:
@@ -64,4 +71,7 @@ class StraightnessLine(QObject):
             f"KE = {lr['kinetic_energy']:.2f} (gap {lr['gap']:.2f}) · exact flow gap "
             f"{ex['gap']:.2f}"
         )
+        rnd = getattr(getattr(self.win, "reflow", None), "round", 0)
+        if rnd:  # the model trains on the pairs of reflow round rnd
+            self.label.setText(f"{self.label.text()} · reflow round {rnd}")
         self.label.setVisible(True)

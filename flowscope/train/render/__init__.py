@@ -8,7 +8,8 @@ request's ``KIND`` in :data:`RENDERERS`. A :class:`RenderContext` holds what out
 call this one function. Tests and scripted mode may call it directly.
 
 The requests: :mod:`.requests` (trajectory, field, target, images), and next to their math
-train/lens.py ('lens'), straightness_request.py ('straightness'), steps_curve.py ('steps') and
+train/lens.py ('lens'), straightness_request.py ('straightness'), steps_curve.py ('steps'),
+reflow.py ('reflow') and
 diagnostics_compute.py ('diagnostics', 'diagmap').
 """
 
@@ -89,6 +90,7 @@ RENDERERS: dict[str, Renderer] = {
     "lens": render_requested,
     "straightness": render_requested,
     "steps": render_requested,
+    "reflow": render_requested,
     "diagnostics": render_diagnostics,
     "diagmap": render_diagmap,
 }
