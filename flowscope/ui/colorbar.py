@@ -19,8 +19,9 @@ from PySide6 import QtCore, QtWidgets
 
 __all__ = ["HeatmapScale", "ScaleStrip", "diverging_colormap", "sequential_colormap"]
 
-#: blue (negative) - white (0) - red (positive), ColorBrewer RdBu reversed
-DIVERGING_COLORS = ("#2166ac", "#67a9cf", "#d1e5f0", "#ffffff", "#fddbc7", "#ef8a62", "#b2182b")
+#: blue (negative) - white (0) - red (positive): ColorBrewer RdBu reversed without its dark
+#: ends, so that the particles (blue and red for two classes) stay visible on it everywhere
+DIVERGING_COLORS = ("#5e9ccb", "#a9cde4", "#ffffff", "#f7bca4", "#e2806a")
 BAR_WIDTH_PX = 12
 
 
@@ -142,6 +143,11 @@ class ScaleStrip(pg.GraphicsLayoutWidget):
         self.cmap, self.label = cmap, label
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.bar = _color_bar(self.levels, cmap, label)
+        # a hidden item leaves the layout empty, and the view then sized the layout to its
+        # margins for good (the bar came back 2 px tall): keep its place while hidden
+        policy = self.bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.bar.setSizePolicy(policy)
         self.addItem(self.bar)
         self.ci.setContentsMargins(0, 0, 0, 0)
         self.ci.layout.setContentsMargins(0, 0, 0, 0)

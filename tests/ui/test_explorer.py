@@ -280,3 +280,38 @@ def test_the_pixmap_cache_holds_every_cached_layer(qtbot):
     )
     assert need > 0
     assert QtGui.QPixmapCache.cacheLimit() * 1024 >= need
+
+
+def test_one_colour_bar_for_the_pair_with_both_images_levels_and_in_the_export(view, qtbot):
+    """The ODE and SDE heatmaps share one colour bar right of the pair: its levels span both
+    images (one colour = one value in both plots), and the exported picture shows it."""
+    a = np.zeros((32, 32))
+    a[:16] = 2.0  # top half of the ODE's image at 2
+    b = np.zeros((32, 32))
+    b[:16] = 5.0  # the SDE's at 5: the scale's top
+    bounds = (-3.0, 3.0, -3.0, 3.0)
+    view.set_density("ode", a, bounds, label="counts")
+    view.set_density("sde", b, bounds, label="counts")
+    strip = view.scale_strip
+    assert strip.visible and strip.levels == (0.0, 5.0) and strip.label == "counts"
+    for side in view._sides.values():
+        assert tuple(side.density.levels) == (0.0, 5.0)
+    # right of both plots, inside the view
+    right = max(w.mapTo(view, QtCore.QPoint(w.width(), 0)).x() for w in view.widgets())
+    x0 = strip.mapTo(view, QtCore.QPoint(0, 0)).x()
+    assert x0 >= right and x0 + strip.width() <= view.width()
+    qtbot.waitUntil(lambda: strip.bar.geometry().height() > 100, timeout=5_000)
+    img = _to_rgb(view.render_image("raster"))
+    dpr = view.devicePixelRatioF()
+    strip_px = img[:, int(x0 * dpr) : int((x0 + strip.width()) * dpr)]
+    # the bar's top colour (the density map's darkest grey) is in the exported strip
+    top = np.asarray(strip.cmap.map(1.0, mode="byte"))[:3].astype(int)
+    assert (np.abs(strip_px - top).sum(axis=-1) < 30).sum() > 20
+    # the ODE's half-scale colour in its plot: the image is drawn with the shared levels
+    rows, cols = _pixel_box(view, -2.5, 2.5, 0.5, 2.5)
+    mid = np.asarray(strip.cmap.map(0.4, mode="byte"))[:3].astype(int)
+    ode_top = img[rows, cols]
+    assert np.median(np.abs(ode_top - mid).sum(axis=-1)) < 40
+    # hiding both images hides the bar
+    view.set_density("both", None)
+    assert not strip.visible
