@@ -166,9 +166,7 @@ def test_explorer_plots_show_one_range_and_colour_bars_fit(qtbot, monkeypatch, s
         # the target canvas's bar: inside its pane too (once the layout placed it after it was
         # shown: a bar that stays outside fails here), its label beside the colours
         canvas_pane = _widget_in_window(win.canvas, win)
-        qtbot.waitUntil(
-            lambda: canvas_pane.contains(_in_window(canvas_bar, win)), timeout=5_000
-        )
+        qtbot.waitUntil(lambda: canvas_pane.contains(_in_window(canvas_bar, win)), timeout=5_000)
         assert canvas_bar.getAxis("left").width() >= 10
     finally:
         win.shutdown()
