@@ -70,7 +70,7 @@ def _set_visible(bar: pg.ColorBarItem, visible: bool) -> None:
     if visible and not bar.isVisible():
         bar.setVisible(True)
         for axis in (bar.getAxis("left"), bar.axis):
-            if axis.fixedWidth is not None and axis.width() < axis.fixedWidth:
+            if axis.fixedWidth is not None:  # (its geometry may not show the 0 px yet)
                 axis.setWidth(axis.fixedWidth)
     elif not visible:
         bar.setVisible(False)

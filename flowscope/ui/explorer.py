@@ -69,7 +69,7 @@ class _Side:
         # a few dozen items, some moving every frame: a BSP index only costs re-indexing
         self.widget.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
         self.plot: pg.PlotItem = self.widget.getPlotItem()
-        fit_title(self.plot)  # a long title wraps instead of widening this plot only
+        fit_title(self.plot)  # a long title shrinks instead of widening this plot only
         self.plot.setTitle(title, color="#222222", size="10pt")
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)

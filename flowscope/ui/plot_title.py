@@ -4,26 +4,25 @@ pyqtgraph's title (a LabelItem over the view box's column) asks its plot for the
 text. The SDE title's formula is wider than the view box of a plot in a 1366-px window: the
 SDE plot then grew past its widget, its view box got wider than the ODE one (x -4..4 beside
 -3..3 in linked plots) and its right side was cut off. :func:`fit_title` gives a plot a title
-that spans the whole plot (axis column included), asks for no width, and wraps its text to the
-width it gets when that is too narrow.
+that spans the whole plot (axis column included), asks for no width, and draws its text
+smaller when the width it gets is too narrow.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore
 
 __all__ = ["FittingTitle", "fit_title"]
 
 
 class FittingTitle(pg.LabelItem):
-    """A LabelItem whose minimum width is 0: it takes the width the layout gives it and wraps
-    to it (lines centred) instead of pushing the layout wider."""
+    """A LabelItem whose minimum width is 0: it takes the width the layout gives it and draws
+    its text smaller when that is too narrow (wrapping would need a taller title row, and the
+    two plots must keep one height)."""
 
     def __init__(self, parent: pg.PlotItem) -> None:
         super().__init__("", size="11pt", parent=parent)
-        option = QtGui.QTextOption(QtCore.Qt.AlignmentFlag.AlignHCenter)
-        self.item.document().setDefaultTextOption(option)
 
     def updateMin(self) -> None:  # noqa: N802 - pyqtgraph's name
         super().updateMin()
@@ -34,14 +33,15 @@ class FittingTitle(pg.LabelItem):
 
     def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
         width = self.rect().width()
-        self.item.setTextWidth(-1)  # the natural width, unwrapped
-        if width > 0 and self.item.boundingRect().width() > width:
-            self.item.setTextWidth(width)
+        self.item.setScale(1.0)
+        natural = self.item.boundingRect().width()
+        if width > 0 and natural > width:
+            self.item.setScale(width / natural)
         super().resizeEvent(ev)
 
-    def wrapped(self) -> bool:
-        """Whether the text is wrapped to the title's width (tests)."""
-        return self.item.textWidth() > 0
+    def text_scale(self) -> float:
+        """1, or the factor the text is drawn smaller by to fit the width (tests)."""
+        return float(self.item.scale())
 
 
 def fit_title(plot: pg.PlotItem) -> FittingTitle:

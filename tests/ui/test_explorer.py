@@ -294,6 +294,8 @@ def test_one_colour_bar_for_the_pair_with_both_images_levels_and_in_the_export(v
     view.set_density("sde", b, bounds, label="counts")
     strip = view.scale_strip
     assert strip.visible and strip.levels == (0.0, 5.0) and strip.label == "counts"
+    # its label beside the colours: pyqtgraph measured the label's axis 0 px wide while hidden
+    assert strip.bar.getAxis("left").maximumWidth() >= 10
     for side in view._sides.values():
         assert tuple(side.density.levels) == (0.0, 5.0)
     # right of both plots, inside the view
@@ -315,3 +317,33 @@ def test_one_colour_bar_for_the_pair_with_both_images_levels_and_in_the_export(v
     # hiding both images hides the bar
     view.set_density("both", None)
     assert not strip.visible
+
+
+def test_a_long_title_shrinks_and_both_plots_keep_one_size(qtbot):
+    """The SDE title without the score term is wider than a 280-px plot: it is drawn smaller
+    inside its plot instead of widening that plot (the view boxes stay equal, one x range)."""
+    view = ExplorerView(use_gl=False)
+    qtbot.addWidget(view)
+    view.resize(560, 380)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_bounds((-3, 3, -3, 3))
+    view.set_sde_title(True)
+    (ode, sde), (_, sde_widget) = view.plots(), view.widgets()
+    assert not view.pair_layout.stacked()
+
+    def settled() -> bool:
+        title = sde.titleLabel
+        r = sde_widget.mapFromScene(title.item.sceneBoundingRect()).boundingRect()
+        return (
+            title.text_scale() < 1.0
+            and r.left() >= -1
+            and r.right() <= sde_widget.width() + 1
+            and abs(ode.vb.width() - sde.vb.width()) <= 2
+        )
+
+    qtbot.waitUntil(settled, timeout=5_000)
+    assert ode.vb.viewRange()[0] == pytest.approx(sde.vb.viewRange()[0], abs=0.05)
+    view.set_sde_title(False)  # the usual title fits again at full size at 1366 x 768 widths
+    view.resize(1100, 420)
+    qtbot.waitUntil(lambda: sde.titleLabel.text_scale() == 1.0, timeout=5_000)
