@@ -134,8 +134,8 @@ class ScaleStrip(pg.GraphicsLayoutWidget):
     one colour is one value in both plots, so the levels are the union of what each image asks.
 
     ``member(image)`` gives each image a :class:`HeatmapScale`-like handle (``show``, ``hide``,
-    ``levels``, ``label``, ``visible``, ``bar``); ``align_to(view_box)`` keeps the bar level
-    with a plot's view box. The widget grows to the bar's width when tick labels get longer."""
+    ``levels``, ``label``, ``visible``, ``bar``); ``align_to(top, bottom)`` keeps the bar level
+    with the plots' view boxes (side by side or stacked). The widget is as wide as the bar."""
 
     def __init__(self, cmap: pg.ColorMap, label: str = "") -> None:
         super().__init__()
@@ -195,9 +195,12 @@ class ScaleStrip(pg.GraphicsLayoutWidget):
         return self.mapFrom(self.window(), point).y()
 
     def _fit_width(self, *_args) -> None:
-        need = int(math.ceil(self.bar.effectiveSizeHint(QtCore.Qt.SizeHint.MinimumSize).width()))
-        need = max(need, int(self.bar.geometry().width()), BAR_WIDTH_PX + 40) + 4
-        if need > self.width() or self.minimumWidth() != self.maximumWidth():
+        """As wide as the bar needs (its axes have fixed widths; the label's axis may change
+        when it is measured again): never wider, so the widget cannot feed its own growth."""
+        self.bar.layout.invalidate()  # its cached hint may predate an axis's new width
+        hint = self.bar.layout.effectiveSizeHint(QtCore.Qt.SizeHint.MinimumSize).width()
+        need = max(int(math.ceil(hint)), BAR_WIDTH_PX + 40) + 4
+        if need != self.width() or self.minimumWidth() != self.maximumWidth():
             self.setFixedWidth(need)
 
     def _lut(self, cmap: pg.ColorMap) -> np.ndarray:
