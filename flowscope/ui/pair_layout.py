@@ -47,4 +47,9 @@ class PairLayout(QtWidgets.QBoxLayout):
         )
         if want != self.direction():
             self.setDirection(want)
+        # an even length to split: an odd pixel made one view box 1 px larger, and the linked
+        # aspect-locked views then showed slightly different ranges
+        stacked = want == d.TopToBottom
+        if ((rect.height() if stacked else rect.width()) - self.spacing()) % 2:
+            rect = rect.adjusted(0, 0, 0, -1) if stacked else rect.adjusted(0, 0, -1, 0)
         super().setGeometry(rect)

@@ -142,10 +142,11 @@ def test_explorer_plots_show_one_range_and_colour_bars_fit(qtbot, monkeypatch, s
         (ode, sde), (ode_w, sde_w) = explorer.plots(), explorer.widgets()
         (ox, oy), (sx, sy) = ode.vb.viewRange(), sde.vb.viewRange()
         width = ox[1] - ox[0]
-        assert abs(ox[0] - sx[0]) < 0.01 * width and abs(ox[1] - sx[1]) < 0.01 * width
-        assert abs(oy[0] - sy[0]) < 0.01 * width and abs(oy[1] - sy[1]) < 0.01 * width
-        assert abs(ode.vb.width() - sde.vb.width()) <= 2
-        assert abs(ode.vb.height() - sde.vb.height()) <= 2
+        # the same plane to 0.1% (an odd pixel split gave one view box 1 px more: 0.4%)
+        assert abs(ox[0] - sx[0]) < 1e-3 * width and abs(ox[1] - sx[1]) < 1e-3 * width
+        assert abs(oy[0] - sy[0]) < 1e-3 * width and abs(oy[1] - sy[1]) < 1e-3 * width
+        assert abs(ode.vb.width() - sde.vb.width()) < 0.5
+        assert abs(ode.vb.height() - sde.vb.height()) < 0.5
         # each plot (title, axes, view box) inside its widget: none grows past its pane
         for plot, widget in ((ode, ode_w), (sde, sde_w)):
             assert _widget_in_window(widget, win).contains(_in_window(plot, win))
