@@ -61,7 +61,9 @@ class CurvesPanel(QWidget):
         self.floor_line.setVisible(False)
         self.loss_plot.addItem(self.floor_line)
         self.quality_plot = pg.PlotWidget(background="w")
-        self.quality_plot.setLabel("left", "energy dist.")
+        # 8 pt and no "(x0.001)": the label was longer than the 110-px plot and cut off
+        self.quality_plot.setLabel("left", "energy dist.", **{"font-size": "8pt"})
+        self.quality_plot.getAxis("left").enableAutoSIPrefix(False)
         self.quality_plot.setLabel("bottom", "step")
         self.quality_plot.setTitle("sample quality (reference sampler vs target)", size="9pt")
         self._quality_tip = F.tooltip(
@@ -89,8 +91,9 @@ class CurvesPanel(QWidget):
                     "which has no closed form for image data.",
                 )
             )
-        lay.addWidget(self.loss_plot)
-        lay.addWidget(self.quality_plot)
+        # the plots take the height (the label under them floated mid-column in image mode)
+        lay.addWidget(self.loss_plot, 1)
+        lay.addWidget(self.quality_plot, 1)
         self.quality_plot.setVisible(with_quality)
         self.floor_stderr: float | None = None
         self.excess_label = QLabel("")

@@ -26,6 +26,7 @@ from . import formulas as F
 BAR_NAMES = ("total", "network", "solver", "floor")
 BAR_COLORS = ("#1f77b4", "#d62728", "#ff7f0e", "#7f7f7f")
 MSE_COLOR, EXCESS_COLOR = "#1f77b4", "#ff7f0e"
+PLOT_MIN_HEIGHT = 160
 #: samples coloured by distance to the nearest training point: near (memorized) -> far
 NEAR_COLOR, FAR_COLOR = np.array([214, 39, 40]), np.array([31, 119, 180])
 
@@ -37,7 +38,9 @@ def _plot(title: str, left: str, bottom: str, tip: str) -> pg.PlotWidget:
     p.setLabel("bottom", bottom)
     p.setToolTip(tip)
     p.showGrid(x=True, y=True, alpha=0.2)
-    p.setMinimumHeight(100)
+    # tall enough for its axis label and a readable curve (at 100 px: ~50 px of data, the
+    # labels cut); the control column scrolls to it on a laptop
+    p.setMinimumHeight(PLOT_MIN_HEIGHT)
     p.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
     p.getPlotItem().hideButtons()
     p.getPlotItem().setMenuEnabled(False)

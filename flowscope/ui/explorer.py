@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
-from flowscope.ui.colorbar import HeatmapScale, sequential_colormap
+from flowscope.ui.colorbar import ScaleStrip, sequential_colormap
 from flowscope.ui.field_items import (
     ArrowField,
     DensityImage,
@@ -28,6 +28,8 @@ from flowscope.ui.field_items import (
 )
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
 from flowscope.ui.gl_support import gl_available, gl_preferred, gl_renderer
+from flowscope.ui.pair_layout import PairLayout
+from flowscope.ui.plot_title import fit_title
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
 
@@ -67,6 +69,7 @@ class _Side:
         # a few dozen items, some moving every frame: a BSP index only costs re-indexing
         self.widget.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
         self.plot: pg.PlotItem = self.widget.getPlotItem()
+        fit_title(self.plot)  # a long title shrinks instead of widening this plot only
         self.plot.setTitle(title, color="#222222", size="10pt")
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -79,11 +82,7 @@ class _Side:
         vb.disableAutoRange()
         vb.setAspectLocked(True, ratio=1.0)
 
-        self.density = DensityImage()
-        # every heatmap shows its scale: a colour bar right of the plot (ui/colorbar.py)
-        self.density.scale = HeatmapScale(
-            self.plot, self.density, sequential_colormap(density_lut())
-        )
+        self.density = DensityImage()  # its scale: the pair's one colour bar (ExplorerView)
         self.field = ArrowField(FIELD_COLOR, z=10)
         self.score = ArrowField(SCORE_COLOR, z=11)
         r, g, b, _ = (int(255 * c) for c in PARTICLE_COLORS[name])
@@ -173,8 +172,15 @@ class ExplorerView(QtWidgets.QWidget):
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
+        self.pair_layout = PairLayout()  # side by side, or stacked in a tall pane
+        layout.addLayout(self.pair_layout, 1)
         for side in self._sides.values():
-            layout.addWidget(side.widget)
+            self.pair_layout.addWidget(side.widget)
+        # one colour bar right of the pair (ui/colorbar.ScaleStrip): both plots keep one size
+        self.scale_strip = ScaleStrip(sequential_colormap(density_lut()))
+        layout.addWidget(self.scale_strip)
+        for side in self._sides.values():
+            side.density.scale = self.scale_strip.member(side.density)
         pal = self.palette()
         pal.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor("white"))
         self.setPalette(pal)
@@ -186,6 +192,8 @@ class ExplorerView(QtWidgets.QWidget):
         self._visible = dict.fromkeys(LAYERS, True)
         self._playing, self._t = False, 0.5
         left.getViewBox().sigRangeChanged.connect(lambda *_: self.visibleRangeChanged.emit())
+        for vb in (left.vb, right.vb):  # the bar spans from the ODE's top to the SDE's bottom
+            vb.sigResized.connect(lambda *_: self.scale_strip.align_to(left.vb, right.vb))
         self.set_bounds(DEFAULT_BOUNDS)
         self.set_time(0.5)
 

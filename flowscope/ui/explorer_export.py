@@ -109,3 +109,7 @@ def paint_plots(
                     item.setVisible(True)
             if shown:
                 paint_page_lines(painter, shown, side.plot.getViewBox(), target, source)
+    strip = getattr(view, "scale_strip", None)  # the pair's colour bar (raster: no GL there)
+    if strip is not None and strip.isVisibleTo(view) and strip.bar.isVisible():
+        target = QtCore.QRectF(QtCore.QPointF(strip.mapTo(view, QtCore.QPoint(0, 0))), strip.size())
+        strip.scene().render(painter, target, strip.mapToScene(strip.rect()).boundingRect())

@@ -24,6 +24,7 @@ def run_scripted(app, win, args) -> int:
     if diag is not None:
         if getattr(args, "panel", None) == "diagnostics":
             win.curve_tabs.setCurrentWidget(win.diagnostics_panel)
+            win.control_scroll.ensureWidgetVisible(win.curve_tabs)  # scrolled to on a laptop
         if getattr(args, "panel", None) == "diagnostics" or getattr(args, "heatmap", None):
             diag.render_now()  # the panel and a diagnostic heatmap, computed here
     run_events(app, 0.5)

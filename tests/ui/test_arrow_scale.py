@@ -99,12 +99,14 @@ def test_difference_arrows_are_drawn_small_and_grids_cover_the_view(win, qtbot):
     side = win.explorer._sides["ode"]
     legend = win.explorer.arrow_legend("ode")
     legend_exact = legend.length_px / legend.value
-    # the arrows cover what the view shows (the aspect lock makes it taller than the target)
+    # the arrows cover what the view shows (the aspect lock makes it wider or taller than the
+    # target's square)
     x0, x1, y0, y1 = win.explorer.visible_bounds()
     o = fr.origins
     assert (o[:, 0].min(), o[:, 0].max()) == pytest.approx((x0, x1), abs=0.02)
     assert (o[:, 1].min(), o[:, 1].max()) == pytest.approx((y0, y1), abs=0.02)
-    assert y1 - y0 > 1.2 * (x1 - x0)  # a tall plot at 1366 x 768: the grid follows it
+    w, h = x1 - x0, y1 - y0
+    assert max(w, h) > 1.2 * min(w, h)  # not square at 1366 x 768: the grid follows the view
     # the score arrows sit at the cell centres, never on a field arrow's origin
     gap = np.abs(fr.score_origins[:, None] - fr.origins[None]).min(1)
     assert np.allclose(gap, grid_spacing(fr.origins) / 2, rtol=0.05)

@@ -117,8 +117,11 @@ def test_every_heatmap_choice_has_a_colour_bar_with_the_datas_levels(win, qtbot)
     # the particle histogram: counts on a log scale
     combo.setCurrentIndex(DENSITY_SOURCES.index("histogram"))
     qtbot.waitUntil(lambda: scales[0].label.startswith("log"), timeout=30_000)
-    shown = scales[0].image.image  # log10(1 + count): levels (0, its max)
-    assert scales[0].levels == pytest.approx((0.0, float(shown.max()))) and shown.max() > 0.1
+    # log10(1 + count), one colour bar for the pair: levels (0, the larger of the two maxima)
+    peak = max(float(s.image.image.max()) for s in scales)
+    assert scales[0].levels == pytest.approx((0.0, peak)) and peak > 0.1
+    assert all(s.image.levels is not None and tuple(s.image.levels) == pytest.approx((0.0, peak))
+               for s in scales)  # fmt: skip
 
 
 def test_snapshot_ring_keeps_64_log_spaced_steps():

@@ -280,3 +280,70 @@ def test_the_pixmap_cache_holds_every_cached_layer(qtbot):
     )
     assert need > 0
     assert QtGui.QPixmapCache.cacheLimit() * 1024 >= need
+
+
+def test_one_colour_bar_for_the_pair_with_both_images_levels_and_in_the_export(view, qtbot):
+    """The ODE and SDE heatmaps share one colour bar right of the pair: its levels span both
+    images (one colour = one value in both plots), and the exported picture shows it."""
+    a = np.zeros((32, 32))
+    a[:16] = 2.0  # top half of the ODE's image at 2
+    b = np.zeros((32, 32))
+    b[:16] = 5.0  # the SDE's at 5: the scale's top
+    bounds = (-3.0, 3.0, -3.0, 3.0)
+    view.set_density("ode", a, bounds, label="counts")
+    view.set_density("sde", b, bounds, label="counts")
+    strip = view.scale_strip
+    assert strip.visible and strip.levels == (0.0, 5.0) and strip.label == "counts"
+    # its label beside the colours: pyqtgraph measured the label's axis 0 px wide while hidden
+    assert strip.bar.getAxis("left").maximumWidth() >= 10
+    for side in view._sides.values():
+        assert tuple(side.density.levels) == (0.0, 5.0)
+    # right of both plots, inside the view
+    right = max(w.mapTo(view, QtCore.QPoint(w.width(), 0)).x() for w in view.widgets())
+    x0 = strip.mapTo(view, QtCore.QPoint(0, 0)).x()
+    assert x0 >= right and x0 + strip.width() <= view.width()
+    qtbot.waitUntil(lambda: strip.bar.geometry().height() > 100, timeout=5_000)
+    img = _to_rgb(view.render_image("raster"))
+    dpr = view.devicePixelRatioF()
+    strip_px = img[:, int(x0 * dpr) : int((x0 + strip.width()) * dpr)]
+    # the bar's top colour (the density map's darkest grey) is in the exported strip
+    top = np.asarray(strip.cmap.map(1.0, mode="byte"))[:3].astype(int)
+    assert (np.abs(strip_px - top).sum(axis=-1) < 30).sum() > 20
+    # the ODE's half-scale colour in its plot: the image is drawn with the shared levels
+    rows, cols = _pixel_box(view, -2.5, 2.5, 0.5, 2.5)
+    mid = np.asarray(strip.cmap.map(0.4, mode="byte"))[:3].astype(int)
+    ode_top = img[rows, cols]
+    assert np.median(np.abs(ode_top - mid).sum(axis=-1)) < 40
+    # hiding both images hides the bar
+    view.set_density("both", None)
+    assert not strip.visible
+
+
+def test_a_long_title_shrinks_and_both_plots_keep_one_size(qtbot):
+    """The SDE title without the score term is wider than a 280-px plot: it is drawn smaller
+    inside its plot instead of widening that plot (the view boxes stay equal, one x range)."""
+    view = ExplorerView(use_gl=False)
+    qtbot.addWidget(view)
+    view.resize(560, 380)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_bounds((-3, 3, -3, 3))
+    view.set_sde_title(True)
+    (ode, sde), (_, sde_widget) = view.plots(), view.widgets()
+    assert not view.pair_layout.stacked()
+
+    def settled() -> bool:
+        title = sde.titleLabel
+        r = sde_widget.mapFromScene(title.item.sceneBoundingRect()).boundingRect()
+        return (
+            title.text_scale() < 1.0
+            and r.left() >= -1
+            and r.right() <= sde_widget.width() + 1
+            and abs(ode.vb.width() - sde.vb.width()) <= 2
+        )
+
+    qtbot.waitUntil(settled, timeout=5_000)
+    assert ode.vb.viewRange()[0] == pytest.approx(sde.vb.viewRange()[0], abs=0.05)
+    view.set_sde_title(False)  # the usual title fits again at full size at 1366 x 768 widths
+    view.resize(1100, 420)
+    qtbot.waitUntil(lambda: sde.titleLabel.text_scale() == 1.0, timeout=5_000)

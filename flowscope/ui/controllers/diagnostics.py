@@ -18,7 +18,7 @@ import math
 import time
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QTabWidget
+from PySide6.QtWidgets import QSizePolicy, QTabWidget
 
 from ...train.compute import DIAGNOSTIC_SOURCES
 from ...train.diagnostics_compute import DiagMapRequest, DiagnosticsRequest
@@ -282,6 +282,20 @@ class DiagnosticsController(QObject):
             )
 
 
+def _height_of_current_tab(tabs: QTabWidget) -> None:
+    """The tabs ask for the height of the page shown, not of the tallest page: the taller
+    Diagnostics page pushed the quality curve of the Curves page below a 1000-px screen."""
+
+    def on_current(index: int) -> None:
+        for k in range(tabs.count()):
+            v = QSizePolicy.Policy.Preferred if k == index else QSizePolicy.Policy.Ignored
+            tabs.widget(k).setSizePolicy(QSizePolicy.Policy.Preferred, v)
+        tabs.updateGeometry()
+
+    tabs.currentChanged.connect(on_current)
+    on_current(tabs.currentIndex())
+
+
 def attach_diagnostics(win) -> DiagnosticsController:
     """Put a Diagnostics tab beside the window's loss/quality curves and wire its controller
     (MainWindow calls this once, after its ExplorerController exists)."""
@@ -297,6 +311,7 @@ def attach_diagnostics(win) -> DiagnosticsController:
     tabs.addTab(panel, "Diagnostics")
     tabs.setTabToolTip(1, "where, when and why the network is wrong, against the exact answer")
     lay.insertWidget(index, tabs, 1)
+    _height_of_current_tab(tabs)
     win.curve_tabs, win.diagnostics_panel = tabs, panel
     ctl = DiagnosticsController(
         win.state, win.explorer, win.view, win.worker, win.sessions, lambda: win.target, panel,
