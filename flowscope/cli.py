@@ -497,24 +497,25 @@ def _cmd_reflow(a) -> int:
 
 def _cmd_open(a) -> int:
     try:
+        from .app import leave_process
         from .app_open import run_open
     except ImportError as e:
         raise CliError(
             f"the desktop app needs the GUI packages ({e.name or e}); "
             "install them with: pip install 'flowscope[gui]'"
         ) from None
-    return run_open(a)
+    leave_process(run_open(a))
 
 
 def _cmd_gui(a) -> int:
     try:
-        from .app import run_app
+        from .app import leave_process, run_app
     except ImportError as e:
         raise CliError(
             f"the desktop app needs the GUI packages ({e.name or e}); "
             "install them with: pip install 'flowscope[gui]'"
         ) from None
-    return run_app(a)
+    leave_process(run_app(a))
 
 
 def main(argv: list[str] | None = None) -> int:

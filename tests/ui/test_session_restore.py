@@ -99,12 +99,13 @@ def test_a_model_that_does_not_fit_the_target_is_not_adopted(win, tmp_path):
 
 
 def _run_app(home: Path, *argv: str) -> subprocess.CompletedProcess:
-    """The real start-up path (run_app) in a child; the window closes itself after showing."""
+    """The real start-up path (`flowscope gui`: cli.main -> run_app -> leave_process) in a child;
+    the window closes itself after showing."""
     code = (
         "import sys\n"
         "from PySide6.QtCore import QTimer\n"
         "import flowscope.app as app\n"
-        "from flowscope.cli import _build_parser\n"
+        "from flowscope.cli import main\n"
         "def run(qapp, win, args, scripted):\n"
         "    if scripted is not None:\n"
         "        return scripted(qapp, win, args)\n"
@@ -115,9 +116,10 @@ def _run_app(home: Path, *argv: str) -> subprocess.CompletedProcess:
         "    print('SHOWN', win.state.target_source)\n"
         "    return code\n"
         "app._show_and_run = run\n"
-        "sys.exit(app.run_app(_build_parser().parse_args(['gui', *sys.argv[1:]])))\n"
+        "sys.exit(main(['gui', *sys.argv[1:]]))\n"  # the command line's path, exit included
     )
     env = {**os.environ, "FLOWSCOPE_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env["PYTHONFAULTHANDLER"] = "1"  # a crash prints its Python stack into stderr below
     env["XDG_CONFIG_HOME"] = str(home.parent / "config")  # where Qt would write its settings
     return subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=240, env=env
