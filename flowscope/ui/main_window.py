@@ -246,6 +246,11 @@ class MainWindow(FlowscopeWindow):
     def _on_canvas_drawing_changed(self) -> None:
         self._drawing_timer.start()
 
+    def drawing_loaded(self) -> None:
+        """The canvas's drawing was set from a file (Open), not drawn: the target stays the one
+        the file names (the debounced switch to "drawing" would replace it 300 ms later)."""
+        self._drawing_timer.stop()
+
     def _on_drawing_settled(self) -> None:
         if self.canvas.drawing().is_empty:
             return

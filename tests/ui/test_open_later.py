@@ -76,3 +76,19 @@ def test_a_later_open_replaces_one_still_being_read(win, qtbot, tmp_path):
     qtbot.waitUntil(lambda: results == [True], timeout=60_000)
     # one reader thread: the first file was read before the second, and dropped
     assert results == [True] and win.state.sigma == 1.9 and win.project.path == second
+
+
+def test_a_project_with_a_preset_target_and_a_drawing_keeps_its_preset(win, qtbot, tmp_path):
+    """Opening sets the canvas's drawing; that is not a user's stroke, so the drawing's
+    debounced switch of the target to "drawing" (300 ms later) must not follow."""
+    import numpy as np
+
+    from flowscope.core.data import Drawing, Stroke
+
+    d = Drawing()
+    d.add(Stroke(np.array([[0.0, 0.0], [1.0, 1.0]]), 0.5, 0))
+    settings = AppState(target_source="circles").to_dict()
+    path = save_project(tmp_path / "c.flowscope", settings, d.to_dict(), None)
+    assert win.open_project(path)
+    assert win.state.target_source == "circles" and len(win.canvas.drawing().strokes) == 1
+    assert not win._drawing_timer.isActive()  # nothing will switch the target later

@@ -165,6 +165,7 @@ class ProjectFiles(QObject):
             win.show_error("Some settings could not be restored", str(e))
         if not win.set_target_source(source):
             win.set_target_source("two_moons")
+        win.drawing_loaded()  # set_drawing above is not a user's stroke: no target switch later
         adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
         self.path = Path(path)
         self.dirty = False
