@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QPainter,
     QPen,
+    QPixmapCache,
     QShortcut,
     QUndoStack,
 )
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QGraphicsEllipseItem,
+    QGraphicsItem,
     QGraphicsPathItem,
     QHBoxLayout,
     QToolButton,
@@ -181,6 +183,10 @@ class TargetCanvas(QWidget):
         item.showGrid(x=True, y=True, alpha=GRID_ALPHA)
         self._view_box.setAspectLocked(True)
         self._view_box.disableAutoRange()
+        for name in ("left", "bottom"):
+            # grow for wider tick labels but never shrink back: each change of width re-laid
+            # the plot out and repainted it whole, two or three times per new target
+            item.getAxis(name).setStyle(autoReduceTextSpace=False)
         self._plot.viewport().setCursor(Qt.CursorShape.CrossCursor)
         self._plot.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # smooth density
 
@@ -207,6 +213,12 @@ class TargetCanvas(QWidget):
         self._outline_item.setZValue(Z_OUTLINE)
         self._outline_item.hide()
         self._view_box.addItem(self._outline_item, ignoreBounds=True)
+        # The static layers (the axes with their grid, the smoothly scaled heatmap) repaint as
+        # cached device pixmaps: the brush outline moves with the mouse and strokes grow while
+        # drawing, and each of those repaints re-drew the grid and re-scaled the heatmap.
+        cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for cached in (self._density_item, item.getAxis("left"), item.getAxis("bottom")):
+            cached.setCacheMode(cache)
 
         self._view_box.penPressed.connect(self._on_view_pen_pressed)
         self._view_box.penMoved.connect(self._on_view_pen_moved)
@@ -312,6 +324,20 @@ class TargetCanvas(QWidget):
             return
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         self._points_item.setData(x=xy[:, 0], y=xy[:, 1])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._reserve_pixmap_cache()
+
+    def _reserve_pixmap_cache(self) -> None:
+        """Room in QPixmapCache for the cached layers (three plot-sized pixmaps) on top of what
+        the explorer sized it for: evicted layers are re-rendered at every repaint."""
+        dpr = self.devicePixelRatioF()
+        need = int(3 * self._plot.width() * self._plot.height() * dpr * dpr * 4 * 1.5 // 1024)
+        had = getattr(self, "_cache_kb", 0)
+        if need > had:
+            QPixmapCache.setCacheLimit(QPixmapCache.cacheLimit() + need - had)
+            self._cache_kb = need
 
     def plot_widget(self) -> pg.PlotWidget:
         """The pyqtgraph PlotWidget (to add overlays or read the view range)."""
