@@ -70,7 +70,12 @@ class ProfilingApp(QApplication):
                     pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
                     text = _tidy(buf.getvalue())
                 name = getattr(kind, "name", str(kind))
-                self.events.append((t0, depth, cpu, wall, name, type(receiver).__name__, text))
+                who = type(receiver).__name__
+                if paint:  # a plot's viewport: say which plot (the bench names them)
+                    parent = receiver.parent()
+                    if parent is not None and parent.objectName():
+                        who += f" of {parent.objectName()}"
+                self.events.append((t0, depth, cpu, wall, name, who, text))
             if len(self.events) > 50_000:
                 del self.events[:25_000]
             if len(self.totals) > 200_000:

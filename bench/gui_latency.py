@@ -114,6 +114,17 @@ def main() -> None:
     win.resize(1600, 1000)
     win.show()
     freeze_startup_objects()  # as flowscope's _show_and_run does
+    if args.profile:  # the profiler names the plot a paint event is for
+        from pyqtgraph import PlotWidget
+
+        for w in win.findChildren(PlotWidget):
+            w.setObjectName(w.objectName() or w.getPlotItem().titleLabel.text[:24] or "plot")
+        ode, sde = win.explorer.widgets()
+        ode.setObjectName("explorer ODE")
+        sde.setObjectName("explorer SDE")
+        win.canvas.plot_widget().setObjectName("target canvas")
+        win.curves.loss_plot.setObjectName("loss curve")
+        win.curves.quality_plot.setObjectName("quality curve")
     beat = Heartbeat()
     _spin(app, 3.0)  # first paint, the compute child's start
     settle = 0.6 if args.quick else args.settle
