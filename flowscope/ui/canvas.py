@@ -201,6 +201,14 @@ class TargetCanvas(QWidget):
 
         cmap = pg.ColorMap(np.linspace(0, 1, len(DENSITY_COLORS)), list(DENSITY_COLORS))
         self.density_scale = HeatmapScale(item, self._density_item, cmap, "p_data(x)")
+        # The bar keeps its place while hidden (a new target's heatmap is computing) and its
+        # axis does not shrink back: each change of its width re-laid the plot out, rescaled
+        # the aspect-locked view and repainted it whole, two or three times per new target.
+        bar = self.density_scale.bar
+        policy = bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        bar.setSizePolicy(policy)
+        bar.axis.setStyle(autoReduceTextSpace=False)
         self._points_item = pg.ScatterPlotItem(
             size=POINT_SIZE_PX, pen=None, brush=pg.mkBrush(POINTS_COLOR), pxMode=True
         )
