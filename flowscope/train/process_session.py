@@ -14,7 +14,6 @@ import os
 import pickle
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
@@ -392,15 +391,46 @@ class ProcessTrainingSession(SessionView):
         self._proc, self._launched, self._cmd_q, self._backlog = None, None, None, None
 
 
-_BACKGROUND: ThreadPoolExecutor | None = None
+class Background:
+    """Daemon threads that start and reap training children for the GUI thread. A call runs
+    on an idle thread, or on a new one when all are busy (a reap may wait seconds for a child
+    still importing torch: a start must not queue behind it); after the first, a session's
+    start or stop starts no thread. Daemons: they never hold up the interpreter's exit (a child
+    left behind ends by itself when its parent is gone)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, fn, *args) -> None:
+        with self._lock:
+            start = self._idle == 0
+            if not start:
+                self._idle -= 1
+        self._jobs.put((fn, args))
+        if start:
+            threading.Thread(target=self._run, name="flowscope-trainer-bg", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            fn, args = self._jobs.get()
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - a failed reap must not end the thread
+                pass
+            with self._lock:
+                self._idle += 1
 
 
-def background() -> ThreadPoolExecutor:
-    """The threads that start and reap training children for the GUI thread (made on first
-    use; idle threads are reused, so a session's start or stop starts no thread)."""
+_BACKGROUND: Background | None = None
+
+
+def background() -> Background:
+    """The process's Background threads (made on first use)."""
     global _BACKGROUND
     if _BACKGROUND is None:
-        _BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowscope-trainer")
+        _BACKGROUND = Background()
     return _BACKGROUND
 
 
