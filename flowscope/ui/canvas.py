@@ -317,6 +317,15 @@ class TargetCanvas(QWidget):
         if bounds is None:
             raise ValueError("give the density's bounds (xmin, xmax, ymin, ymax)")
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+        shown = getattr(self, "_density_shown", None)
+        if (
+            shown is not None
+            and self._density_item.isVisible()
+            and shown[0] == (xmin, xmax, ymin, ymax)
+            and np.array_equal(shown[1], image)
+        ):
+            return  # the same heatmap again (an objective change re-sends it): no re-render
+        self._density_shown = ((xmin, xmax, ymin, ymax), image.copy())
         top = float(image.max())
         self._density_item.setImage(
             np.ascontiguousarray(image[::-1]), autoLevels=False, levels=(0.0, top or 1.0)

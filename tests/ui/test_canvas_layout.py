@@ -37,3 +37,24 @@ def test_hiding_and_showing_the_heatmap_keeps_the_plot_geometry(qtbot):
         canvas.plot_widget().viewport().repaint()
         QApplication.processEvents()
     assert resized == [] and vb.sceneBoundingRect() == rect
+
+
+def test_the_same_heatmap_again_is_not_rendered_again(qtbot, monkeypatch):
+    """An objective / schedule / dropout change asks for the target's floor again, and the
+    heatmap comes back unchanged: re-rendering it cost a whole canvas repaint (~10-25 ms)."""
+    canvas = TargetCanvas()
+    qtbot.addWidget(canvas)
+    item = canvas._density_item
+    calls: list[int] = []
+    real = item.setRect  # once per render in set_density (setImage is also pyqtgraph's update)
+    monkeypatch.setattr(item, "setRect", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    img = np.outer(np.hanning(32), np.hanning(32))
+    canvas.set_density(img, (-3, 3, -3, 3))
+    canvas.set_density(img.copy(), (-3, 3, -3, 3))
+    assert len(calls) == 1 and canvas.density_scale.levels == (0.0, img.max())
+    canvas.set_density(2 * img, (-3, 3, -3, 3))  # new values
+    canvas.set_density(2 * img, (-4, 4, -4, 4))  # new bounds
+    assert len(calls) == 3 and canvas.density_scale.levels == (0.0, 2 * img.max())
+    canvas.set_density(None)  # hidden: showing it again renders it
+    canvas.set_density(2 * img, (-4, 4, -4, 4))
+    assert len(calls) == 4 and item.isVisible() and canvas.density_scale.visible
