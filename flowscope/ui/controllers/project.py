@@ -140,7 +140,10 @@ class ProjectFiles(QObject):
             except Exception as e:  # noqa: BLE001 - _read_failed re-raises what is not ours
                 self.opened.emit(self._read_failed(e))
                 return
-            self.opened.emit(self._apply_project(path, proj, drawing))
+            # the target and settings now, the saved weights in the next turn of the event
+            # loop: the views' repaint for the new target and the new session's start (with
+            # the loss curve's redraw) were one 80-180 ms stretch of the GUI thread
+            self._apply_project(path, proj, drawing, then=self.opened.emit)
 
         QTimer.singleShot(READ_POLL_MS, poll)
 
@@ -152,7 +155,9 @@ class ProjectFiles(QObject):
         self.window.show_error("Cannot open the project", str(e))
         return False
 
-    def _apply_project(self, path, proj, drawing) -> bool:
+    def _apply_project(self, path, proj, drawing, then=None) -> bool:
+        """Apply a read project; with ``then``, the weights are adopted in a later turn of the
+        event loop and ``then(True)`` is called after (the file is already the window's)."""
         win = self.window
         _detach_field(win)
         win.sessions.discard()
@@ -166,11 +171,19 @@ class ProjectFiles(QObject):
         if not win.set_target_source(source):
             win.set_target_source("two_moons")
         win.drawing_loaded()  # set_drawing above is not a user's stroke: no target switch later
-        adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
         self.path = Path(path)
         self.dirty = False
-        note = "" if adopted else " without its model (it does not fit the target)"
-        win.statusBar().showMessage(f"opened {path}{note}", 8000)
+
+        def adopt() -> bool:
+            adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
+            self.dirty = False  # the adoption's state changes are the file's
+            note = "" if adopted else " without its model (it does not fit the target)"
+            win.statusBar().showMessage(f"opened {path}{note}", 8000)
+            return True
+
+        if then is None:
+            return adopt()
+        QTimer.singleShot(0, lambda: then(adopt()))
         return True
 
     def _adopt_model(self, model, history) -> bool:
