@@ -183,7 +183,9 @@ class ProjectFiles(QObject):
 
         if then is None:
             return adopt()
-        QTimer.singleShot(0, lambda: then(adopt()))
+        # a timer (1 ms), not singleShot(0), which Qt 6 posts as an event: that would run in
+        # the same pass over posted events as the views' repaints, with no input in between
+        QTimer.singleShot(1, lambda: then(adopt()))
         return True
 
     def _adopt_model(self, model, history) -> bool:
