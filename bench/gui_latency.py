@@ -44,10 +44,18 @@ class Heartbeat:
         """The longest stretch without a tick from ``since`` until now, and the most CPU time
         the GUI thread used between two ticks (what the stretch would be with the CPU to itself:
         on a machine shared with other jobs the wall-clock gap also counts their time)."""
+        gap, cpu, _ = self.longest_gap_at(since, cpu_since)
+        return gap, cpu
+
+    def longest_gap_at(self, since: float, cpu_since: float) -> tuple[float, float, tuple]:
+        """longest_gap and the (start, end) perf_counter times of the gap with the most
+        GUI-thread CPU (what --profile reports on)."""
         first = next((i for i, t in enumerate(self.ticks) if t >= since), len(self.ticks))
         ts = [since] + self.ticks[first:] + [time.perf_counter()]
         cs = [cpu_since] + self.cpu[first:] + [time.thread_time()]
-        return float(max(np.diff(ts))), float(max(np.diff(cs)))
+        dc = np.diff(cs)
+        k = int(np.argmax(dc))
+        return float(max(np.diff(ts))), float(dc[k]), (ts[k], ts[k + 1])
 
 
 def _spin(app: QApplication, seconds: float) -> None:
@@ -57,21 +65,31 @@ def _spin(app: QApplication, seconds: float) -> None:
         time.sleep(0.001)
 
 
-def run_action(app, beat: Heartbeat, fn, settle: float) -> tuple[float, float]:
+def run_action(app, beat: Heartbeat, fn, settle: float, profiler=None) -> tuple[float, float]:
     """Run fn from the event loop (as a user's input is), let the window settle, and return the
     longest heartbeat gap and the most GUI-thread CPU between two heartbeats, in ms (fn's own
-    run time counts: it blocks the loop)."""
+    run time counts: it blocks the loop). With a profiler (--profile), log the events the GUI
+    thread ran in the gap with the most CPU."""
     _spin(app, 0.2)
     t0, c0 = time.perf_counter(), time.thread_time()
     QTimer.singleShot(0, fn)
     _spin(app, settle)
-    gap, cpu = beat.longest_gap(t0, c0)
+    gap, cpu, (g0, g1) = beat.longest_gap_at(t0, c0)
+    if profiler is not None:
+        log(profiler.report(g0, g1))
     return 1000.0 * gap, 1000.0 * cpu
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--settle", type=float, default=1.5, help="seconds to watch after an action")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="log, per action, the events in its gap with the most GUI-thread CPU, with a "
+        "cProfile of the heavy ones (profiling costs time: figures are not comparable)",
+    )
+    p.add_argument("--phases", default="off,on", help="which phases to run: off, on or off,on")
     args = p.parse_args()
     home = tempfile.mkdtemp(prefix="flowscope-latency-")
     os.environ["FLOWSCOPE_HOME"] = home
@@ -86,11 +104,27 @@ def main() -> None:
     # per-frame buffers, GIL switch interval, one torch thread. Without it every frame took
     # ~1.5x the GUI thread's CPU of the app's (the particle splat page-faulted its buffers).
     _configure_threads()
+    profiler = None
+    if args.profile:
+        from _gui_profile import ProfilingApp
+
+        profiler = ProfilingApp(sys.argv[:1])
     app = make_app()
     win = MainWindow(AppState(target_source="two_moons"), ask_to_save=False)
     win.resize(1600, 1000)
     win.show()
     freeze_startup_objects()  # as flowscope's _show_and_run does
+    if args.profile:  # the profiler names the plot a paint event is for
+        from pyqtgraph import PlotWidget
+
+        for w in win.findChildren(PlotWidget):
+            w.setObjectName(w.objectName() or w.getPlotItem().titleLabel.text[:24] or "plot")
+        ode, sde = win.explorer.widgets()
+        ode.setObjectName("explorer ODE")
+        sde.setObjectName("explorer SDE")
+        win.canvas.plot_widget().setObjectName("target canvas")
+        win.curves.loss_plot.setObjectName("loss curve")
+        win.curves.quality_plot.setObjectName("quality curve")
     beat = Heartbeat()
     _spin(app, 3.0)  # first paint, the compute child's start
     settle = 0.6 if args.quick else args.settle
@@ -120,7 +154,7 @@ def main() -> None:
         cpu: dict[str, float] = {}
 
         def act(key: str, fn, wait: float) -> None:
-            gap, used = run_action(app, beat, fn, wait)
+            gap, used = run_action(app, beat, fn, wait, profiler)
             out[f"{key}_gap_ms"], cpu[f"{key}_gap_cpu_ms"] = rnd(gap), rnd(used)
             log(f"{name} {key}: {out[f'{key}_gap_ms']} ms (GUI thread CPU {rnd(used)} ms)")
 
@@ -137,7 +171,9 @@ def main() -> None:
         for v in (0.2, 0.1):
             act(f"dropout_{v}", lambda v=v: tp.dropout.setValue(v), settle)
         if os.path.exists(project):
-            act("open_project", lambda: win.open_project(project), settle + 1.0)
+            # what File > Open runs once the dialog returned the path: the file is read on a
+            # worker thread and applied when read (watched until it is, and the window settled)
+            act("open_project", lambda: win.project.open_project_later(project), settle + 1.0)
         act("idle", lambda: None, settle)
         gaps = [v for k, v in out.items() if k.endswith("gap_ms") and k != "idle_gap_ms"]
         out["max_gap_ms"] = max(gaps)
@@ -147,18 +183,22 @@ def main() -> None:
         return {**out, **cpu}
 
     load = {"loadavg_1min_start": rnd(os.getloadavg()[0])}
-    results = {"training_off": phase("off")}
-    # a project with weights to open while training (and the off phase of a later run)
-    win.set_target_source("two_moons")
-    win.toggle_training()
-    t_end = time.perf_counter() + 120
-    while win.sessions.snapshot is None and time.perf_counter() < t_end:
-        app.processEvents()
-        time.sleep(0.01)
-    win.project.save_to(__import__("pathlib").Path(project))
-    results["training_on"] = phase("on")
+    phases = args.phases.split(",")
+    results = {}
+    if "off" in phases:
+        results["training_off"] = phase("off")
+    if "on" in phases:
+        # a project with weights to open while training
+        win.set_target_source("two_moons")
+        win.toggle_training()
+        t_end = time.perf_counter() + 120
+        while win.sessions.snapshot is None and time.perf_counter() < t_end:
+            app.processEvents()
+            time.sleep(0.01)
+        win.project.save_to(__import__("pathlib").Path(project))
+        results["training_on"] = phase("on")
     win.shutdown()
-    worst = max(results["training_off"]["max_gap_ms"], results["training_on"]["max_gap_ms"])
+    worst = max(r["max_gap_ms"] for r in results.values())
     load["loadavg_1min_end"] = rnd(os.getloadavg()[0])  # other jobs on the machine stretch gaps
     worst_cpu = max(r["max_gap_cpu_ms"] for r in results.values())
     emit(

@@ -193,7 +193,11 @@ class ProcessTrainingSession(SessionView):
         self._cmd_q: Queue[Any] | None = None
         self._out_q: Queue[Any] | None = None
         self._reader: threading.Thread | None = None
-        self._pending_weights: tuple[dict, int] | None = None
+        #: commands sent while the child is being started (the launcher sends them in order)
+        self._backlog: list[bytes] | None = None
+        self._send_lock = threading.Lock()
+        #: set once a start that was asked for has finished (or failed); None: never asked
+        self._launched: threading.Event | None = None
         self._ready = threading.Event()
         self._token = 0  # step commands sent
         self._acked = 0  # step commands the child has finished (and published)
@@ -209,6 +213,9 @@ class ProcessTrainingSession(SessionView):
         return self.trainer.error or self.trainer.device_message or ""
 
     def alive(self) -> bool:
+        """The child runs, or is being started (commands sent meanwhile wait for it)."""
+        if self._launching():
+            return True
         return self._proc is not None and self._proc.is_alive()
 
     @property
@@ -216,33 +223,65 @@ class ProcessTrainingSession(SessionView):
         """The training child's process id (None before start): benchmarks read its CPU time."""
         return None if self._proc is None else self._proc.pid
 
+    def _launching(self) -> bool:
+        return self._launched is not None and not self._launched.is_set()
+
     # ----------------------------------------------------------------- process
     def _ensure_process(self) -> None:
+        """Start the child, without blocking the caller (the GUI thread): spawning a process
+        and its reader thread waited 30-70 ms on 2 busy cores (fork + exec of a large process,
+        thread start-up), so a launcher thread does it; commands sent meanwhile are kept and
+        sent, in order, once the child's queue exists. ``wait_started`` waits for it."""
         if self.alive():
             return
-        self._cmd_q, self._out_q = self._ctx.Queue(), self._ctx.Queue()
-        # A command still in the feeder thread when the child is gone (stopped, killed) would
-        # block this process's exit forever (the queue's finalizer joins the feeder, which
-        # waits on a pipe nobody reads): commands to a child that ended may be dropped.
-        self._cmd_q.cancel_join_thread()
-        self._proc = self._ctx.Process(
-            target=_child,
-            args=(self._cmd_q, self._out_q, pack(self._target), self._mc, self._tc, self.nice,
-                  self.user_work, None if self.source is None else pack(self.source),
-                  None if self.pairs is None else pack(self.pairs)),
-            name="flowscope-trainer", daemon=True,
-        )  # fmt: skip
-        self._proc.start()
-        self._reader = threading.Thread(target=self._read, name="flowscope-trainer-reader",
-                                        daemon=True)  # fmt: skip
-        self._reader.start()
-        if self._pending_weights is not None:
-            self._send(msg.LoadWeights(*self._pending_weights))
-            self._pending_weights = None
+        with self._send_lock:
+            self._backlog = []
+            self._cmd_q = None
+        self._launched = threading.Event()
+        background().submit(self._launch, self._launched)
+
+    def _launch(self, launched: threading.Event) -> None:
+        try:
+            cmd_q, out_q = self._ctx.Queue(), self._ctx.Queue()
+            # A command still in the feeder thread when the child is gone (stopped, killed)
+            # would block this process's exit forever (the queue's finalizer joins the feeder,
+            # which waits on a pipe nobody reads): commands to a child that ended may be dropped.
+            cmd_q.cancel_join_thread()
+            proc = self._ctx.Process(
+                target=_child,
+                args=(cmd_q, out_q, pack(self._target), self._mc, self._tc, self.nice,
+                      self.user_work, None if self.source is None else pack(self.source),
+                      None if self.pairs is None else pack(self.pairs)),
+                name="flowscope-trainer", daemon=True,
+            )  # fmt: skip
+            proc.start()
+            self._out_q, self._proc = out_q, proc
+            self._reader = threading.Thread(target=self._read, name="flowscope-trainer-reader",
+                                            daemon=True)  # fmt: skip
+            self._reader.start()
+            with self._send_lock:
+                for data in self._backlog or ():
+                    cmd_q.put(data)
+                self._backlog = None
+                self._cmd_q = cmd_q
+        except Exception as e:  # noqa: BLE001 - shown to the user as the trainer's error
+            self.trainer.error = self.trainer.message = f"cannot start training: {e}"
+            self.trainer.paused = True
+            self._ready.set()
+        finally:
+            launched.set()
+
+    def wait_started(self, timeout: float = 30.0) -> bool:
+        """Block until a start that was asked for has spawned the child (tests, shutdown)."""
+        return self._launched is None or self._launched.wait(timeout)
 
     def _send(self, cmd) -> None:
-        if self._cmd_q is not None:
-            self._cmd_q.put(pack(cmd))
+        data = pack(cmd)
+        with self._send_lock:
+            if self._cmd_q is not None:
+                self._cmd_q.put(data)
+            elif self._backlog is not None:
+                self._backlog.append(data)
 
     def _read(self) -> None:
         out, tv = self._out_q, self.trainer
@@ -325,12 +364,10 @@ class ProcessTrainingSession(SessionView):
     def load_weights(self, state_dict: dict, step: int = 0) -> None:
         """Continue from saved weights (applied when the process starts, or now)."""
         sd = {k: v.detach().cpu() for k, v in state_dict.items()}
-        if self.alive():
-            self._send(msg.LoadWeights(sd, step))
-        else:
-            self._pending_weights = (sd, step)
+        if not self.alive():
             self.trainer.step_count = step
             self._ensure_process()
+        self._send(msg.LoadWeights(sd, step))  # first in line when the child starts
 
     def publish(self) -> None:
         """Ask for a fresh snapshot (it arrives asynchronously)."""
@@ -343,18 +380,21 @@ class ProcessTrainingSession(SessionView):
         wait=False returns at once (a GUI thread must not block on a child that may still be
         importing torch: 2-4 s): a daemon thread joins, terminates or kills it, and closes
         the queues."""
+        if self._proc is None and self._launched is None:
+            return True
+        self._send(msg.Stop())  # kept for a child still starting: it stops once it runs
+        self.trainer.paused = True
+        if not wait:  # joined on a background thread (no thread start here either)
+            background().submit(self._reap_when_started, timeout)
+            return False
+        return self._reap_when_started(timeout)
+
+    def _reap_when_started(self, timeout: float) -> bool:
+        if self._launched is not None:
+            self._launched.wait(timeout)
         if self._proc is None:
             return True
-        self._send(msg.Stop())
-        self.trainer.paused = True
-        proc, reader = self._proc, self._reader
-        if not wait:
-            threading.Thread(
-                target=_reap, args=(proc, reader, timeout), name="flowscope-trainer-reaper",
-                daemon=True,
-            ).start()  # fmt: skip
-            return False
-        return _reap(proc, reader, timeout)
+        return _reap(self._proc, self._reader, timeout)
 
     def reset(self, target=None, model_config=None, config=None) -> None:
         self.stop()
@@ -362,7 +402,50 @@ class ProcessTrainingSession(SessionView):
         self._mc = model_config or self._mc
         self._tc = config or self._tc
         self.trainer = TrainerView(self._mc, self._tc)
-        self._proc = None
+        self._proc, self._launched, self._cmd_q, self._backlog = None, None, None, None
+
+
+class Background:
+    """Daemon threads that start and reap training children for the GUI thread. A call runs
+    on an idle thread, or on a new one when all are busy (a reap may wait seconds for a child
+    still importing torch: a start must not queue behind it); after the first, a session's
+    start or stop starts no thread. Daemons: they never hold up the interpreter's exit (a child
+    left behind ends by itself when its parent is gone)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, fn, *args) -> None:
+        with self._lock:
+            start = self._idle == 0
+            if not start:
+                self._idle -= 1
+        self._jobs.put((fn, args))
+        if start:
+            threading.Thread(target=self._run, name="flowscope-trainer-bg", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            fn, args = self._jobs.get()
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - a failed reap must not end the thread
+                pass
+            with self._lock:
+                self._idle += 1
+
+
+_BACKGROUND: Background | None = None
+
+
+def background() -> Background:
+    """The process's Background threads (made on first use)."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = Background()
+    return _BACKGROUND
 
 
 def _reap(proc, reader: threading.Thread | None, timeout: float) -> bool:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QGraphicsEllipseItem,
+    QGraphicsItem,
     QGraphicsPathItem,
     QHBoxLayout,
     QToolButton,
@@ -46,6 +47,7 @@ from flowscope.ui.canvas_items import (
     paint_eraser,
     paint_undo,
     painted_icon,
+    reserve_pixmap_cache,
     stroke_item,
     swatch_painter,
 )
@@ -181,6 +183,10 @@ class TargetCanvas(QWidget):
         item.showGrid(x=True, y=True, alpha=GRID_ALPHA)
         self._view_box.setAspectLocked(True)
         self._view_box.disableAutoRange()
+        for name in ("left", "bottom"):
+            # grow for wider tick labels but never shrink back: each change of width re-laid
+            # the plot out and repainted it whole, two or three times per new target
+            item.getAxis(name).setStyle(autoReduceTextSpace=False)
         self._plot.viewport().setCursor(Qt.CursorShape.CrossCursor)
         self._plot.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # smooth density
 
@@ -195,6 +201,14 @@ class TargetCanvas(QWidget):
 
         cmap = pg.ColorMap(np.linspace(0, 1, len(DENSITY_COLORS)), list(DENSITY_COLORS))
         self.density_scale = HeatmapScale(item, self._density_item, cmap, "p_data(x)")
+        # The bar keeps its place while hidden (a new target's heatmap is computing) and its
+        # axis does not shrink back: each change of its width re-laid the plot out, rescaled
+        # the aspect-locked view and repainted it whole, two or three times per new target.
+        bar = self.density_scale.bar
+        policy = bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        bar.setSizePolicy(policy)
+        bar.axis.setStyle(autoReduceTextSpace=False)
         self._points_item = pg.ScatterPlotItem(
             size=POINT_SIZE_PX, pen=None, brush=pg.mkBrush(POINTS_COLOR), pxMode=True
         )
@@ -207,6 +221,12 @@ class TargetCanvas(QWidget):
         self._outline_item.setZValue(Z_OUTLINE)
         self._outline_item.hide()
         self._view_box.addItem(self._outline_item, ignoreBounds=True)
+        # The static layers (the axes with their grid, the smoothly scaled heatmap) repaint as
+        # cached device pixmaps: the brush outline moves with the mouse and strokes grow while
+        # drawing, and each of those repaints re-drew the grid and re-scaled the heatmap.
+        cache = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for cached in (self._density_item, item.getAxis("left"), item.getAxis("bottom")):
+            cached.setCacheMode(cache)
 
         self._view_box.penPressed.connect(self._on_view_pen_pressed)
         self._view_box.penMoved.connect(self._on_view_pen_moved)
@@ -297,6 +317,15 @@ class TargetCanvas(QWidget):
         if bounds is None:
             raise ValueError("give the density's bounds (xmin, xmax, ymin, ymax)")
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
+        shown = getattr(self, "_density_shown", None)
+        if (
+            shown is not None
+            and self._density_item.isVisible()
+            and shown[0] == (xmin, xmax, ymin, ymax)
+            and np.array_equal(shown[1], image)
+        ):
+            return  # the same heatmap again (an objective change re-sends it): no re-render
+        self._density_shown = ((xmin, xmax, ymin, ymax), image.copy())
         top = float(image.max())
         self._density_item.setImage(
             np.ascontiguousarray(image[::-1]), autoLevels=False, levels=(0.0, top or 1.0)
@@ -317,6 +346,13 @@ class TargetCanvas(QWidget):
         """Add one finished stroke through ``points`` (K, 2) with the current tool, width and
         class, as a mouse drag does (undoable): scripts and benchmarks draw with it."""
         self._push_stroke(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._reserve_pixmap_cache()
+
+    def _reserve_pixmap_cache(self) -> None:
+        self._cache_kb = reserve_pixmap_cache(self._plot, getattr(self, "_cache_kb", 0))
 
     def plot_widget(self) -> pg.PlotWidget:
         """The pyqtgraph PlotWidget (to add overlays or read the view range)."""

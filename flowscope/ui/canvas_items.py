@@ -208,3 +208,17 @@ def stroke_item(
         item.setPen(QPen(qcolor, width, c=Qt.PenCapStyle.RoundCap, j=Qt.PenJoinStyle.RoundJoin))
     item.setPath(path)
     return item
+
+
+def reserve_pixmap_cache(plot, had_kb: int, layers: int = 3) -> int:
+    """Grow QPixmapCache by room for ``layers`` cached plot-sized pixmaps (the canvas's axes,
+    grid and heatmap) on top of what the explorer sized it for, and return the KiB now
+    reserved (pass it back next time): an evicted layer is re-rendered at every repaint."""
+    from PySide6.QtGui import QPixmapCache
+
+    dpr = plot.devicePixelRatioF()
+    need = int(layers * plot.width() * plot.height() * dpr * dpr * 4 * 1.5 // 1024)
+    if need > had_kb:
+        QPixmapCache.setCacheLimit(QPixmapCache.cacheLimit() + need - had_kb)
+        return need
+    return had_kb

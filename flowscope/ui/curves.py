@@ -104,6 +104,7 @@ class CurvesPanel(QWidget):
     def _empty_ranges(self) -> None:
         """Before training: fixed, readable axes (an empty log axis crowds its labels)."""
         self._empty = True
+        self._loss_ranges = None
         self.loss_plot.setXRange(0, 1000, padding=0)
         self.loss_plot.setYRange(-2, 1, padding=0)  # log10: 0.01 .. 10
         self.quality_plot.setXRange(0, 1000, padding=0)
@@ -116,9 +117,8 @@ class CurvesPanel(QWidget):
             self.excess_label.setText("")
             self._empty_ranges()
         else:
-            if self._empty:
-                self._empty = False
-                self.loss_plot.enableAutoRange()  # the quality axes: set_quality
+            self._empty = False
+            self._fit_loss_ranges(steps, losses)
             stride = max(1, len(steps) // 2000)
             self.loss_curve.setData(steps[::stride], losses[::stride])
             k = max(1, min(len(losses) // 10, 100))
@@ -133,6 +133,26 @@ class CurvesPanel(QWidget):
             else:
                 self.excess_label.setText(f"loss {smooth[-1]:.4f} (smoothed over {k} steps)")
         self.set_floor(floor, self.floor_stderr)
+
+    def _fit_loss_ranges(self, steps: np.ndarray, losses: np.ndarray) -> None:
+        """The loss axes in coarse steps: x to the last step rounded up to one significant
+        digit (1000, 2000, ... 10000, 20000), y (log10) to whole quarter decades around the
+        losses. Autorange moved both every second while training, and each move re-drew both
+        axes: a 10-20 ms repaint of this plot in the same frame as the explorer's."""
+        last = max(float(steps[-1]), 10.0)
+        unit = 10.0 ** math.floor(math.log10(last))
+        x1 = math.ceil(last / unit) * unit
+        y = losses[np.isfinite(losses) & (losses > 0)]
+        if len(y):
+            lo = math.floor(4 * math.log10(float(y.min()))) / 4
+            hi = math.ceil(4 * math.log10(float(y.max()))) / 4
+            hi = max(hi, lo + 0.25)
+        else:
+            lo, hi = -2.0, 1.0
+        ranges = (x1, lo, hi)
+        if ranges != getattr(self, "_loss_ranges", None):
+            self._loss_ranges = ranges
+            self.loss_plot.setRange(xRange=(0.0, x1), yRange=(lo, hi), padding=0.02)
 
     def set_floor(self, floor: float | None, stderr: float | None = None) -> None:
         """The dashed L_min line (hidden while the floor is unknown, e.g. still computing);

@@ -12,6 +12,9 @@ and GLPointsItem falls back to QPainter (correct, but slow beyond ~10k particles
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -191,6 +194,7 @@ class ExplorerView(QtWidgets.QWidget):
         right.setYLink(left)
         self._visible = dict.fromkeys(LAYERS, True)
         self._playing, self._t = False, 0.5
+        self._batching, self._rescale_due = 0, set()  # see batch()
         left.getViewBox().sigRangeChanged.connect(lambda *_: self.visibleRangeChanged.emit())
         for vb in (left.vb, right.vb):  # the bar spans from the ODE's top to the SDE's bottom
             vb.sigResized.connect(lambda *_: self.scale_strip.align_to(left.vb, right.vb))
@@ -332,6 +336,29 @@ class ExplorerView(QtWidgets.QWidget):
                         f"origins {o.shape} and vectors {v.shape} must both have shape (M, 2)"
                     )
                 side.arrow_data[layer] = (o, v, float(reference))
+            self._rescale(side)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Setters called inside redraw each view's arrows once, at the end, instead of once
+        per call: a field result sets three arrow layers (ODE, SDE, score on both), and each
+        set redrew every arrow layer of its view (8 segment sets instead of 4). Synchronous, so
+        the next paint shows all layers of the result together."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            if not self._batching:
+                due, self._rescale_due = self._rescale_due, set()
+                for name in SIDES:
+                    if name in due:
+                        self._sides[name].rescale(self._visible)
+
+    def _rescale(self, side: _Side) -> None:
+        if self._batching:
+            self._rescale_due.add(side.name)
+        else:
             side.rescale(self._visible)
 
     def arrow_legend(self, which: str) -> ScaleLegend:
@@ -402,7 +429,7 @@ class ExplorerView(QtWidgets.QWidget):
             for item in side.layer_items(name):
                 item.setVisible(bool(visible))
             if name in ("field", "score"):
-                side.rescale(self._visible)
+                self._rescale(side)
 
     def layer_visible(self, name: str) -> bool:
         return self._visible[name]

@@ -6,6 +6,8 @@ the heads (two short segments per arrow), so M arrows cost two draw calls, never
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -194,12 +196,13 @@ class ArrowField:
             item.setVisible(visible)
 
 
+@functools.lru_cache(maxsize=4)
 def density_lut(n: int = 256) -> np.ndarray:
     """(n, 4) uint8 lookup table: white at 0 through light to mid grey (a hint of blue) at 1.
 
     It stays light: the particles (blue, orange, or the class colours blue, red, green,
     purple) must stand out on it everywhere, and on the deep purple it used to end in the blue
-    ones vanished."""
+    ones vanished. Built once per n (read-only): every heatmap refresh asks for it."""
     stops = np.array([0.0, 0.15, 0.45, 0.75, 1.0])
     colors = np.array(
         [
@@ -212,7 +215,9 @@ def density_lut(n: int = 256) -> np.ndarray:
         dtype=np.float64,
     )
     cmap = pg.ColorMap(stops, colors.astype(np.uint8))
-    return cmap.getLookupTable(0.0, 1.0, n, alpha=True)
+    lut = cmap.getLookupTable(0.0, 1.0, n, alpha=True)
+    lut.flags.writeable = False
+    return lut
 
 
 class DensityImage(pg.ImageItem):

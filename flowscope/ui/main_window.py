@@ -14,7 +14,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ..core.data import PRESETS, DataError, load_target
 from ..core.device import available_devices
@@ -247,6 +247,11 @@ class MainWindow(FlowscopeWindow):
     def _on_canvas_drawing_changed(self) -> None:
         self._drawing_timer.start()
 
+    def drawing_loaded(self) -> None:
+        """The canvas's drawing was set from a file (Open), not drawn: the target stays the one
+        the file names (the debounced switch to "drawing" would replace it 300 ms later)."""
+        self._drawing_timer.stop()
+
     def _on_drawing_settled(self) -> None:
         if self.canvas.drawing().is_empty:
             return
@@ -414,17 +419,6 @@ class MainWindow(FlowscopeWindow):
             "bounds": list(self.target.bounds),
         }
         return model
-
-    # ================================================================== help
-    def show_about(self) -> None:
-        from .. import __version__
-
-        QMessageBox.about(
-            self,
-            "About flowscope",
-            f"flowscope {__version__}: see and train flow matching and diffusion "
-            "models, with the exact answer beside them.",
-        )
 
     def open_image_mode(self):
         """The image-mode window (one per main window; shown and raised again if open)."""

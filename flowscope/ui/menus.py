@@ -80,7 +80,7 @@ def build_main_menus(win) -> dict[str, QAction]:
 
     h = mb.addMenu("&Help")
     act(h, "Formula cheat-sheet", win.show_cheatsheet, "F1")
-    act(h, "About flowscope", win.show_about)
+    act(h, "About flowscope", lambda: show_about(win))
     return layers
 
 
@@ -120,3 +120,17 @@ def build_image_menus(win) -> None:
     act(r, "Reset weights", win.reset_training, "Ctrl+R")
     h = mb.addMenu("&Help")
     act(h, "Formula cheat-sheet", win.show_cheatsheet, "F1")
+
+
+def show_about(parent) -> None:
+    """Help > About flowscope."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from .. import __version__
+
+    QMessageBox.about(
+        parent,
+        "About flowscope",
+        f"flowscope {__version__}: see and train flow matching and diffusion "
+        "models, with the exact answer beside them.",
+    )

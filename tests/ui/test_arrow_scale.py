@@ -121,3 +121,47 @@ def test_difference_arrows_are_drawn_small_and_grids_cover_the_view(win, qtbot):
     assert drawn == pytest.approx(np.median(np.minimum(diff * scale, cap)), rel=0.05)
     # the same scale as the exact field's arrows (same t): the legend did not change
     assert legend.length_px / legend.value == pytest.approx(legend_exact, rel=1e-6)
+
+
+def test_arrow_layers_set_in_a_batch_are_drawn_once_per_view(qtbot, monkeypatch):
+    """A field result sets three arrow layers (ODE field, SDE field, score on both): inside
+    ExplorerView.batch() each view redraws its arrows once, at the end, with the same scale
+    and segments as when the layers are set one by one (the GUI thread's frame got shorter)."""
+    import flowscope.ui.explorer as explorer_mod
+
+    view = ExplorerView(use_gl=False)
+    qtbot.addWidget(view)
+    view.resize(800, 420)
+    xs = np.linspace(-3, 3, 7)
+    origins = np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2)
+    u = np.tile([[1.0, 0.5]], (len(origins), 1))
+    calls: list[int] = []
+    real = explorer_mod.draw_on_one_scale
+    monkeypatch.setattr(
+        explorer_mod, "draw_on_one_scale", lambda *a: (calls.append(1), real(*a))[1]
+    )
+
+    def set_all(v):
+        v.set_field("ode", origins, u, "field", reference=1.0)
+        v.set_field("sde", origins, 2 * u, "field", reference=1.0)
+        v.set_field("both", origins + 0.5, 3 * u, "score", reference=1.0)
+
+    set_all(view)
+    assert len(calls) == 4  # one by one: ode, sde, then both views again
+    one_by_one = {n: _lengths(view._sides[n].score) for n in ("ode", "sde")}
+    calls.clear()
+    with view.batch():
+        set_all(view)
+        with view.batch():  # nested batches draw at the outermost end only
+            view.set_layer_visible("score", True)
+        assert calls == []  # nothing drawn before the batch ends
+    assert len(calls) == 2  # one per view
+    for n in ("ode", "sde"):
+        assert _lengths(view._sides[n].score) == pytest.approx(one_by_one[n])
+        assert len(_lengths(view._sides[n].field)) == len(origins)
+    calls.clear()
+    with view.batch():
+        view.set_field("sde", None, None, "score")
+    assert len(calls) == 1  # only the view that changed
+    x, _ = view._sides["sde"].score.shafts.getData()
+    assert x is None or len(x) == 0

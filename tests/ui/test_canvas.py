@@ -224,7 +224,7 @@ def test_eraser_stroke_shows_as_one_continuous_area(qtbot, canvas):
     qtbot.wait(50)
     shot = canvas.plot_widget().grab().toImage()
     dpr = shot.devicePixelRatio()
-    ys = np.linspace(-1.6, 1.6, 120)
+    ys = np.linspace(-1.5, 1.5, 120)  # off the brush outline's rim (radius 0.4 around (0, 2))
     light = np.array(
         [shot.pixelColor((_viewport_pos(canvas, 0.0, y) * dpr).toPoint()).lightness() for y in ys]
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -420,9 +421,10 @@ class ExplorerController(QObject):
             return
         ref = fr.reference or (0.0, 0.0, 0.0)
         s_origins = fr.origins if fr.score_origins is None else fr.score_origins
-        self.view.set_field("ode", fr.origins, fr.ode_field, "field", reference=ref[0])
-        self.view.set_field("sde", fr.origins, fr.sde_field, "field", reference=ref[1])
-        self.view.set_field("both", s_origins, fr.score, "score", reference=ref[2])
+        with getattr(self.view, "batch", nullcontext)():  # each view's arrows drawn once
+            self.view.set_field("ode", fr.origins, fr.ode_field, "field", reference=ref[0])
+            self.view.set_field("sde", fr.origins, fr.sde_field, "field", reference=ref[1])
+            self.view.set_field("both", s_origins, fr.score, "score", reference=ref[2])
         if self.state.density_source in ("exact", "guided"):  # the others: their own items
             guided = self.state.density_source == "guided"
             label = "guided p_t(x | y), normalized" if guided else "p_t(x)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from ...core.data import Drawing
@@ -19,6 +19,7 @@ from ...core.schedules import SCHEDULE_NAMES
 from ..window_base import last_session_path
 
 FILTER = "flowscope project (*.flowscope)"
+READ_POLL_MS = 15  # how often the window looks whether File > Open has read the file
 
 
 class ProjectFiles(QObject):
@@ -27,6 +28,8 @@ class ProjectFiles(QObject):
 
     #: saved weights were adopted: a session now continues from them
     modelAdopted = Signal()  # noqa: N815 - Qt signal naming
+    #: a project read on a worker thread (open_project_later) was applied (True) or not
+    opened = Signal(bool)
 
     def __init__(self, window):
         super().__init__(window)
@@ -38,6 +41,8 @@ class ProjectFiles(QObject):
         self._path: Path | None = None
         self._dirty = False
         self.path = None
+        self._reader = None  # the thread that reads projects for File > Open
+        self._reading = 0  # the latest open_project_later
 
     # ----------------------------------------------------------------- path and unsaved mark
     @property
@@ -57,6 +62,8 @@ class ProjectFiles(QObject):
 
     @dirty.setter
     def dirty(self, value: bool) -> None:
+        if bool(value) == self._dirty and self.window.isWindowModified() == self._dirty:
+            return  # set on every state change: the title is re-set only when it changes
         self._dirty = bool(value)
         self.window.setWindowModified(self._dirty)
 
@@ -102,18 +109,57 @@ class ProjectFiles(QObject):
             self.window, "Open project", "", f"{FILTER};;All files (*)"
         )
         if path:
-            self.open_project(path)
+            self.open_project_later(path)
 
     def open_project(self, path: str | Path) -> bool:
-        from ...state.project import ProjectError, load_project
-
-        win = self.window
+        """Read and apply a project now (scripted mode, the command line, tests)."""
         try:
-            proj = load_project(path)
-            drawing = Drawing.from_dict(proj.drawing) if proj.drawing else Drawing()
-        except (ProjectError, ValueError, KeyError, TypeError) as e:
-            win.show_error("Cannot open the project", str(e))
-            return False
+            proj, drawing = _read_project(path)
+        except Exception as e:  # noqa: BLE001 - _read_project says which ones are the user's
+            return self._read_failed(e)
+        return self._apply_project(path, proj, drawing)
+
+    def open_project_later(self, path: str | Path) -> None:
+        """File > Open: the file is read (zip, JSON, safetensors, building the network: 25-50
+        ms of CPU, and file I/O) on a worker thread; the window applies it when it is read.
+        ``opened`` is emitted then (True, or False when it could not be opened)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="flowscope-open")
+        self._reading += 1
+        job, future = self._reading, self._reader.submit(_read_project, path)
+
+        def poll() -> None:
+            if job != self._reading:
+                return  # a later open replaced this one
+            if not future.done():
+                QTimer.singleShot(READ_POLL_MS, poll)
+                return
+            try:
+                proj, drawing = future.result()
+            except Exception as e:  # noqa: BLE001 - _read_failed re-raises what is not ours
+                self.opened.emit(self._read_failed(e))
+                return
+            # the target and settings now, the saved weights in the next turn of the event
+            # loop: the views' repaint for the new target and the new session's start (with
+            # the loss curve's redraw) were one 80-180 ms stretch of the GUI thread
+            self._apply_project(path, proj, drawing, then=self.opened.emit)
+
+        QTimer.singleShot(READ_POLL_MS, poll)
+
+    def _read_failed(self, e: Exception) -> bool:
+        from ...state.project import ProjectError
+
+        if not isinstance(e, (ProjectError, ValueError, KeyError, TypeError)):
+            raise e
+        self.window.show_error("Cannot open the project", str(e))
+        return False
+
+    def _apply_project(self, path, proj, drawing, then=None) -> bool:
+        """Apply a read project; with ``then``, the weights are adopted in a later turn of the
+        event loop and ``then(True)`` is called after (the file is already the window's)."""
+        win = self.window
         _detach_field(win)
         win.sessions.discard()
         win.canvas.set_drawing(drawing)
@@ -126,11 +172,22 @@ class ProjectFiles(QObject):
             win.show_error("Some settings could not be restored", str(e))
         if not win.set_target_source(source):
             win.set_target_source("two_moons")
-        adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
+        win.drawing_loaded()  # set_drawing above is not a user's stroke: no target switch later
         self.path = Path(path)
         self.dirty = False
-        note = "" if adopted else " without its model (it does not fit the target)"
-        win.statusBar().showMessage(f"opened {path}{note}", 8000)
+
+        def adopt() -> bool:
+            adopted = proj.model is None or self._adopt_model(proj.model, proj.history)
+            self.dirty = False  # the adoption's state changes are the file's
+            note = "" if adopted else " without its model (it does not fit the target)"
+            win.statusBar().showMessage(f"opened {path}{note}", 8000)
+            return True
+
+        if then is None:
+            return adopt()
+        # a timer (1 ms), not singleShot(0), which Qt 6 posts as an event: that would run in
+        # the same pass over posted events as the views' repaints, with no input in between
+        QTimer.singleShot(1, lambda: then(adopt()))
         return True
 
     def _adopt_model(self, model, history) -> bool:
@@ -232,6 +289,15 @@ def _set_source_drawing(win, d: dict | None) -> None:
         win.show_error("The project's source drawing could not be restored", str(e))
         drawing = Drawing()
     win.canvas.set_source_drawing(drawing)
+
+
+def _read_project(path):
+    """(Project, Drawing) from a .flowscope file; raises ProjectError, ValueError, KeyError or
+    TypeError for a file that is not one. Qt-free: runs on a worker thread."""
+    from ...state.project import load_project
+
+    proj = load_project(path)
+    return proj, Drawing.from_dict(proj.drawing) if proj.drawing else Drawing()
 
 
 def _detach_field(win) -> None:

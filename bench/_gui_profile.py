@@ -1,0 +1,113 @@
+"""What ran inside the GUI event loop's longest gap of an action (bench/gui_latency.py --profile).
+
+``ProfilingApp`` is a QApplication whose ``notify`` times every event delivered on the GUI thread
+(CPU and wall) and runs cProfile on each top-level one; ``report(t0, t1)`` lists the events that
+started in [t0, t1] (nested paint events indented) and the cProfile of the heaviest ones. Profiling
+costs time itself (cProfile roughly doubles Python-heavy code): the figures of a --profile run
+are for finding causes, not for comparing with a plain run.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import pstats
+import time
+
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication
+
+#: a top-level event that used more GUI-thread CPU than this keeps its cProfile
+PROFILE_ABOVE_S = 0.006
+LIST_ABOVE_S = 0.0005
+
+
+class ProfilingApp(QApplication):
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv)
+        self._depth = 0
+        #: (start, depth, cpu s, wall s, event type, receiver class, profile text or None)
+        self.events: list[tuple[float, int, float, float, str, str, str | None]] = []
+        #: (start, cpu s) of every top-level event
+        self.totals: list[tuple[float, float]] = []
+        self._gc_start = (0.0, 0.0)
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        """Python's cyclic collections count as events (they run inside whatever allocates)."""
+        if phase == "start":
+            self._gc_start = (time.perf_counter(), time.thread_time())
+        else:
+            t0, c0 = self._gc_start
+            cpu, wall = time.thread_time() - c0, time.perf_counter() - t0
+            if cpu > LIST_ABOVE_S:
+                what = f"gen{info['generation']} collected {info['collected']}"
+                self.events.append((t0, 0, cpu, wall, "gc", what, None))
+
+    def notify(self, receiver, event) -> bool:  # noqa: D102 - Qt override
+        self._depth += 1
+        depth = self._depth
+        t0, c0 = time.perf_counter(), time.thread_time()
+        kind = event.type()
+        prof = cProfile.Profile(time.thread_time) if depth == 1 else None
+        if prof is not None:
+            prof.enable()
+        try:
+            return super().notify(receiver, event)
+        finally:
+            if prof is not None:
+                prof.disable()
+            self._depth -= 1
+            cpu, wall = time.thread_time() - c0, time.perf_counter() - t0
+            if depth == 1:
+                self.totals.append((t0, cpu))
+            paint = kind == QEvent.Type.Paint
+            if (depth == 1 and cpu > LIST_ABOVE_S) or (paint and cpu > 0.001):
+                text = None
+                if prof is not None and cpu > PROFILE_ABOVE_S:
+                    buf = io.StringIO()
+                    pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
+                    text = _tidy(buf.getvalue())
+                name = getattr(kind, "name", str(kind))
+                who = type(receiver).__name__
+                if paint:  # a plot's viewport: say which plot (the bench names them)
+                    parent = receiver.parent()
+                    if parent is not None and parent.objectName():
+                        who += f" of {parent.objectName()}"
+                self.events.append((t0, depth, cpu, wall, name, who, text))
+            if len(self.events) > 50_000:
+                del self.events[:25_000]
+            if len(self.totals) > 200_000:
+                del self.totals[:100_000]
+
+    def report(self, t0: float, t1: float) -> str:
+        lines = []
+        for start, depth, cpu, wall, kind, rec, text in self.events:
+            if t0 <= start <= t1:
+                pad = "  " * depth
+                lines.append(
+                    f"  {pad}{1000 * cpu:6.1f} ms CPU {1000 * wall:6.1f} wall  {kind} {rec}"
+                )
+                if text:
+                    lines.extend("        | " + ln for ln in text)
+        inside = [c for t, c in self.totals if t0 <= t <= t1]
+        lines.append(f"  all {len(inside)} top-level events: {1000 * sum(inside):.1f} ms CPU")
+        return "\n".join(lines)
+
+
+def _tidy(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        if (
+            not line.strip()
+            or "function calls" in line
+            or line.lstrip().startswith(("Ordered", "List"))
+        ):
+            continue
+        for prefix in ("/work/main/.venv/lib/python3.11/site-packages/",):
+            line = line.replace(prefix, "")
+        if "site-packages/" in line:
+            line = line[: line.find("/")] + line[line.find("site-packages/") + 14 :]
+        out.append(line.rstrip())
+    return out
