@@ -106,11 +106,23 @@ class ExactBridge:
         a, b, da, db, bdb = sv
         m = a[:, :, None] * mu_p[None] + b[:, :, None] * nu_p[None]  # (R or 1, P, D)
         s2 = (a * a * h2_p[None] + b * b * g2_p[None]).clamp_min(S2_MIN)  # (R or 1, P)
-        diff = xb[:, None, :] - m  # (R, P, D)
         d = xb.shape[1]
-        ones = torch.ones(d, dtype=diff.dtype, device=device)  # |diff|^2 as a matrix product:
-        dist2 = diff.pow(2) @ ones  # several times faster than .sum(-1) over a short last axis
-        logit = logw[None] - 0.5 * dist2 / s2 - 0.5 * d * torch.log(s2)
+        if m.shape[0] == 1 and xb.shape[0] > 1:
+            # one t (as ExactMarginal._block_uniform): no (R, P, D) tensor; the logits
+            # log w - D/2 log s2 - |x - m|^2 / (2 s2) are ONE matmul
+            # [x, |x|^2, 1] @ [m / s2, -1 / (2 s2), log w - D/2 log s2 - |m|^2 / (2 s2)]^T
+            # and the pair sums use x and m (see _stream)
+            diff = None
+            inv = 1.0 / s2[0]
+            const = logw - 0.5 * d * torch.log(s2[0]) - 0.5 * inv * m[0].pow(2).sum(1)
+            rhs = torch.cat([m[0] * inv[:, None], -0.5 * inv[:, None], const[:, None]], 1)
+            lhs = torch.cat([xb, xb.pow(2).sum(1, keepdim=True), torch.ones_like(xb[:, :1])], 1)
+            logit = lhs @ rhs.T
+        else:
+            diff = xb[:, None, :] - m  # (R, P, D)
+            ones = torch.ones(d, dtype=diff.dtype, device=device)  # |diff|^2 as a matmul:
+            dist2 = diff.pow(2) @ ones  # several times faster than .sum(-1) over a short axis
+            logit = logw[None] - 0.5 * dist2 / s2 - 0.5 * d * torch.log(s2)
         if yb is not None and lab is not None:
             own = (lab[None, j0:j1] == yb[:, None]) | (yb[:, None] < 0)  # (R, nj)
             own = own[:, None, :].expand(-1, ni, -1).reshape(xb.shape[0], -1)
@@ -119,7 +131,7 @@ class ExactBridge:
         db_nu = torch.where(nu_p[None] == 0, torch.zeros_like(m), db[:, :, None] * nu_p[None])
         c = (a * da * h2_p[None] + bdb * g2_p[None]) / s2
         k = da[:, :, None] * mu_p[None] + db_nu
-        return logit, k, c, diff, s2
+        return logit, k, c, (m if diff is None else diff), s2
 
     def _setup(self, x, t, y):
         if x.ndim != 2 or x.shape[1] != self.dim:
@@ -168,6 +180,8 @@ class ExactBridge:
             s_u, s_s = torch.zeros_like(xb), torch.zeros_like(xb)
             for blk in self._blocks(cap):
                 logit, k, c, diff, s2 = self._pair_terms(xb, svb, blk, dtype, x.device, yb)
+                if uniform and r1 - r0 > 1:  # diff is m (1, P, D): sum w (x - m) = x sum w - w m
+                    diff = _Offsets(xb, diff)
                 m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)
                 m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
                 scale = torch.exp(m - m_safe)
@@ -236,9 +250,18 @@ class ExactBridge:
         return v.alpha * x1 + v.beta * x0
 
 
-def _pair_sum(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """sum_P w[r, p] v[r, p, :] for w (R, P) and v (R, P, D) or (1, P, D), as a matrix product
-    (no (R, P, D) temporary)."""
+class _Offsets:
+    """x[r] - m[p] for x (R, D) and m (1, P, D), never built: _pair_sum takes it apart."""
+
+    def __init__(self, x: torch.Tensor, m: torch.Tensor):
+        self.x, self.m = x, m
+
+
+def _pair_sum(w: torch.Tensor, v) -> torch.Tensor:
+    """sum_P w[r, p] v[r, p, :] for w (R, P) and v (R, P, D), (1, P, D) or _Offsets, as matrix
+    products (no (R, P, D) temporary)."""
+    if isinstance(v, _Offsets):
+        return v.x * w.sum(1, keepdim=True) - w @ v.m[0]
     if v.shape[0] == 1:
         return w @ v[0]
     return torch.bmm(w[:, None, :], v).squeeze(1)
