@@ -37,9 +37,10 @@ def test_script_reproduces_cli_training_and_sampling(tmp_path):
     _flowscope("train", "--data", "two_moons", *train, "--seed", "3", "--device", "cpu",
                "--out", "m", "--quiet", cwd=tmp_path)  # fmt: skip
     sampling = ["--n", "300", "--steps", "8", "--solver", "rk4", "--seed", "5"]
-    _flowscope("sample", "--model", "m", "--out", "cli.npy", *sampling, cwd=tmp_path)
-    _flowscope("export", "--format", "script", "--model", "m", "--out", "run.py", *sampling,
-               cwd=tmp_path)  # fmt: skip
+    m = str(tmp_path / "m")  # sample and export in this process (the CLI's main, as test_cli)
+    assert main(["sample", "--model", m, "--out", str(tmp_path / "cli.npy"), *sampling]) == 0
+    assert main(["export", "--format", "script", "--model", m, "--out", str(tmp_path / "run.py"),
+                 *sampling]) == 0  # fmt: skip
     text = (tmp_path / "run.py").read_text()
     ast.parse(text)  # valid Python
     assert "seed=3" in text and "solver='rk4'" in text and "TARGET = 'two_moons'" in text

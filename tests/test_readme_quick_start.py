@@ -41,6 +41,8 @@ def test_every_quick_start_line_works_in_order(tmp_path, monkeypatch, capsys):
     for argv in lines:
         if argv[0] == "train":  # the same command, fewer steps and a smaller net for a test
             argv = argv + ["--steps", "40", "--width", "32", "--batch", "128", "--quiet"]
+        if argv[0] == "diagnose":  # the same command on fewer samples (tests/test_cli_diagnose
+            argv = argv + ["--n", "300", "--steps", "10"]  # checks the report's values)
         assert main(argv) == 0, (argv, capsys.readouterr().err)
     assert (tmp_path / "cb.png").stat().st_size > 1000
     assert (tmp_path / "moons.png").stat().st_size > 1000

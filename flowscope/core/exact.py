@@ -282,25 +282,34 @@ class ExactMarginal:
         zd = torch.zeros((r, d), dtype=xb.dtype, device=xb.device)
         m = torch.full((r, 1), -math.inf, dtype=xb.dtype, device=xb.device)
         l_sum, s_mu, s_c, s_cmu, s_inv, s_invmu = z1, zd, z1, zd, z1, zd
+        one_width = bool((h2 == h2[0]).all())  # the presets: s2, 1/s2 and c are (R, 1), not (R, C)
         for c0 in range(0, mu.shape[0], cols):
             c1 = min(mu.shape[0], c0 + cols)
-            mub, h2b = mu[c0:c1], h2[c0:c1][None, :]
-            s2 = (a * a * h2b + b * b).clamp_min(S2_MIN)  # (R, C)
-            if d <= 4:
-                dist2 = (xb[:, None, :] - a[:, :, None] * mub[None, :, :]).pow(2).sum(-1)
+            mub, h2b = mu[c0:c1], (h2[:1] if one_width else h2[c0:c1])[None, :]
+            s2 = (a * a * h2b + b * b).clamp_min(S2_MIN)  # (R, C) or (R, 1)
+            inv = 1.0 / s2
+            if d <= 4:  # sum_k (x_k - a mu_k)^2, one (R, C) buffer per coordinate (no (R, C, D))
+                dist2 = torch.addcmul(xb[:, :1], a, mub[None, :, 0], value=-1.0).square()
+                for k in range(1, d):
+                    dk = torch.addcmul(xb[:, k : k + 1], a, mub[None, :, k], value=-1.0)
+                    dist2 = dist2 + dk.square()
             else:
                 dist2 = (
                     xb.pow(2).sum(-1, keepdim=True)
                     - 2 * a * (xb @ mub.T)
                     + (a * a) * mub.pow(2).sum(-1)[None, :]
                 ).clamp_min(0)
-            logit = log_pi[None, c0:c1] - 0.5 * dist2 / s2 - 0.5 * d * torch.log(s2)
+            # log pi - D/2 log s2 - |x - a mu|^2 / (2 s2)
+            logit = torch.addcmul(log_pi[None, c0:c1] - 0.5 * d * torch.log(s2), dist2, inv,
+                                  value=-0.5)  # fmt: skip
             logit = self._mask(logit, lab, yb, c0, c1)
             m_new = torch.maximum(m, logit.max(dim=1, keepdim=True).values)
             m_safe = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
             scale = torch.exp(m - m_safe)
-            p = torch.exp(logit - m_safe)
-            inv = 1.0 / s2
+            if logit.requires_grad:
+                p = torch.exp(logit - m_safe)
+            else:  # in place: one (R, C) buffer instead of two
+                p = logit.sub_(m_safe).exp_()
             c = (a * da * h2b + bdb) * inv
             l_sum = l_sum * scale + p.sum(1, keepdim=True)
             s_mu = s_mu * scale + p @ mub

@@ -96,6 +96,34 @@ def test_bridge_streams_small_blocks_and_labels_like_dense():
         np.testing.assert_allclose(f.score.numpy(), s, rtol=1e-9, atol=1e-9)
 
 
+def test_one_t_for_all_rows_equals_per_row_times_and_velocity_equals_evaluate():
+    """A scalar t takes the shared-schedule path (pair terms once per block); per-row times,
+    the velocity-only pass and one point at a time must all give the same fields."""
+    tgt = _target(labels=[0, 1, 1, 0])
+    br = ExactBridge(_source(), tgt, max_block=64)  # several row chunks and pair blocks
+    x = _x(70, 3)
+    for y in (None, 1):
+        f = br.evaluate(x, 0.4, y)
+        two = torch.tensor([0.4] * 35 + [0.7] * 35, dtype=torch.float64)  # per-row path
+        rows = br.evaluate(x, two, y)
+        torch.testing.assert_close(f.log_prob[:35], rows.log_prob[:35], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(f.velocity[:35], rows.velocity[:35], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(f.score[:35], rows.score[:35], rtol=1e-12, atol=1e-12)
+        late = br.evaluate(x[35:], 0.7, y)
+        torch.testing.assert_close(late.velocity, rows.velocity[35:], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(br.velocity(x, 0.4, y), f.velocity, rtol=1e-12, atol=1e-12)
+        one = br.evaluate(x[5:6], 0.4, y)
+        torch.testing.assert_close(one.velocity, f.velocity[5:6], rtol=1e-12, atol=1e-12)
+    tt = torch.linspace(0.05, 0.95, 70, dtype=torch.float64)  # really different times
+    f = br.evaluate(x, tt)
+    logp, u, s = _dense(br.source, tgt, x[:1].numpy(), 0.05)
+    np.testing.assert_allclose(f.velocity[:1].numpy(), u, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(f.score[:1].numpy(), s, rtol=1e-9, atol=1e-9)
+    logp, u, s = _dense(br.source, tgt, x[-1:].numpy(), 0.95)
+    np.testing.assert_allclose(br.velocity(x, tt)[-1:].numpy(), u, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(f.log_prob[-1:].numpy(), logp, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("t", [0.0, 0.2, 0.5, 0.99, 1.0])
 def test_standard_gaussian_source_reproduces_exact_marginal(schedule, t):

@@ -31,6 +31,7 @@ def test_digits_shape_range_labels():
     assert float(ds.images.min()) == -1.0 and float(ds.images.max()) == 1.0
     assert ds.labels.dtype == torch.int64 and set(ds.labels.tolist()) == set(range(10))
     ref = torch.from_numpy(load_digits().images).float()[:, None]
+    assert ds.labels.tolist() == load_digits().target.tolist()  # read without importing sklearn
     torch.testing.assert_close(ds.to_original(ds.images), ref, atol=1e-5, rtol=0)
     torch.testing.assert_close(ds.from_original(ref), ds.images, atol=1e-6, rtol=0)
     assert float(ds.to_original(torch.full((1,), 3.0))) == 16.0  # clamped

@@ -89,10 +89,9 @@ def test_cli_resume_after_a_kill_gives_the_uninterrupted_weights(tmp_path):
             "--threads", "1", "--checkpoint-every", "10", "--quiet"]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "flowscope", "train"]
-    r = subprocess.run(cmd + args + ["--out", str(tmp_path / "a")], env=env, capture_output=True,
-                       text=True, timeout=600)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-2000:]
-
+    # the uninterrupted run and the one to kill go side by side (one torch thread each)
+    full = subprocess.Popen(cmd + args + ["--out", str(tmp_path / "a")], env=env, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     out = tmp_path / "b"
     p = subprocess.Popen(cmd + args + ["--out", str(out)], env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)  # fmt: skip
@@ -101,6 +100,8 @@ def test_cli_resume_after_a_kill_gives_the_uninterrupted_weights(tmp_path):
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL)  # a hard stop: no chance to save anything more
     p.wait()
+    _, err = full.communicate(timeout=600)
+    assert full.returncode == 0, err[-2000:]
     killed_at = [s for s, _ in list_checkpoints(out)]
     assert killed_at and killed_at[-1] < 150 and not (out / "model.json").exists()
     r = subprocess.run(cmd + args + ["--out", str(out), "--resume"], env=env,

@@ -44,14 +44,34 @@ NPZ_KEYS = (("x_train", "y_train"), ("images", "labels"))
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
-def load_digits_dataset(size: Size = None, grayscale: bool | None = None) -> ImageDataset:
-    """scikit-learn's bundled digits: 1797 8x8 images, values 0..16, classes 0..9."""
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(images (1797, 8, 8), labels) of scikit-learn's bundled digits. Read from the CSV file
+    that ships inside scikit-learn, without importing it (``import sklearn.datasets`` pulls in
+    scipy: seconds of start-up for every image-mode trainer and CLI run); sklearn's own
+    ``load_digits`` when the file is not where it has always been."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    where = spec.submodule_search_locations if spec is not None else None
+    for folder in where or ():
+        csv = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if csv.is_file():
+            with gzip.open(csv, "rt") as f:
+                data = np.loadtxt(f, delimiter=",")
+            if data.shape == (1797, 65):
+                return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     d = load_digits()
+    return d.images, d.target
+
+
+def load_digits_dataset(size: Size = None, grayscale: bool | None = None) -> ImageDataset:
+    """scikit-learn's bundled digits: 1797 8x8 images, values 0..16, classes 0..9."""
+    images, labels = _digits_arrays()
     return dataset_from_array(
-        d.images,
-        d.target,
+        images,
+        labels,
         name="digits",
         source="digits",
         size=size,
