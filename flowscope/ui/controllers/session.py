@@ -148,7 +148,9 @@ class SessionController(QObject):
             wait()
         self.pause()
         self.session.publish()
-        deadline = time.time() + 30
+        # the snapshot comes when the child has finished its step and the reader delivered it:
+        # seconds on a loaded machine, so the same patience as the steps, not a fixed budget
+        deadline = time.time() + timeout
         done = False
         while time.time() < deadline:
             snap = self.snapshot
