@@ -60,7 +60,23 @@ def _color_bar(levels: tuple[float, float], cmap: pg.ColorMap, label: str) -> pg
     left = bar.getAxis("left")
     left.setLabel(label or " ")
     left.setWidth(int(math.ceil(0.8 * left.label.boundingRect().height())) + 1)
+    _keep_fixed_width(left)
     return bar
+
+
+def _keep_fixed_width(axis: pg.AxisItem) -> None:
+    """The label's axis keeps its fixed width hidden or shown. pyqtgraph re-measures an axis
+    as 0 px whenever something updates it while it is hidden (a label or levels set before the
+    first heatmap), and only a later setWidth restores it: now and then (1 run in 3 of
+    test_laptop_screens) a shown bar kept a 0 px label axis, its label drawn over the colours."""
+
+    def update_width() -> None:
+        width = axis.fixedWidth or 0
+        axis.setMaximumWidth(width)
+        axis.setMinimumWidth(width)
+        axis.picture = None
+
+    axis._updateWidth = update_width  # type: ignore[method-assign]
 
 
 def _set_visible(bar: pg.ColorBarItem, visible: bool) -> None:

@@ -1,6 +1,7 @@
 """The window controllers on their own: generations drop stale results, the session lifecycle
 never waits for a child on the GUI thread, and train_steps is the synchronous path."""
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -137,7 +138,8 @@ def test_train_steps_is_the_synchronous_path(qapp):
     c = SessionController(factory)
     trained = []  # the windows show the training status on this signal (scripted mode)
     c.trained.connect(lambda: trained.append(c.snapshot.step))
-    assert c.train_steps(30, wait=lambda: None)
+    # wait() yields the GIL as an event loop would (a bare spin starved the trainer: 40 s)
+    assert c.train_steps(30, wait=lambda: time.sleep(0.005))
     assert not c.running and c.snapshot.step >= 30
     assert trained == [c.snapshot.step]
     c.shutdown()

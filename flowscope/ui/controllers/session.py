@@ -147,6 +147,7 @@ class SessionController(QObject):
                 break
             wait()
         self.pause()
+        published = self.session.step_count
         self.session.publish()
         # the snapshot comes when the child has finished its step and the reader delivered it:
         # seconds on a loaded machine, so the same patience as the steps, not a fixed budget
@@ -157,6 +158,11 @@ class SessionController(QObject):
             if snap is not None and snap.step >= self.session.step_count:
                 done = snap.step >= n
                 break
+            if self.session.step_count != published:
+                # a step in flight when we paused ended after the publish (a paused trainer
+                # publishes nothing more): publish its weights too
+                published = self.session.step_count
+                self.session.publish()
             wait()
         if self.session is not None:
             self.trained.emit()
