@@ -420,10 +420,14 @@ class TargetCanvas(QWidget):
         stroke = Stroke(points, self._brush_width, self._class, erase=self._tool == "eraser")
         self._undo_stack.push(AddStrokeCommand(self._drawing, stroke, self._on_drawing_modified))
 
-    def _show_live_stroke(self) -> None:
+    def _live_stroke_item(self):
+        """The item drawing the stroke in progress (a layer may draw it its own way)."""
         erase = self._tool == "eraser"
-        item = stroke_item(np.asarray(self._live_points), self._brush_width,
+        return stroke_item(np.asarray(self._live_points), self._brush_width,
                            CLASS_COLORS[self._class], LIVE_ALPHA, erase, live=True)  # fmt: skip
+
+    def _show_live_stroke(self) -> None:
+        item = self._live_stroke_item()
         if self._live_item is None:
             self._live_item = item
             item.setZValue(Z_LIVE)

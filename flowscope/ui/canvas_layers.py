@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from flowscope.core.data.drawing import Drawing, Stroke
-from flowscope.ui.canvas import Z_LIVE, Z_STROKES, TargetCanvas
+from flowscope.ui.canvas import Z_STROKES, TargetCanvas
 from flowscope.ui.canvas_items import (
     CLASS_COLORS,
     AddStrokeCommand,
@@ -221,20 +221,11 @@ class LayeredCanvas(TargetCanvas):
         erase = self._tool == "eraser"
         self.source_layer.push(Stroke(points, self._brush_width, 0, erase=erase))
 
-    def _show_live_stroke(self) -> None:
+    def _live_stroke_item(self):
         if self._layer != "source":
-            super()._show_live_stroke()
-            return
+            return super()._live_stroke_item()
         points = np.asarray(self._live_points)
-        item = source_stroke_item(points, self._brush_width, self._tool == "eraser", live=True)
-        if self._live_item is None:
-            self._live_item = item
-            item.setZValue(Z_LIVE)
-            self._view_box.addItem(item, ignoreBounds=True)
-        else:
-            self._live_item.setPath(item.path())
-            self._live_item.setPen(item.pen())
-            self._live_item.setBrush(item.brush())
+        return source_stroke_item(points, self._brush_width, self._tool == "eraser", live=True)
 
     def _on_clear_button_clicked(self) -> None:
         if self._layer == "source":
