@@ -72,8 +72,12 @@ def leave_process(code: int) -> NoReturn:
     in tens of scripted runs under load, exit code -11 after "saved screenshot"), which turns a
     successful run into a failed exit code. Only the command line's GUI commands call this."""
     import logging
+    import multiprocessing.util
 
     logging.shutdown()
+    # what multiprocessing's own exit hook does (finalize queues, join ended children): without
+    # it the resource tracker warns of "leaked semaphore objects" after every run
+    multiprocessing.util._exit_function()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
