@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+# the same source and target mixtures as the bridge oracle's own tests
+from test_bridge import SCHEDULES, _source, _target
+
 from flowscope.core.bridge import ExactBridge, standard_gaussian
 from flowscope.core.conditional_bridge import ConditionalSource
 from flowscope.core.exact import ExactMarginal
@@ -14,24 +17,6 @@ from flowscope.core.lens import LensMixture
 from flowscope.core.lens_bridge import LensBridge
 from flowscope.core.metrics import energy_distance
 from flowscope.core.schedules import get_schedule
-
-SCHEDULES = ("condot", "cosine", "vp", "sqrt")
-
-
-def _source(schedule="condot"):
-    return ExactMarginal(
-        [[-2.0, 0.0], [2.0, 1.0], [0.0, -1.5]], [0.5, 0.3, 0.2], [0.4, 0.6, 0.3], schedule=schedule
-    )
-
-
-def _target(schedule="condot", labels=None):
-    return ExactMarginal(
-        [[0.0, 2.0], [1.5, -1.0], [-1.0, -1.0], [3.0, 3.0]],
-        [0.1, 0.4, 0.3, 0.2],
-        [0.2, 0.5, 0.35, 0.25],
-        labels,
-        schedule=schedule,
-    )
 
 
 def _values(schedule, t):
