@@ -369,7 +369,7 @@ def main() -> int:
     t_ready = time.perf_counter() + 30
     while not getattr(win.worker, "ready", True) and time.perf_counter() < t_ready:
         app.processEvents()  # measure the steady state: the compute child has started
-    trainer_pid = getattr(getattr(win.session, "_proc", None), "pid", None)
+    trainer_pid = getattr(win.session, "pid", None)
     tcpu0 = _proc_cpu(trainer_pid) if trainer_pid else 0.0
     threads0 = _thread_cpu()
     xvfb0, proc0 = _xserver_cpu(), time.process_time()

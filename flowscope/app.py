@@ -74,6 +74,9 @@ def leave_process(code: int) -> NoReturn:
     import logging
     import multiprocessing.util
 
+    from .train.trainer_worker import shutdown_pool
+
+    shutdown_pool()  # the idle trainer process kept for a next session
     logging.shutdown()
     # what multiprocessing's own exit hook does (finalize queues, join ended children): without
     # it the resource tracker warns of "leaked semaphore objects" after every run

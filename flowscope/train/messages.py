@@ -55,7 +55,24 @@ class LoadWeights:
 
 @dataclass(frozen=True)
 class Stop:
-    """Publish what is left and end the process."""
+    """Publish what is left and end the session (the process waits for the next one)."""
+
+
+@dataclass(frozen=True)
+class Begin:
+    """Start a session in an idle trainer process: build a Trainer from these (each pickled by
+    value, see process_session.pack; source and pairs may be None)."""
+
+    target: bytes
+    model_config: Any
+    config: Any
+    source: bytes | None = None
+    pairs: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Exit:
+    """End the trainer process (sent between sessions)."""
 
 
 # ----------------------------------------------------------------------------- events
@@ -92,7 +109,7 @@ class TrainError:
 
 @dataclass(frozen=True)
 class Fatal:
-    """The trainer could not be built (the child ends)."""
+    """The trainer could not be built (nothing more comes for this session)."""
 
     error: str
 
@@ -106,7 +123,7 @@ class Ack:
 
 @dataclass(frozen=True)
 class Bye:
-    """The child ends after a :class:`Stop`."""
+    """The session ended after a :class:`Stop` (nothing more comes for it)."""
 
 
 # ----------------------------------------------------------------------------- compute side

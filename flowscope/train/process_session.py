@@ -4,19 +4,15 @@ Why: beside the GUI, a training *thread* got 13-27% of its solo speed on 2 cores
 it re-takes the GIL after every small torch op while the GUI thread paints with PySide holding
 it). A process has its own GIL. Commands go down a queue (resume, pause, step, target, weights,
 stop); snapshots with the new loss-history entries come back at the trainer's snapshot rate and
-a reader thread applies them to :class:`TrainerView`, which the GUI reads like a Trainer. Qt-free.
+the process's reader thread applies them to :class:`TrainerView`, which the GUI reads like a
+Trainer. The process outlives the session: the next session (a Reset, a new preset) begins in it
+at once (train/trainer_worker.py). Qt-free.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
-import pickle
-import queue
 import threading
-from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
-from typing import Any
 
 import torch
 
@@ -26,102 +22,17 @@ from . import messages as msg
 from . import priority
 from .priority import UserWork
 from .session import SessionView
-from .trainer import LossHistory, Snapshot, TrainConfig, Trainer
-
-POLL_EVERY = 4  # training steps between command polls in the child
-
-
-def pack(obj) -> bytes:
-    """Serialize by value for another process of ours. multiprocessing's own pickler would move
-    every tensor it sends into shared memory *in place*, from its feeder thread, while this
-    process may still be reading it (seen as garbage weights after File > Open)."""
-    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def unpack(data: bytes):
-    """The inverse of :func:`pack` (only for bytes our own processes made, never files)."""
-    return pickle.loads(data)
-
-
-class _Packed:
-    """A queue end that packs what it puts."""
-
-    def __init__(self, q):
-        self._q = q
-
-    def put(self, msg) -> None:
-        self._q.put(pack(msg))
-
-
-def _child(
-    cmd_q, out_q, target, mc: ModelConfig, tc: TrainConfig, nice: int = 0,
-    user_work: UserWork | None = None, source=None, pairs=None,
-) -> None:  # fmt: skip
-    torch.set_num_threads(1)
-    target = unpack(target)
-    source = None if source is None else unpack(source)
-    pairs = None if pairs is None else unpack(pairs)
-    out_q = _Packed(out_q)
-    if nice > 0 and hasattr(os, "nice"):
-        os.nice(nice)  # the window first: a process has its own GIL, so no priority inversion
-    try:
-        trainer = Trainer(target, mc, tc, source=source, pairs=pairs)
-    except Exception as e:  # noqa: BLE001 - reported to the parent as text
-        out_q.put(msg.Fatal(f"{type(e).__name__}: {e}"))
-        return
-    sent = [0]
-
-    def publish(snap: Snapshot) -> None:
-        h, n = trainer.history, sent[0]
-        m = len(h.losses)
-        out_q.put(msg.Published(
-            snap, h.steps[n:m], h.losses[n:m], list(h.bin_sum), list(h.bin_count),
-            trainer.steps_per_sec, trainer.error,
-        ))  # fmt: skip
-        sent[0] = m
-
-    trainer.on_snapshot = publish
-    out_q.put(msg.Hello(str(trainer.device), trainer.device_message, trainer.normalization))
-    running = False
-    parent = mp.parent_process()
-    while True:
-        if parent is not None and not parent.is_alive():
-            return  # the window was killed: nobody will ever read the results
-        block = not running or trainer.done
-        try:
-            cmd = unpack(cmd_q.get(timeout=0.1) if block else cmd_q.get_nowait())
-        except queue.Empty:
-            cmd = None
-        if cmd is not None:
-            if isinstance(cmd, msg.Stop):
-                break
-            if isinstance(cmd, msg.Resume):
-                running = True
-                trainer.restart_rate()
-            elif isinstance(cmd, msg.Pause):
-                running = False
-                trainer.publish()
-            elif isinstance(cmd, msg.Publish):
-                trainer.publish()
-            elif isinstance(cmd, msg.Step):
-                trainer.step(cmd.n)
-                trainer.publish()
-                out_q.put(msg.Ack(cmd.token))  # after the snapshot: the parent waits for this
-            elif isinstance(cmd, msg.SetTarget):
-                trainer.set_target(cmd.target)
-            elif isinstance(cmd, msg.LoadWeights):
-                trainer.load_weights(cmd.state_dict, cmd.step)
-            continue
-        if running and not trainer.done:
-            if user_work is not None:  # a user's request is being computed: it goes first
-                user_work.yield_while_active()
-            trainer.step(POLL_EVERY)
-            if trainer.error:
-                running = False
-                out_q.put(msg.TrainError(trainer.error))
-    if trainer.history.losses:
-        trainer.publish()
-    out_q.put(msg.Bye())
+from .trainer import LossHistory, Snapshot, TrainConfig
+from .trainer_worker import (  # noqa: F401 - pack, unpack, POLL_EVERY, Background: re-exported
+    POLL_EVERY,
+    Background,
+    TrainerWorker,
+    background,
+    new_session_id,
+    pack,
+    pool,
+    unpack,
+)
 
 
 class TrainerView:
@@ -159,7 +70,8 @@ class TrainerView:
 
 
 class ProcessTrainingSession(SessionView):
-    """Train / Pause / Step / Reset with the trainer in a child process (spawned on start).
+    """Train / Pause / Step / Reset with the trainer in a child process (an idle one from the
+    pool, else one spawned on start).
 
     user_work: the flag the compute side raises while it answers a user's action; the child
     waits between its steps while it is up (default: this process's flag)."""
@@ -189,16 +101,20 @@ class ProcessTrainingSession(SessionView):
         self.user_work = user_work if user_work is not None else priority.user_work()
         self.trainer = TrainerView(model_config, config)
         self._ctx = mp.get_context("spawn")
-        self._proc: BaseProcess | None = None
-        self._cmd_q: Queue[Any] | None = None
-        self._out_q: Queue[Any] | None = None
-        self._reader: threading.Thread | None = None
-        #: commands sent while the child is being started (the launcher sends them in order)
-        self._backlog: list[bytes] | None = None
+        #: the trainer process serving this session (None before start and after stop)
+        self._worker: TrainerWorker | None = None
+        self._sid = 0
+        #: commands sent while a new trainer process is being started (sent in order once it is)
+        self._backlog: list | None = None
         self._send_lock = threading.Lock()
         #: set once a start that was asked for has finished (or failed); None: never asked
         self._launched: threading.Event | None = None
         self._ready = threading.Event()
+        self._ended = threading.Event()  # the child said Bye (or Fatal), or its process is gone
+        self._stopped = False
+        self._handed = False  # the process went back to the pool
+        self._unanswered: list = []  # commands sent before the child's Hello (for a relaunch)
+        self._relaunched = False
         self._token = 0  # step commands sent
         self._acked = 0  # step commands the child has finished (and published)
         self._ack_cond = threading.Condition()
@@ -213,115 +129,132 @@ class ProcessTrainingSession(SessionView):
         return self.trainer.error or self.trainer.device_message or ""
 
     def alive(self) -> bool:
-        """The child runs, or is being started (commands sent meanwhile wait for it)."""
+        """The session has a trainer process, or one is being started (commands sent meanwhile
+        wait for it); False once stopped."""
+        if self._stopped:
+            return False
         if self._launching():
             return True
-        return self._proc is not None and self._proc.is_alive()
+        return self._worker is not None and self._worker.alive() and not self._ended.is_set()
 
     @property
     def pid(self) -> int | None:
-        """The training child's process id (None before start): benchmarks read its CPU time."""
-        return None if self._proc is None else self._proc.pid
+        """The training process's id (None before start): benchmarks read its CPU time."""
+        return None if self._worker is None else self._worker.pid
 
     def _launching(self) -> bool:
         return self._launched is not None and not self._launched.is_set()
 
     # ----------------------------------------------------------------- process
     def _ensure_process(self) -> None:
-        """Start the child, without blocking the caller (the GUI thread): spawning a process
-        and its reader thread waited 30-70 ms on 2 busy cores (fork + exec of a large process,
-        thread start-up), so a launcher thread does it; commands sent meanwhile are kept and
-        sent, in order, once the child's queue exists. ``wait_started`` waits for it."""
+        """Begin the session in a trainer process, without blocking the caller (the GUI
+        thread). An idle process from an earlier session is used at once (train/trainer_worker:
+        no torch import, training starts with the next step). Otherwise a launcher thread
+        spawns one (fork + exec of a large process waited 30-70 ms on 2 busy cores); commands
+        sent meanwhile are kept and sent, in order, once it runs."""
         if self.alive():
+            return
+        # a new session (also after a stop: a fresh trainer, as a new process gave before)
+        self._stopped, self._handed, self._worker = False, False, None
+        self._relaunched, self._unanswered = False, []
+        self._sid = new_session_id()
+        self._ready.clear()
+        self._ended.clear()
+        worker = pool().claim((self.nice, id(self.user_work)))
+        if worker is not None:
+            self._begin(worker)
             return
         with self._send_lock:
             self._backlog = []
-            self._cmd_q = None
         self._launched = threading.Event()
         background().submit(self._launch, self._launched)
 
+    def _begin_message(self) -> msg.Begin:
+        return msg.Begin(
+            pack(self._target), self._mc, self._tc,
+            None if self.source is None else pack(self.source),
+            None if self.pairs is None else pack(self.pairs),
+        )  # fmt: skip
+
+    def _begin(self, worker: TrainerWorker) -> None:
+        worker.attach(self._sid, self._on_event)
+        with self._send_lock:
+            worker.send(self._sid, self._begin_message())
+            self._unanswered = list(self._backlog or ())
+            for cmd in self._unanswered:
+                worker.send(self._sid, cmd)
+            self._backlog = None
+            self._worker = worker
+
+    def _relaunch(self) -> bool:
+        """The process this session was handed died before it answered (an idle process that
+        was killed): begin again in a new one, with the commands sent so far. Once only."""
+        with self._send_lock:
+            if self._stopped or self._ready.is_set() or self._relaunched:
+                return False
+            self._relaunched = True
+            self._backlog, self._worker = list(self._unanswered), None
+            self._launched = launched = threading.Event()
+        background().submit(self._launch, launched)
+        return True
+
     def _launch(self, launched: threading.Event) -> None:
         try:
-            cmd_q, out_q = self._ctx.Queue(), self._ctx.Queue()
-            # A command still in the feeder thread when the child is gone (stopped, killed)
-            # would block this process's exit forever (the queue's finalizer joins the feeder,
-            # which waits on a pipe nobody reads): commands to a child that ended may be dropped.
-            cmd_q.cancel_join_thread()
-            proc = self._ctx.Process(
-                target=_child,
-                args=(cmd_q, out_q, pack(self._target), self._mc, self._tc, self.nice,
-                      self.user_work, None if self.source is None else pack(self.source),
-                      None if self.pairs is None else pack(self.pairs)),
-                name="flowscope-trainer", daemon=True,
-            )  # fmt: skip
-            proc.start()
-            self._out_q, self._proc = out_q, proc
-            self._reader = threading.Thread(target=self._read, name="flowscope-trainer-reader",
-                                            daemon=True)  # fmt: skip
-            self._reader.start()
-            with self._send_lock:
-                for data in self._backlog or ():
-                    cmd_q.put(data)
-                self._backlog = None
-                self._cmd_q = cmd_q
+            self._begin(TrainerWorker(self._ctx, self.nice, self.user_work))
         except Exception as e:  # noqa: BLE001 - shown to the user as the trainer's error
             self.trainer.error = self.trainer.message = f"cannot start training: {e}"
             self.trainer.paused = True
             self._ready.set()
+            self._ended.set()
         finally:
             launched.set()
 
     def wait_started(self, timeout: float = 30.0) -> bool:
-        """Block until a start that was asked for has spawned the child (tests, shutdown)."""
+        """Block until a start that was asked for has a trainer process (tests, shutdown)."""
         return self._launched is None or self._launched.wait(timeout)
 
     def _send(self, cmd) -> None:
-        data = pack(cmd)
         with self._send_lock:
-            if self._cmd_q is not None:
-                self._cmd_q.put(data)
+            if self._worker is not None:
+                self._worker.send(self._sid, cmd)
+                if not self._ready.is_set():
+                    self._unanswered.append(cmd)
             elif self._backlog is not None:
-                self._backlog.append(data)
+                self._backlog.append(cmd)
 
-    def _read(self) -> None:
-        out, tv = self._out_q, self.trainer
-        if out is None:  # _ensure_process makes the queue before it starts this thread
+    def _on_event(self, ev) -> None:
+        """An event of this session, on the worker's reader thread (None: the process ended)."""
+        tv = self.trainer
+        if ev is None and self._relaunch():
             return
-        while True:
-            try:
-                ev = unpack(out.get(timeout=0.2))
-            except queue.Empty:
-                if self._proc is None or not self._proc.is_alive():
-                    return
-                continue
-            except (EOFError, OSError):
-                return
-            if isinstance(ev, msg.Hello):
-                tv.device, tv.device_message = torch.device(ev.device), ev.device_message
-                self._ready.set()
-            elif isinstance(ev, msg.Published):
-                tv.history.steps.extend(ev.steps)
-                tv.history.losses.extend(ev.losses)
-                tv.history.bin_sum[:], tv.history.bin_count[:] = ev.bin_sum, ev.bin_count
-                tv.step_count, tv.steps_per_sec = ev.snapshot.step, ev.steps_per_sec
-                tv.target_version = ev.snapshot.target_version
-                tv.latest_snapshot = ev.snapshot
-                if ev.error:
-                    tv.error = tv.message = ev.error
-            elif isinstance(ev, msg.TrainError):
+        if ev is None or isinstance(ev, msg.Bye):
+            self._ended.set()
+            self._ready.set()
+            self._set_acked(self._token)  # nothing more will be answered
+        elif isinstance(ev, msg.Hello):
+            tv.device, tv.device_message = torch.device(ev.device), ev.device_message
+            self._ready.set()
+            self._unanswered = []
+        elif isinstance(ev, msg.Published):
+            tv.history.steps.extend(ev.steps)
+            tv.history.losses.extend(ev.losses)
+            tv.history.bin_sum[:], tv.history.bin_count[:] = ev.bin_sum, ev.bin_count
+            tv.step_count, tv.steps_per_sec = ev.snapshot.step, ev.steps_per_sec
+            tv.target_version = ev.snapshot.target_version
+            tv.latest_snapshot = ev.snapshot
+            if ev.error:
                 tv.error = tv.message = ev.error
-                tv.paused = True
-            elif isinstance(ev, msg.Fatal):
-                tv.error = tv.message = ev.error
-                tv.paused = True
-                self._ready.set()
-                self._set_acked(self._token)  # nothing more will be answered
-                return
-            elif isinstance(ev, msg.Ack):
-                self._set_acked(ev.token)
-            elif isinstance(ev, msg.Bye):
-                self._set_acked(self._token)
-                return
+        elif isinstance(ev, msg.TrainError):
+            tv.error = tv.message = ev.error
+            tv.paused = True
+        elif isinstance(ev, msg.Fatal):
+            tv.error = tv.message = ev.error
+            tv.paused = True
+            self._ended.set()
+            self._ready.set()
+            self._set_acked(self._token)
+        elif isinstance(ev, msg.Ack):
+            self._set_acked(ev.token)
 
     def _set_acked(self, token: int) -> None:
         with self._ack_cond:
@@ -375,26 +308,48 @@ class ProcessTrainingSession(SessionView):
             self._send(msg.Publish())
 
     def stop(self, timeout: float = 5.0, wait: bool = True) -> bool:
-        """End the process; True if it ended within ``timeout`` seconds (else it is killed).
+        """End the session; True if it ended within ``timeout`` seconds (else its process is
+        killed). Its process goes back to the pool for the next session at once: the next
+        session's Begin is queued behind this Stop.
 
         wait=False returns at once (a GUI thread must not block on a child that may still be
-        importing torch: 2-4 s): a daemon thread joins, terminates or kills it, and closes
-        the queues."""
-        if self._proc is None and self._launched is None:
+        importing torch: 2-4 s); a session whose process is still being started is handed
+        back by a daemon thread."""
+        if self._stopped:
+            return self._ended.is_set() or self._worker is None
+        if self._worker is None and self._launched is None:
+            self._stopped = True
             return True
         self._send(msg.Stop())  # kept for a child still starting: it stops once it runs
         self.trainer.paused = True
-        if not wait:  # joined on a background thread (no thread start here either)
-            background().submit(self._reap_when_started, timeout)
+        self._stopped = True
+        if not self._launching():
+            self._hand_back()
+        if not wait:
+            if self._launching():
+                background().submit(self._hand_back_when_started, timeout)
             return False
-        return self._reap_when_started(timeout)
+        return self._hand_back_when_started(timeout)
 
-    def _reap_when_started(self, timeout: float) -> bool:
-        if self._launched is not None:
-            self._launched.wait(timeout)
-        if self._proc is None:
+    def _hand_back(self) -> None:
+        """Give the process to the pool, once (its queue holds our Stop before anything else)."""
+        with self._send_lock:
+            if self._handed or self._worker is None:
+                return
+            self._handed = True
+            worker = self._worker
+        pool().release(worker)
+
+    def _hand_back_when_started(self, timeout: float) -> bool:
+        if self._launched is not None and not self._launched.wait(timeout):
+            return False
+        if self._worker is None:
             return True
-        return _reap(self._proc, self._reader, timeout)
+        self._hand_back()
+        if self._ended.wait(timeout):
+            return True
+        pool().discard(self._worker, timeout=0.0)  # stuck mid-step: never hand it out again
+        return False
 
     def reset(self, target=None, model_config=None, config=None) -> None:
         self.stop()
@@ -402,65 +357,8 @@ class ProcessTrainingSession(SessionView):
         self._mc = model_config or self._mc
         self._tc = config or self._tc
         self.trainer = TrainerView(self._mc, self._tc)
-        self._proc, self._launched, self._cmd_q, self._backlog = None, None, None, None
-
-
-class Background:
-    """Daemon threads that start and reap training children for the GUI thread. A call runs
-    on an idle thread, or on a new one when all are busy (a reap may wait seconds for a child
-    still importing torch: a start must not queue behind it); after the first, a session's
-    start or stop starts no thread. Daemons: they never hold up the interpreter's exit (a child
-    left behind ends by itself when its parent is gone)."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0
-
-    def submit(self, fn, *args) -> None:
-        with self._lock:
-            start = self._idle == 0
-            if not start:
-                self._idle -= 1
-        self._jobs.put((fn, args))
-        if start:
-            threading.Thread(target=self._run, name="flowscope-trainer-bg", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            fn, args = self._jobs.get()
-            try:
-                fn(*args)
-            except Exception:  # noqa: BLE001 - a failed reap must not end the thread
-                pass
-            with self._lock:
-                self._idle += 1
-
-
-_BACKGROUND: Background | None = None
-
-
-def background() -> Background:
-    """The process's Background threads (made on first use)."""
-    global _BACKGROUND
-    if _BACKGROUND is None:
-        _BACKGROUND = Background()
-    return _BACKGROUND
-
-
-def _reap(proc, reader: threading.Thread | None, timeout: float) -> bool:
-    """Join a trainer child that was told to stop; terminate, then kill it if it does not."""
-    proc.join(timeout)
-    ok = not proc.is_alive()
-    if not ok:
-        proc.terminate()
-        proc.join(1.0)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(1.0)
-    if reader is not None:
-        reader.join(1.0)
-    return ok
+        self._worker, self._launched, self._backlog = None, None, None
+        self._stopped = self._handed = False
 
 
 def wait_ready(session: ProcessTrainingSession, timeout: float = 30.0) -> bool:

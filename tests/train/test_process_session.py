@@ -140,7 +140,7 @@ def test_the_trainer_exits_when_the_window_is_killed():
         "em = ExactMarginal(torch.tensor([[-1.5, 0.0], [1.5, 0.5]]), widths=0.3)\n"
         "s = ProcessTrainingSession(em, ModelConfig(width=16, depth=2), TrainConfig(steps=None))\n"
         "s.start(); wait_ready(s)\n"
-        "print(s._proc.pid, flush=True)\n"
+        "print(s.pid, flush=True)\n"
         "time.sleep(120)\n"
     )
     cmd = [sys.executable, "-c", code]
@@ -184,3 +184,63 @@ def test_the_trainer_yields_while_a_users_request_is_computed():
         assert during <= 2 * POLL_EVERY  # at most one batch after a bounded wait
     finally:
         s.stop()
+
+
+def test_a_new_session_reuses_the_stopped_sessions_process():
+    """Reset / a new preset: the next session begins in the same process (no torch import,
+    ~2 s of a core saved), with a fresh trainer of its own; the old session hears nothing more."""
+    cfg = TrainConfig(steps=None, batch_size=64, device="cpu", snapshot_hz=20.0)
+    s1 = ProcessTrainingSession(BLOBS, ModelConfig(width=32, depth=2), cfg)
+    s1.step_once(7, timeout=READY_S)
+    assert s1.step_count == 7
+    s1.start()
+    assert _until(lambda: s1.step_count > 30)
+    pid = s1.pid
+    assert not s1.stop(wait=False)  # the GUI's discard: returns at once
+    assert not s1.alive()
+    other = ExactMarginal(torch.tensor([[4.0, 4.0]]), widths=0.2)
+    s2 = ProcessTrainingSession(other, ModelConfig(width=16, depth=1), cfg)
+    try:
+        s2.step_once(3, timeout=READY_S)
+        assert s2.pid == pid  # the same process, handed over
+        assert s2.step_count == 3 and s2.history.steps == [1, 2, 3]  # a fresh trainer
+        snap = s2.latest_snapshot
+        assert snap.state_dict["net.0.weight"].shape[0] == 16  # the new model's shape
+        frozen = (s1.step_count, len(s1.history.losses))
+        s2.start()
+        assert _until(lambda: s2.step_count > 40)
+        assert (s1.step_count, len(s1.history.losses)) == frozen  # nothing routed to s1
+    finally:
+        assert s2.stop(timeout=10.0) and not s2.alive()
+
+
+def test_a_dead_idle_process_is_replaced_and_two_sessions_get_two_processes():
+    cfg = TrainConfig(steps=None, batch_size=32, device="cpu")
+    s1 = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), cfg)
+    s1.step_once(1, timeout=READY_S)
+    pid = s1.pid
+    assert s1.stop(timeout=10.0)
+    os.kill(pid, signal.SIGKILL)  # the idle process dies (out of memory, killed by the user)
+    # the next session may be handed it before its death is noticed: it begins again elsewhere
+    s2 = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), cfg)
+    s3 = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), cfg)
+    try:
+        s2.step_once(2, timeout=READY_S)
+        s3.step_once(4, timeout=READY_S)
+        assert s2.pid != pid and s3.pid not in (pid, s2.pid)
+        assert (s2.step_count, s3.step_count) == (2, 4)
+    finally:
+        assert s2.stop(timeout=10.0) and s3.stop(timeout=10.0)
+
+
+def test_a_failed_session_leaves_its_process_usable():
+    s1 = ProcessTrainingSession(BLOBS, ModelConfig(dim=3), TrainConfig(steps=None))
+    s1.start()
+    assert _until(lambda: s1.trainer.error is not None)
+    s1.stop()
+    s2 = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), TrainConfig(steps=None))
+    try:
+        s2.step_once(2, timeout=READY_S)
+        assert s2.step_count == 2 and s2.trainer.error is None
+    finally:
+        s2.stop()
