@@ -43,11 +43,8 @@ DEFAULT_BOUNDS = (-3.5, 3.5, -3.5, 3.5)
 ODE_TITLE = "<b>ODE</b><br><span style='font-size:9pt'>" + formulas.ODE + "</span>"
 SDE_TITLE = "<b>SDE</b><br><span style='font-size:9pt'>" + formulas.SDE + "</span>"
 #: with "drop the score term" ticked the SDE view shows the equation it integrates (the bug)
-SDE_TITLE_NO_SCORE = (
-    "<b>SDE without the score term</b> (wrong marginals)<br><span style='font-size:9pt'>"
-    + formulas.SDE_NO_SCORE
-    + "</span>"
-)
+_NO_SCORE = "<b>SDE without the score term</b> (wrong marginals)<br><span style='font-size:9pt'>"
+SDE_TITLE_NO_SCORE = _NO_SCORE + formulas.SDE_NO_SCORE + "</span>"
 PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5)}
 FIELD_COLOR = (45, 45, 45, 200)
 SCORE_COLOR = (20, 140, 70, 210)
@@ -234,6 +231,12 @@ class ExplorerView(QtWidgets.QWidget):
     def uses_gl(self) -> bool:
         """Whether the plots draw through QOpenGLWidget viewports."""
         return self._use_gl
+
+    bounds = property(lambda self: self._bounds, doc="(xmin, xmax, ymin, ymax) of set_bounds")
+
+    def sides(self) -> list:
+        """The ODE and SDE sides (plot, widget, items), in that order (the exports)."""
+        return list(self._sides.values())
 
     def plots(self) -> tuple[pg.PlotItem, pg.PlotItem]:
         """(ODE PlotItem, SDE PlotItem)."""

@@ -22,8 +22,8 @@ def render_image(view, source: str = "auto") -> QtGui.QImage:
     if source not in ("auto", "gl", "raster"):
         raise ValueError(f"source must be 'auto', 'gl' or 'raster', got {source!r}")
     if source == "auto":
-        source = "gl" if view._use_gl and view.isVisible() else "raster"
-    if source == "gl" and not view._use_gl:
+        source = "gl" if view.uses_gl() and view.isVisible() else "raster"
+    if source == "gl" and not view.uses_gl():
         raise RuntimeError("render_image(source='gl') needs OpenGL viewports; use 'raster'")
     ensure_laid_out(view)
     dpr = view.devicePixelRatioF()
@@ -79,7 +79,7 @@ def ensure_laid_out(view) -> None:
     view.show()
     for _ in range(3):  # graphics layouts and the aspect lock settle through posted events
         QtWidgets.QApplication.sendPostedEvents()
-    view.set_bounds(view._bounds)
+    view.set_bounds(view.bounds)
     QtWidgets.QApplication.sendPostedEvents()
     view.hide()
     view.setAttribute(attr, False)
@@ -89,7 +89,7 @@ def paint_plots(
     view, painter: QtGui.QPainter, use_framebuffer: bool, page_lines: bool = False
 ) -> None:
     """page_lines: draw the arrows and trails as segments in page units (vector export)."""
-    for side in view._sides.values():
+    for side in view.sides():
         widget = side.widget
         vp = widget.viewport()
         target = QtCore.QRectF(QtCore.QPointF(vp.mapTo(view, QtCore.QPoint(0, 0))), vp.size())

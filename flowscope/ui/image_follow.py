@@ -145,7 +145,7 @@ def follow_run(win, folder: str | Path) -> bool:
     """Make the image window ``win`` sample the newest model of the run in ``folder``."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        win._error("Cannot follow this run", f"{folder} is not a folder")
+        win.show_error("Cannot follow this run", f"{folder} is not a folder")
         return False
     stop_following(win)
     win.sessions.discard()
@@ -153,7 +153,7 @@ def follow_run(win, folder: str | Path) -> bool:
     follower.loaded.connect(lambda snap, path: _show(win, follower, snap, path))
     follower.failed.connect(lambda text: win.statusBar().showMessage(f"not reloaded: {text}", 8000))
     win.follower = follower
-    win._snapshot = lambda: follower.snapshot  # what image_request samples
+    win.snapshot_source = lambda: follower.snapshot  # what image_request samples
     _set_training_enabled(win, False)
     win.training_panel.status.setText(f"following {folder.name}: waiting for a checkpoint")
     follower.start()
@@ -166,7 +166,7 @@ def stop_following(win) -> None:
         return
     follower.stop()
     win.follower = None
-    del win._snapshot  # the class's own: the training session's snapshot
+    win.snapshot_source = None  # the training session's snapshot again
     _set_training_enabled(win, True)
     win.training_panel.status.setText("not trained yet")
 
@@ -183,7 +183,7 @@ def _show(win, follower: RunFollower, snap, path: str) -> None:
     cfg = snap.config
     if ds is None or tuple(cfg.image_shape) != ds.shape or cfg.num_classes != ds.num_classes:
         c, h, w = cfg.image_shape
-        win._error("The run does not fit this dataset",
+        win.show_error("The run does not fit this dataset",
                    f"the run trains {c}x{h}x{w} images with {cfg.num_classes} classes; open that "
                    "dataset (File > Open dataset), the window keeps following")  # fmt: skip
         return
@@ -191,4 +191,4 @@ def _show(win, follower: RunFollower, snap, path: str) -> None:
     line = f"following {follower.folder.name}: step {snap.step:,} (reloaded {when})"
     win.training_panel.status.setText(line)
     win.statusBar().showMessage(f"{line} from {path}", 6000)
-    win._request_images(force=True)
+    win.request_images(force=True)

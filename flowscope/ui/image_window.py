@@ -270,12 +270,18 @@ class ImageWindow(FlowscopeWindow):
         if not quiet:
             self.statusBar().showMessage("weights reset", 3000)
 
-    def _snapshot(self):
-        return self.sessions.snapshot
+    #: where sampled weights come from when not the training session (File > Follow a run
+    #: sets the follower's; None: the session's)
+    snapshot_source = None
+
+    def snapshot(self):
+        """The weights the image views sample now (None before any training)."""
+        source = self.snapshot_source
+        return self.sessions.snapshot if source is None else source()
 
     # ================================================================== sampling
     def image_request(self, generation: int) -> ImageRequest | None:
-        snap = self._snapshot()
+        snap = self.snapshot()
         if snap is None or self.dataset is None:
             return None
         s = self.state
@@ -291,8 +297,12 @@ class ImageWindow(FlowscopeWindow):
             STRIP_FRAMES,
         )  # fmt: skip
 
+    def request_images(self, force: bool = False) -> None:
+        """Sample new images from the current weights (``force``: now, not throttled)."""
+        self._request_images(force)
+
     def _request_images(self, force: bool = False) -> None:
-        snap = self._snapshot()
+        snap = self.snapshot()
         if snap is None:
             return
         now = time.perf_counter()
@@ -339,7 +349,7 @@ class ImageWindow(FlowscopeWindow):
 
     def render_now(self) -> None:
         """Sample the grid and the strip on this thread and show them (scripted mode)."""
-        if self._snapshot() is not None:
+        if self.snapshot() is not None:
             self.requests.render_now("images", self.image_request)
 
     def _show_result(self, res) -> None:
@@ -379,7 +389,7 @@ class ImageWindow(FlowscopeWindow):
 
     # ================================================================== the model
     def current_model(self):
-        snap = self._snapshot()
+        snap = self.snapshot()
         if snap is None:
             return None
         model = snap.to_model()

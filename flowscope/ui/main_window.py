@@ -312,7 +312,8 @@ class MainWindow(FlowscopeWindow):
         if not quiet:
             self.statusBar().showMessage("weights reset", 3000)
 
-    def _snapshot(self):
+    def snapshot(self):
+        """The weights the views sample now (None before any training)."""
         return self.sessions.snapshot
 
     # ================================================================== state
@@ -370,7 +371,7 @@ class MainWindow(FlowscopeWindow):
             self.curves.show_history(self.session.history, self.floor)
         self.training_panel.show_session(self.session, self.sessions.settings_changed)
         follows = self.view.follows
-        if follows == "exact" and self._snapshot() is None:
+        if follows == "exact" and self.snapshot() is None:
             follows += " field until the network's first weights arrive"
         else:
             follows += " field"
@@ -408,7 +409,7 @@ class MainWindow(FlowscopeWindow):
         self.view.refresh_from_training(force=True)
 
     def current_model(self):
-        snap = self._snapshot()
+        snap = self.snapshot()
         if snap is None:
             # weights opened from a project, before the trainer has published them
             return self.adopted_model if self.session is not None else None

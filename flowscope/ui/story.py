@@ -34,7 +34,7 @@ def install(win) -> None:
         return None if choice is None else choice.mixture()
 
     win.lens = PosteriorLens(
-        win.explorer, win.state, lambda: win.target, win._snapshot, win.worker, win, source
+        win.explorer, win.state, lambda: win.target, win.snapshot, win.worker, win, source
     )
     bar = getattr(win, "_time_bar", None)
     if bar is not None:  # beside 'loop', under the explorer

@@ -49,7 +49,7 @@ def test_new_project_leaves_no_status_of_the_old_run(qtbot, home, menu_action):
     win = _window(qtbot)
     try:
         win.training_panel.step_button.click()
-        qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=BIG)
+        qtbot.waitUntil(lambda: win.snapshot() is not None, timeout=BIG)
         win._update_training_status()
         assert "step" in win.training_panel.status.text()
         menu_action(win, "New project").trigger()
@@ -122,7 +122,7 @@ def test_the_floor_follows_the_objective_that_trains(qtbot, home):
         qtbot.waitUntil(lambda: win.floor is not None, timeout=BIG)
         velocity_floor = win.floor
         win.training_panel.step_button.click()
-        qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=BIG)
+        qtbot.waitUntil(lambda: win.snapshot() is not None, timeout=BIG)
         win.state.set(objective="noise")
         qtbot.waitUntil(lambda: win.floor is not None, timeout=BIG)
         assert win.floor == pytest.approx(velocity_floor)  # still the velocity run

@@ -35,7 +35,7 @@ def test_grid_png_from_the_menu_is_readable_and_labelled(
     win.session.step_once(3)
     win.session.publish()
     qtbot.waitUntil(
-        lambda: win._snapshot() is not None and win._snapshot().step >= 4, timeout=READY_MS
+        lambda: win.snapshot() is not None and win.snapshot().step >= 4, timeout=READY_MS
     )
     win._request_images(force=True)
     qtbot.waitUntil(lambda: win.result is not None and win.result.step >= 4, timeout=READY_MS)

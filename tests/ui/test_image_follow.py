@@ -38,7 +38,7 @@ def test_follow_a_run_reloads_the_newest_checkpoint(qtbot, monkeypatch, tmp_path
     qtbot.waitUntil(lambda: win.result is not None and win.result.step == 2, timeout=120_000)
     follower = win.follower
     assert follower.load_threads and threading.get_ident() not in follower.load_threads
-    snap = win._snapshot()
+    snap = win.snapshot()
     weights = tr.net.state_dict()
     assert all(torch.equal(snap.state_dict[k], weights[k]) for k in weights)
     assert "step 2" in win.training_panel.status.text()
@@ -47,11 +47,11 @@ def test_follow_a_run_reloads_the_newest_checkpoint(qtbot, monkeypatch, tmp_path
     save_training_checkpoint(tr, tmp_path)
     qtbot.waitUntil(lambda: win.result is not None and win.result.step == 5, timeout=120_000)
     weights = tr.net.state_dict()
-    assert all(torch.equal(win._snapshot().state_dict[k], weights[k]) for k in weights)
+    assert all(torch.equal(win.snapshot().state_dict[k], weights[k]) for k in weights)
     assert len(follower.load_threads) == 2  # each checkpoint loaded once
 
     menu_action(win, "Stop following").trigger()
-    assert win.follower is None and win._snapshot() is None and win.training_panel.isEnabled()
+    assert win.follower is None and win.snapshot() is None and win.training_panel.isEnabled()
 
 
 def test_flowscope_open_an_image_checkpoint_samples_it(tmp_path):

@@ -31,7 +31,7 @@ def _train_a_little(win, qtbot, steps=20):
     win.session.step_once(steps)
     win.session.publish()
     qtbot.waitUntil(
-        lambda: win._snapshot() is not None and win._snapshot().step >= steps + 1,
+        lambda: win.snapshot() is not None and win.snapshot().step >= steps + 1,
         timeout=READY_MS,
     )
     win._request_images(force=True)

@@ -123,7 +123,7 @@ def test_project_round_trip(win, qtbot, tmp_path):
     win.state.set(sigma=1.7, solver="euler", steps=25)
     win.training_panel.step_button.click()
     win.training_panel.step_button.click()  # Step answers asynchronously: wait for its weights
-    _wait(qtbot, lambda: win._snapshot() is not None and win._snapshot().step >= 2, 120000)
+    _wait(qtbot, lambda: win.snapshot() is not None and win.snapshot().step >= 2, 120000)
     path = tmp_path / "p.flowscope"
     assert win.project.save_to(path)
     assert zipfile.is_zipfile(path)

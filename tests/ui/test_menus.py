@@ -167,7 +167,7 @@ def test_every_image_window_menu_action(env, qtbot):
         def have_samples():
             if win.result is None or win.current_model() is None:
                 win._on_step_clicked()
-                qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=120000)
+                qtbot.waitUntil(lambda: win.snapshot() is not None, timeout=120000)
                 win._request_images(force=True)
                 qtbot.waitUntil(lambda: win.result is not None, timeout=30000)
 

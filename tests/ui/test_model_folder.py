@@ -55,7 +55,7 @@ def test_image_window_exports_into_a_new_folder(qtbot, tmp_path, monkeypatch, me
     win.show()
     try:
         win._on_step_clicked()
-        qtbot.waitUntil(lambda: win._snapshot() is not None, timeout=120_000)
+        qtbot.waitUntil(lambda: win.snapshot() is not None, timeout=120_000)
         target = tmp_path / "fresh" / "digits-model"
         _answer(monkeypatch, target)
         menu_action(win, "Model (safetensors + json)…").trigger()
