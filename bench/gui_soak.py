@@ -362,6 +362,13 @@ def main() -> int:
         show_field()
 
     win.view.show_field = timed_show_field
+    traj_times: list[float] = []  # learned trajectory sets that arrived (the particles)
+
+    def on_result(kind, res):
+        if kind == "trajectory" and getattr(res, "source", "") == "learned":
+            traj_times.append(time.perf_counter())
+
+    win.view.requests.resultReady.connect(on_result)
     n0 = win.session.step_count
     q0 = len(win.quality[0])
     ccpu0 = _compute_cpu(win.worker)
@@ -394,6 +401,8 @@ def main() -> int:
     refreshes = len(win.quality[0]) - q0
     paints, soak_moves = np.array(counter.times), list(moves)  # not the rounds' below
     fields = np.array(field_times)
+    trajs = np.array([t for t in traj_times if t <= t0 + wall])
+    traj_gaps = np.diff(np.concatenate([[t0], trajs[trajs >= t0], [t0 + wall]])) * 1000
     ab = quiet_busy_rounds(app, win, slider_timer, a.ab_rounds)
     slider_timer.stop()
     latency = None
@@ -434,6 +443,8 @@ def main() -> int:
         "slider_to_frame_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
         "slider_moves": len(soak_moves),
         "learned_trajectory_refreshes": refreshes,
+        "learned_trajectory_sets": int(((trajs >= t0) & (trajs <= t0 + wall)).sum()),
+        "learned_trajectory_gap_ms_max": round(float(traj_gaps.max()), 1),
         "requests_computed_in_window_process": computed_here,
         "field_refreshes_per_s": round(len(fields) / wall, 2),
         "field_gap_ms_max": round(float(field_gaps.max()), 1),

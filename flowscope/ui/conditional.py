@@ -126,6 +126,8 @@ class ConditionalMode(QObject):
         self.paths: tuple[np.ndarray, np.ndarray] | None = None  # (ode, sde) (K, N, 2)
         self._paths_key: tuple | None = None
         self._rng = np.random.default_rng(0)
+        if hasattr(view, "visibleRangeChanged"):  # the arrows and heatmap cover what is shown
+            view.visibleRangeChanged.connect(self.show_frame)
         self.markers = []
         for plot, widget in zip(view.plots(), view.widgets(), strict=True):
             star = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen(0, 0, 0),
@@ -251,9 +253,10 @@ class ConditionalMode(QObject):
         view.set_particles("ode", ode)
         view.set_particles("sde", sde)
         view.set_trails("both", None)
-        bounds = self._target().bounds
-        xs = np.linspace(bounds[0], bounds[1], GRID)
-        ys = np.linspace(bounds[3], bounds[2], GRID)
+        bounds = self.plane()
+        wx, wy = bounds[1] - bounds[0], bounds[3] - bounds[2]
+        xs = np.linspace(bounds[0], bounds[1], max(2, round(GRID * wx / max(wx, wy))))
+        ys = np.linspace(bounds[3], bounds[2], max(2, round(GRID * wy / max(wx, wy))))
         pts = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
         u, score = conditional_fields(self.schedule_name(), z, s.t, pts)
         cs = self.conditional_source()
@@ -288,6 +291,12 @@ class ConditionalMode(QObject):
         for star, cap in self.markers:
             star.setData([z[0]], [z[1]])
             cap.setHtml(text)
+
+    def plane(self) -> tuple[float, float, float, float]:
+        """What the plots show (wider or taller than the target's square when the window's
+        aspect is not 1): the arrows and heatmap cover it, as in the marginal view."""
+        visible = getattr(self.view, "visible_bounds", None)
+        return tuple(self._target().bounds) if visible is None else visible()
 
     def density(self, bounds, t: float) -> np.ndarray:
         """p_t(x | z) on a DENSITY_GRID^2 grid (row 0 = top); beta_t floored at a pixel."""

@@ -132,10 +132,12 @@ def test_conditional_mode_with_a_mixture_source(win, qtbot):
     # the heatmap is the mixture sum_i rho_i N(alpha_t z + beta_t nu_i, beta_t^2 g_i^2 I)
     img = win.explorer._sides["ode"].density.image
     cs = ConditionalSource(win.source_choice.mixture())
-    bounds = win.target.bounds
+    bounds = win.explorer.visible_bounds()  # the heatmap covers what the plot shows
+    assert bounds == pytest.approx(cond.plane())
     xs = np.linspace(bounds[0], bounds[1], img.shape[1])
     ys = np.linspace(bounds[3], bounds[2], img.shape[0])
-    ref = cs.density_grid(xs, ys, z, 0.5, 0.5)
+    pixel = (bounds[1] - bounds[0]) / img.shape[1]  # each std is floored at a pixel
+    ref = cs.density_grid(xs, ys, z, 0.5, 0.5, floor=pixel)
     shown = np.asarray(img, dtype=np.float64)
     shown = shown if np.allclose(shown, ref, rtol=1e-4, atol=1e-8) else shown[::-1]
     np.testing.assert_allclose(shown, ref, rtol=1e-4, atol=1e-8)
