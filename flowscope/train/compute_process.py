@@ -160,13 +160,23 @@ class _ChildInbox:
             raise _Gone from e
 
 
-def _first(inbox: _ChildInbox, kind: str, urgent: bool) -> str | None:
-    """The pending kind to serve in the middle of a request of ``kind``: a more urgent kind, or
-    a user's request of another kind while this one is background work."""
-    other = inbox.next_kind(before=kind)
-    if other is None and not urgent:
-        other = next((k for k in PRIORITY if k in inbox.urgent and k != kind), None)
-    return other
+#: background work of the request being computed between two background requests served in
+#: its middle: a stream of them (the arrows while t plays, ~4 a second) must not keep a long one
+#: (learned particles while training) from ever finishing; it got none in 20 s before this
+FAIR_SLICE_S = 0.1
+
+
+def _first(inbox: _ChildInbox, kind: str, urgent: bool, background_ok: bool = True) -> str | None:
+    """The pending kind to serve in the middle of a request of ``kind``: a user's request of a
+    more urgent kind (of any other kind while this one is background work), then, when
+    ``background_ok``, background work of a more urgent kind."""
+    before = PRIORITY[: PRIORITY.index(kind)]
+    for k in PRIORITY:
+        if k in inbox.pending and k in inbox.urgent and k != kind and (not urgent or k in before):
+            return k
+    if not background_ok:
+        return None
+    return next((k for k in before if k in inbox.pending), None)
 
 
 class _Superseded(Exception):
@@ -182,20 +192,25 @@ def _serve(
     request (not ``urgent``) is paced to ``duty`` of the wall time, waking at once when a
     request arrives."""
     pacing = None if urgent or duty >= 1.0 else DutyCycle(duty, wait=inbox.wait)
+    own = [0.0, time.perf_counter()]  # own work since background work was served, resumed at
 
     def pause() -> None:
+        own[0] += time.perf_counter() - own[1]
         if pacing is not None:
             pacing.pace()
         inbox.read(block=False)
         served = False
-        while (kind := _first(inbox, req.KIND, urgent)) is not None:
+        while (kind := _first(inbox, req.KIND, urgent, urgent or own[0] >= FAIR_SLICE_S)):
             other, other_urgent = inbox.take(kind)
             _serve(ctx, inbox, other, other_urgent, duty)
             served = True
+            if not other_urgent:
+                own[0] = 0.0
         if req.KIND in inbox.pending:
             raise _Superseded
         if served and pacing is not None:
             pacing.restart()  # the time spent on others is not this request's
+        own[1] = time.perf_counter()
 
     try:
         out = render(req, ctx, pause)

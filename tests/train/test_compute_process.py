@@ -254,3 +254,55 @@ def test_a_target_goes_to_the_child_once_per_version():
         assert w.sent.count("ComputeTarget") == 2 and w.sent.count("ComputeJob") == 5
     finally:
         w.stop()
+
+
+def test_a_stream_of_background_fields_cannot_starve_a_background_trajectory(monkeypatch):
+    """The arrows while t plays come ~4 times a second; each used to be served at the next
+    field evaluation of a background trajectory (learned particles while training), which then
+    advanced one evaluation per arrow request and never finished (none in 20 s of gui_soak).
+    Now background work is served inside it only after FAIR_SLICE_S of its own work; a user's
+    request still goes at once."""
+    from flowscope.train import compute_process as cp
+
+    class Conn:
+        sent: list = []
+
+        def poll(self, *_):
+            return False
+
+        def send_bytes(self, data):
+            self.sent.append(cp.unpack(data))
+
+    inbox = cp._ChildInbox(Conn())
+    order: list[str] = []
+    at = [0, None]  # the trajectory's evaluation now, and when the user's request was served
+
+    def busy(seconds):
+        t_end = time.perf_counter() + seconds
+        while time.perf_counter() < t_end:
+            pass
+
+    def fake_render(req, ctx, pause=None):
+        order.append(req.KIND + ("!" if req.generation < 0 else ""))
+        if req.generation < 0:
+            at[1] = at[0]
+        if req.KIND == "field":
+            return req.generation
+        for i in range(50):  # 50 field evaluations of 5 ms each
+            if "field" not in inbox.pending:  # the window asks for the next arrows at once
+                inbox.pending["field"] = FieldRequest(100 + i, EM, None, 0.5, BOUNDS)
+            if i == 25:  # a user moves a slider: urgent, served at once
+                inbox.pending["field"] = FieldRequest(-1, EM, None, 0.5, BOUNDS)
+                inbox.urgent.add("field")
+            at[0] = i
+            pause()
+            busy(0.005)
+        return "done"
+
+    monkeypatch.setattr(cp, "render", fake_render)
+    inbox.pending["field"] = FieldRequest(1, EM, None, 0.5, BOUNDS)
+    cp._serve(None, inbox, TrajectoryRequest(1, EM, None, n=10, steps=2), urgent=False)
+    assert Conn.sent[-1][:2] == ("ok", "trajectory")  # it finished
+    background = order.count("field")
+    assert 1 <= background <= 12  # unfair: 49 (one per evaluation); fair: ~250 ms / 100 ms
+    assert at[1] == 25  # the user's request: at the first pause after it came
