@@ -138,6 +138,10 @@ def _serve(sid: int, begin: msg.Begin, cmd_q, out_q, user_work, parent) -> bool:
     if trainer.history.losses:
         trainer.publish()
     put(msg.Bye())
+    trainer.on_snapshot = None  # no cycle through publish: the model is freed now, not later
+    if trainer.device.type == "cuda":
+        del trainer
+        torch.cuda.empty_cache()  # the next session may be another model, or another program
     return True
 
 
