@@ -261,8 +261,9 @@ class ProcessComputeWorker(ComputeWorker):
         FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)."""
         self._in_flight: dict[str, Request] = {}  # kind -> the newest request sent, unanswered
         self._local_busy = False
-        # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
-        super().__init__(num_threads=num_threads, nice=0)
+        # the nice value is the child's only: this process's io thread keeps the window's (a
+        # niced thread holding the GIL stalls the GUI thread: see ComputeWorker.__init__)
+        super().__init__(num_threads=num_threads)
         self.child_nice = nice
         if nice > 0:
             self.user_work = None
@@ -365,7 +366,8 @@ class ProcessComputeWorker(ComputeWorker):
             if self._stop:
                 return None  # closing: nobody wants it
         self.computed_here += 1
-        return self.compute_now(req)  # the child is starting (or gone): compute here
+        # the child is starting (or gone): compute here, abandoned when the window closes
+        return self.compute_now(req, self._abandon_point)
 
     def _by_reference(self, req):
         """``req`` with its target replaced by a reference; the target itself goes to the child
