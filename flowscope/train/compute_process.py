@@ -32,7 +32,7 @@ from ..core.exact import ExactMarginal
 from .compute import ComputeWorker, Request
 from .messages import ComputeJob, ComputeTarget, TargetRef
 from .priority import BACKGROUND_DUTY, DutyCycle
-from .process_session import pack, unpack
+from .process_session import end_child, pack, unpack
 from .render import RenderContext, render
 
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
@@ -235,7 +235,7 @@ def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DU
             if not urgent and duty < 1.0:  # background work: rest in proportion afterwards
                 rest_until = time.perf_counter() + (time.perf_counter() - t0) * (1 / duty - 1)
     except _Gone:
-        return
+        end_child()  # at once (see process_session.end_child): the window joins this process
 
 
 def _rest(inbox: _ChildInbox, until: float) -> None:
