@@ -134,16 +134,17 @@ def test_lens_pins_on_click_follows_t_and_shows_the_network(win, qtbot):
 
 
 def test_lens_is_fast_for_the_largest_target():
-    """The inline part: 20,000 point components (a point file's cap), one point, < 5 ms."""
+    """The inline part: 20,000 point components (a point file's cap), one point, < 5 ms of CPU
+    (this thread's CPU time: on a loaded machine the wall time also counts other processes)."""
     import time
 
     rng = np.random.default_rng(0)
     mix = LensMixture(ExactMarginal(rng.normal(size=(20_000, 2)), widths=0.0))
     times = []
     for _ in range(30):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         mix.at(rng.normal(size=2), 0.5)
-        times.append(time.perf_counter() - t0)
+        times.append(time.thread_time() - t0)
     assert np.median(times) < 5e-3
 
 
