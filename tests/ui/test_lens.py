@@ -37,7 +37,7 @@ def win(qtbot, tmp_path, monkeypatch):
     w.shutdown()
 
 
-def _hover(qtbot, win, x, y) -> None:
+def _hover(qtbot, win, x, y, shown: bool = True) -> None:
     """Move the mouse over data point (x, y) of the ODE plot, as a user does (again until the
     plot's layout has settled: the first moves may map through a transform not yet updated)."""
     widget = win.explorer.widgets()[0]
@@ -51,7 +51,11 @@ def _hover(qtbot, win, x, y) -> None:
         h = win.lens.hover
         return h is not None and bool(np.allclose(h, [x, y], atol=0.05))
 
-    qtbot.waitUntil(moved, timeout=10_000)
+    qtbot.waitUntil(moved, timeout=60_000)
+    if shown:  # and the lens is drawn there (a slow update, e.g. on a busy machine, is deferred)
+        qtbot.waitUntil(lambda: win.lens.point is not None
+                        and bool(np.allclose(win.lens.point.x, [x, y], atol=0.05)),
+                        timeout=60_000)  # fmt: skip
 
 
 def _drawn_vectors(overlay, x):
