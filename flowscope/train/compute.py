@@ -32,6 +32,7 @@ from .render import (  # noqa: F401 - re-exported: the public names other module
     QUALITY_SOLVER,
     QUALITY_STEPS,
     RENDERERS,
+    Abandoned,
     DataField,
     FieldRequest,
     FieldResult,
@@ -54,38 +55,26 @@ from .render import (  # noqa: F401 - re-exported: the public names other module
 Request = TrajectoryRequest | FieldRequest | ImageRequest  # what submit() takes (and more kinds)
 
 
-def lower_thread_priority(nice: int) -> None:
-    """Raise this thread's nice value (Linux schedules threads separately); no-op elsewhere."""
-    import os
-    import threading
-
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except (OSError, AttributeError):
-        pass
-
-
 class ComputeWorker:
     """Background renderer. ``submit(request)``; poll ``take(kind)`` for the newest result."""
 
     KINDS = tuple(RENDERERS)  # every kind render() knows
 
-    def __init__(self, num_threads: int | None = 1, nice: int = 0):
+    def __init__(self, num_threads: int | None = 1):
         self._cond = threading.Condition()
         self._pending: dict[str, object] = {}
         self._results: dict[str, object] = {}
         self._stop = False
         self._thread: threading.Thread | None = None
         self._num_threads = num_threads
-        # Thread niceness stays 0 by default: a lowered thread that is descheduled while it
-        # holds the GIL stalls the trainer and the GUI (measured: trainer at ~5 steps/s).
-        self.nice = nice
+        # The worker thread keeps the window's priority, always: a niced thread shares the GIL
+        # with the GUI thread, and when it is descheduled (a busy machine) while it holds the
+        # GIL, the GUI thread waits for it (a priority inversion: the trainer fell to ~5
+        # steps/s, and closing a window waited minutes beside two busy loops).
         self._submitted: dict[str, float] = {}
         #: what outlives a request here: inference models per kind, the exact heatmap cache
         self.context = RenderContext()
+        self.context.cancelled = self._abandoning
         self.busy = False
         self._current: str | None = None  # the kind being computed on the worker thread
         self.last_error: str | None = None
@@ -103,9 +92,19 @@ class ComputeWorker:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._request_stop()
+        """Stop the worker thread, waiting at most ``timeout`` seconds: a computation in flight
+        is abandoned (:meth:`request_stop`), so this returns as soon as it reaches its next
+        field evaluation, not when it would have finished."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the worker to stop, and return at once. What it computes is abandoned at its
+        next field evaluation (:class:`~.render.Abandoned`): a closing window must not wait
+        for it, nor share the GIL with it while it saves (a starved computation in this
+        process slows every Python step of the GUI thread)."""
+        self._request_stop()
 
     @property
     def thread_ident(self) -> int | None:
@@ -171,12 +170,22 @@ class ComputeWorker:
 
     def _run(self, req):
         """Compute one request on the worker thread (subclasses may send it elsewhere)."""
-        return self.compute_now(req)
+        return self.compute_now(req, self._abandon_point)
+
+    def _abandoning(self) -> bool:
+        """True on the worker thread once it is asked to stop (computations there end; the
+        same context used from another thread, e.g. ``render_now``, is not affected)."""
+        return self._stop and threading.current_thread() is self._thread
+
+    def _abandon_point(self) -> None:
+        """``pause`` for :func:`~.render.render` on the worker thread: called before every
+        field evaluation of a trajectory (exact fields too, which have no network hook)."""
+        if self._abandoning():
+            raise Abandoned
 
     def _loop(self) -> None:
         if self._num_threads:
             torch.set_num_threads(self._num_threads)
-        lower_thread_priority(self.nice)
         while True:
             with self._cond:
                 while not self._pending and not self._stop:
@@ -195,6 +204,10 @@ class ComputeWorker:
                 res = self._run(req)
                 if res is not None:
                     self.last_error = None
+            except Abandoned:  # stopping: nobody wants it
+                with self._cond:
+                    self.busy, self._current = False, None
+                return
             except Exception as e:  # keep the worker alive; the GUI shows the message
                 res, self.last_error = None, f"{type(e).__name__}: {e}"
             with self._cond:

@@ -32,8 +32,8 @@ from ..core.exact import ExactMarginal
 from .compute import ComputeWorker, Request
 from .messages import ComputeJob, ComputeTarget, TargetRef
 from .priority import BACKGROUND_DUTY, DutyCycle
-from .process_session import pack, unpack
 from .render import RenderContext, render
+from .trainer_worker import end_child, pack, unpack
 
 COMPUTE_NICE = 19  # the old idle priority (FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)
 #: the child answers pending kinds in this order: cheap and latency-bound first
@@ -250,7 +250,7 @@ def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DU
             if not urgent and duty < 1.0:  # background work: rest in proportion afterwards
                 rest_until = time.perf_counter() + (time.perf_counter() - t0) * (1 / duty - 1)
     except _Gone:
-        return
+        end_child()  # at once (see process_session.end_child): the window joins this process
 
 
 def _rest(inbox: _ChildInbox, until: float) -> None:
@@ -276,8 +276,9 @@ class ProcessComputeWorker(ComputeWorker):
         FLOWSCOPE_COMPUTE_PRIORITY=idle, for comparisons)."""
         self._in_flight: dict[str, Request] = {}  # kind -> the newest request sent, unanswered
         self._local_busy = False
-        # this process's io thread keeps nice 0 (a niced thread holding the GIL stalls the GUI)
-        super().__init__(num_threads=num_threads, nice=0)
+        # the nice value is the child's only: this process's io thread keeps the window's (a
+        # niced thread holding the GIL stalls the GUI thread: see ComputeWorker.__init__)
+        super().__init__(num_threads=num_threads)
         self.child_nice = nice
         if nice > 0:
             self.user_work = None
@@ -380,7 +381,8 @@ class ProcessComputeWorker(ComputeWorker):
             if self._stop:
                 return None  # closing: nobody wants it
         self.computed_here += 1
-        return self.compute_now(req)  # the child is starting (or gone): compute here
+        # the child is starting (or gone): compute here, abandoned when the window closes
+        return self.compute_now(req, self._abandon_point)
 
     def _by_reference(self, req):
         """``req`` with its target replaced by a reference; the target itself goes to the child

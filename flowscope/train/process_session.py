@@ -23,11 +23,12 @@ from . import priority
 from .priority import UserWork
 from .session import SessionView
 from .trainer import LossHistory, Snapshot, TrainConfig
-from .trainer_worker import (  # noqa: F401 - pack, unpack, POLL_EVERY, Background: re-exported
+from .trainer_worker import (  # noqa: F401 - some only re-exported
     POLL_EVERY,
     Background,
     TrainerWorker,
     background,
+    end_child,
     new_session_id,
     pack,
     pool,

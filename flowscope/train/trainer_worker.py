@@ -48,9 +48,30 @@ def unpack(data: bytes):
     return pickle.loads(data)
 
 
+def end_child() -> None:
+    """End this child process now that its last message is sent: multiprocessing's exit hook
+    (it flushes the queues' feeder threads, as at a normal exit), then ``os._exit``. Python's
+    own teardown (torch's modules) took 0.7-1.8 s on a quiet machine, and longer on a busy one,
+    and a closing window joins its children: it waited for that teardown (the join timed out
+    after 1 s, and the child was terminated). Returns (does nothing) outside a child process."""
+    import multiprocessing.util
+
+    if mp.parent_process() is None:
+        return
+    exit_hook = getattr(multiprocessing.util, "_exit_function", None)  # private, not typed
+    if exit_hook is not None:
+        exit_hook()
+    os._exit(0)
+
+
 # ----------------------------------------------------------------------------- the child
 def worker_main(cmd_q, out_q, nice: int = 0, user_work: UserWork | None = None) -> None:
     """The child: serve sessions one after another until ``Exit`` or the window is gone."""
+    _serve_all(cmd_q, out_q, nice, user_work)
+    end_child()  # at once: the window may be joining this process
+
+
+def _serve_all(cmd_q, out_q, nice: int, user_work: UserWork | None) -> None:
     torch.set_num_threads(1)
     if nice > 0 and hasattr(os, "nice"):
         os.nice(nice)  # the window first: a process has its own GIL, so no priority inversion

@@ -411,6 +411,8 @@ class ImageWindow(FlowscopeWindow):
         if not self.model_files.confirm_discard():
             event.ignore()
             return
+        self.timer.stop()
+        self.worker.request_stop()  # abandoned before the autosave (see MainWindow.closeEvent)
         self.model_files.autosave()
         self.shutdown()
         event.accept()

@@ -449,6 +449,10 @@ class MainWindow(FlowscopeWindow):
         if not self.project.maybe_save():
             event.ignore()
             return
+        # what the compute thread works on is abandoned first: the save below shares the GIL
+        # with nothing (a starved computation made it wait minutes on a loaded machine)
+        self.view.stop()
+        self.worker.request_stop()
         self.project.keep_last_session()
         self.shutdown()
         event.accept()

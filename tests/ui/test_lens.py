@@ -37,7 +37,7 @@ def win(qtbot, tmp_path, monkeypatch):
     w.shutdown()
 
 
-def _hover(qtbot, win, x, y) -> None:
+def _hover(qtbot, win, x, y, shown: bool = True) -> None:
     """Move the mouse over data point (x, y) of the ODE plot, as a user does (again until the
     plot's layout has settled: the first moves may map through a transform not yet updated)."""
     widget = win.explorer.widgets()[0]
@@ -51,7 +51,11 @@ def _hover(qtbot, win, x, y) -> None:
         h = win.lens.hover
         return h is not None and bool(np.allclose(h, [x, y], atol=0.05))
 
-    qtbot.waitUntil(moved, timeout=10_000)
+    qtbot.waitUntil(moved, timeout=60_000)
+    if shown:  # and the lens is drawn there (a slow update, e.g. on a busy machine, is deferred)
+        qtbot.waitUntil(lambda: win.lens.point is not None
+                        and bool(np.allclose(win.lens.point.x, [x, y], atol=0.05)),
+                        timeout=60_000)  # fmt: skip
 
 
 def _drawn_vectors(overlay, x):
@@ -134,16 +138,17 @@ def test_lens_pins_on_click_follows_t_and_shows_the_network(win, qtbot):
 
 
 def test_lens_is_fast_for_the_largest_target():
-    """The inline part: 20,000 point components (a point file's cap), one point, < 5 ms."""
+    """The inline part: 20,000 point components (a point file's cap), one point, < 5 ms of CPU
+    (this thread's CPU time: on a loaded machine the wall time also counts other processes)."""
     import time
 
     rng = np.random.default_rng(0)
     mix = LensMixture(ExactMarginal(rng.normal(size=(20_000, 2)), widths=0.0))
     times = []
     for _ in range(30):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         mix.at(rng.normal(size=2), 0.5)
-        times.append(time.perf_counter() - t0)
+        times.append(time.thread_time() - t0)
     assert np.median(times) < 5e-3
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .context import DENSITY_CACHE_SIZE, RenderContext
+from .context import DENSITY_CACHE_SIZE, Abandoned, RenderContext
 from .field import exact_density, render_field
 from .fields import DataField, PausingField, with_source
 from .grids import density_grid, field_grids, grid_points, typical_length
@@ -120,10 +120,11 @@ def render(request, ctx: RenderContext, pause: Pause | None = None):
 __all__ = [
     "DENSITY_CACHE_SIZE", "DENSITY_SOURCES", "DENSITY_T_QUANTUM", "DIAGNOSTIC_SOURCES",
     "FIELD_SOURCES", "GUIDE_PARTS", "LEARNED_CHUNK", "NEEDS_GRAD", "QUALITY_N", "QUALITY_SEED",
-    "QUALITY_SOLVER", "QUALITY_STEPS", "RENDERERS", "DataField", "FieldRequest", "FieldResult",
-    "ImageRequest", "ImageResult", "Pause", "PausingField", "RenderContext", "Renderer",
-    "TargetRequest", "TargetResult", "TrajectoryRequest", "TrajectoryResult", "density_grid",
-    "exact_density", "field_grids", "grid_points", "particle_classes", "reference_quality",
-    "render", "render_diagmap", "render_diagnostics", "render_field", "render_images",
-    "render_requested", "render_target", "render_trajectory", "typical_length", "with_source",
+    "QUALITY_SOLVER", "QUALITY_STEPS", "RENDERERS", "Abandoned", "DataField", "FieldRequest",
+    "FieldResult", "ImageRequest", "ImageResult", "Pause", "PausingField", "RenderContext",
+    "Renderer", "TargetRequest", "TargetResult", "TrajectoryRequest", "TrajectoryResult",
+    "density_grid", "exact_density", "field_grids", "grid_points", "particle_classes",
+    "reference_quality", "render", "render_diagmap", "render_diagnostics", "render_field",
+    "render_images", "render_requested", "render_target", "render_trajectory", "typical_length",
+    "with_source",
 ]  # fmt: skip

@@ -4,6 +4,7 @@ cache of exact heatmaps. Qt-free."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 
@@ -12,6 +13,11 @@ from ...core.flow_model import FlowModel
 from ..trainer import Snapshot
 
 DENSITY_CACHE_SIZE = 600  # 96 x 96 float32 grids: ~22 MB at most
+
+
+class Abandoned(Exception):
+    """The worker computing a request is stopping (its window closed): nobody wants the result,
+    so the computation ends at its next network evaluation instead of running to its end."""
 
 
 class RenderContext:
@@ -25,6 +31,10 @@ class RenderContext:
         self.models: dict[str, tuple[object, FlowModel]] = {}  # slot -> (snapshot key, model)
         #: exact heatmaps by (target, t quantum, class, w, kind, bounds, grid), oldest first
         self.density_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        #: set by a worker thread: True once what it computes is abandoned (it is stopping).
+        #: Every forward pass of an inference model made here checks it (a hook), so requests
+        #: without pause points (straightness, steps curve, reflow pairs, images) end too.
+        self.cancelled: Callable[[], bool] | None = None
 
     def model_for(self, snapshot: Snapshot, slot: str) -> FlowModel:
         """An inference model holding ``snapshot``'s weights. Each slot (request kind) has its
@@ -38,11 +48,21 @@ class RenderContext:
         m = None if held is None else held[1]
         if m is None or m.config != snapshot.config or m.normalization != snapshot.normalization:
             m = snapshot.to_model()
+            net = getattr(m, "net", None)  # an external field's stand-in has no network
+            if isinstance(net, torch.nn.Module):
+                net.register_forward_pre_hook(self._check_cancelled)
         else:
             m.net.load_state_dict(snapshot.state_dict)
             m.schedule = _schedule(snapshot.schedule)
         self.models[slot] = (key, m)
         return m
+
+    def _check_cancelled(self, module, args) -> None:
+        """A forward pre-hook on every inference model: raise :class:`Abandoned` when the
+        worker stopped."""
+        cancelled = self.cancelled
+        if cancelled is not None and cancelled():
+            raise Abandoned
 
     def field_for(
         self, exact: ExactMarginal, snapshot: Snapshot | None, slot: str
