@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.support import describe_excess
 from . import formulas as F
+from .steady_label import reserve_lines
 
 
 def class_color(k: int) -> str:
@@ -96,7 +97,8 @@ class CurvesPanel(QWidget):
         lay.addWidget(self.quality_plot, 1)
         self.quality_plot.setVisible(with_quality)
         self.floor_stderr: float | None = None
-        self.excess_label = QLabel("")
+        # two lines kept: the text changes each second and must not resize the column
+        self.excess_label = reserve_lines(QLabel(""), 2)
         self.excess_label.setStyleSheet("color:#555;")
         lay.addWidget(self.excess_label)
         self._empty_ranges()
