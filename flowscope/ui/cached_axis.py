@@ -85,6 +85,7 @@ class CachedAxis(pg.AxisItem):
     def __init__(self, orientation: str, pictures: AxisPictures | None = None, **kwargs) -> None:
         self.pictures = pictures if pictures is not None else AxisPictures()
         self._text_size: float | None = None
+        self._rect_now = None  # boundingRect() while a picture is drawn (see paint)
         super().__init__(orientation, **kwargs)
 
     def _picture_key(self) -> tuple:
@@ -104,7 +105,11 @@ class CachedAxis(pg.AxisItem):
 
     def _updateMaxTextSize(self, x) -> None:  # noqa: N802 - pyqtgraph's name
         self._text_size = x  # what generateDrawSpecs measured: replayed with a reused picture
+        self._rect_now = None  # the size may change now
         super()._updateMaxTextSize(x)
+
+    def boundingRect(self):  # noqa: N802 - Qt override
+        return self._rect_now if self._rect_now is not None else super().boundingRect()
 
     def paint(self, p, opt, widget) -> None:
         if self.picture is None:
@@ -117,7 +122,13 @@ class CachedAxis(pg.AxisItem):
                     if self.style["tickFont"]:
                         painter.setFont(self.style["tickFont"])
                     self._text_size = None
-                    specs = self.generateDrawSpecs(painter)
+                    # generateDrawSpecs asks for the bounding rect once per tick label (each
+                    # maps the linked view's rect): it is the same until the text size is set
+                    self._rect_now = super().boundingRect()
+                    try:
+                        specs = self.generateDrawSpecs(painter)
+                    finally:
+                        self._rect_now = None
                     if specs is not None:
                         self.drawPicture(painter, *specs)
                 finally:
