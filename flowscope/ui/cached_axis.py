@@ -7,7 +7,7 @@ plots), in one turn of the event loop (bench/gui_latency.py). Two things make mo
 repeat work:
 
 - the ODE and SDE plots are linked: their axes show the same range at the same size, so the
-  second one can play the first one's picture (axes given one ``AxisPictures`` share);
+  second one can play the first one's picture (the axes share one store, ``SHARED``);
 - targets share bounds (most presets are the same box): switching back finds the picture of
   the last few (range, size) pairs.
 
@@ -24,7 +24,7 @@ from collections import OrderedDict
 import pyqtgraph as pg
 from PySide6 import QtGui
 
-__all__ = ["AxisPictures", "CachedAxis"]
+__all__ = ["SHARED", "AxisPictures", "CachedAxis", "cached_axes"]
 
 
 class AxisPictures:
@@ -50,6 +50,18 @@ class AxisPictures:
         self._pictures.move_to_end(key)
         while len(self._pictures) > self.size:
             self._pictures.popitem(last=False)
+
+
+#: the pictures of every CachedAxis given no store of its own: a key names everything a picture
+#: is drawn from, so any two axes with one key draw the same picture (the linked ODE and SDE
+#: plots; a plot back at a range it showed before)
+SHARED = AxisPictures(32)
+
+
+def cached_axes(*names: str) -> dict[str, CachedAxis]:
+    """``axisItems`` for a PlotWidget / PlotItem: CachedAxis for ``names`` (default: left and
+    bottom, the ones flowscope's plots show)."""
+    return {name: CachedAxis(name) for name in names or ("left", "bottom")}
 
 
 def _rect(r) -> tuple[float, float, float, float] | None:
@@ -80,10 +92,10 @@ def _plain(value):
 
 
 class CachedAxis(pg.AxisItem):
-    """An AxisItem whose pictures are kept in ``pictures`` (shared with its linked twins)."""
+    """An AxisItem whose pictures are kept in ``pictures`` (default: ``SHARED``)."""
 
     def __init__(self, orientation: str, pictures: AxisPictures | None = None, **kwargs) -> None:
-        self.pictures = pictures if pictures is not None else AxisPictures()
+        self.pictures = pictures if pictures is not None else SHARED
         self._text_size: float | None = None
         self._rect_now = None  # boundingRect() while a picture is drawn (see paint)
         super().__init__(orientation, **kwargs)

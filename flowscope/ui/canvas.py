@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider
 
 from flowscope.core.data.drawing import LABEL_NAMES, MAX_LABELS, Drawing, Stroke
-from flowscope.ui.cached_axis import CachedAxis
+from flowscope.ui.cached_axis import cached_axes
 from flowscope.ui.canvas_items import (
     CLASS_COLORS,
     AddStrokeCommand,
@@ -178,7 +178,7 @@ class TargetCanvas(QWidget):
 
     def _build_plot(self) -> pg.PlotWidget:
         self._view_box = StrokeViewBox()
-        axes = {k: CachedAxis(k) for k in ("left", "bottom")}  # a box seen before: replayed
+        axes = cached_axes()  # a box seen before is replayed (ui/cached_axis.py)
         self._plot = pg.PlotWidget(self, background="w", viewBox=self._view_box, axisItems=axes)
         item = self._plot.getPlotItem()
         item.hideButtons()

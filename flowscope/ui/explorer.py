@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
-from flowscope.ui.cached_axis import AxisPictures, CachedAxis
+from flowscope.ui.cached_axis import cached_axes
 from flowscope.ui.colorbar import ScaleStrip, sequential_colormap
 from flowscope.ui.field_items import (
     ArrowField,
@@ -58,12 +58,9 @@ PIXMAP_CACHE_MARGIN = 1.5  # room beyond the cached layers (Qt caches other pixm
 class _Side:
     """One plot and its layer items."""
 
-    def __init__(self, name: str, title: str, use_gl: bool, point_size: float,
-                 pictures: AxisPictures | None = None) -> None:  # fmt: skip
+    def __init__(self, name: str, title: str, use_gl: bool, point_size: float) -> None:
         self.name = name
-        # the linked twins' axes show one range at one size: one draws, the other replays
-        axes = {k: CachedAxis(k, pictures) for k in ("left", "bottom")}
-        self.widget = pg.PlotWidget(background="w", axisItems=axes)
+        self.widget = pg.PlotWidget(background="w", axisItems=cached_axes())  # twins share
         if use_gl:
             # (PlotWidget(useOpenGL=True) would be swallowed by PlotItem(**kwargs).)
             # GLViewport: pyqtgraph's GL viewport whose grabFramebuffer() shows the scene
@@ -172,10 +169,9 @@ class ExplorerView(QtWidgets.QWidget):
     ) -> None:
         super().__init__(parent)
         self._use_gl = gl_preferred() if use_gl is None else bool(use_gl) and gl_available()
-        self.axis_pictures = AxisPictures()  # the ODE and SDE axes' (ui/cached_axis.py)
         self._sides = {
-            "ode": _Side("ode", ODE_TITLE, self._use_gl, point_size, self.axis_pictures),
-            "sde": _Side("sde", SDE_TITLE, self._use_gl, point_size, self.axis_pictures),
+            "ode": _Side("ode", ODE_TITLE, self._use_gl, point_size),
+            "sde": _Side("sde", SDE_TITLE, self._use_gl, point_size),
         }
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
