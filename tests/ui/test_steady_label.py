@@ -8,7 +8,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget  # noqa: E402
+from PySide6.QtCore import QEvent, QPoint  # noqa: E402
+from PySide6.QtGui import QHelpEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLabel, QToolTip, QVBoxLayout, QWidget  # noqa: E402
 
 from flowscope.state import AppState  # noqa: E402
 from flowscope.ui.main_window import MainWindow  # noqa: E402
@@ -27,6 +29,10 @@ def test_elided_label_asks_for_no_width_and_keeps_its_text(qtbot):
     assert label.text() == LONG  # the whole text (tests and the tooltip read it)
     label.resize(200, h)
     assert label.is_elided()
+    label.show()
+    tip = QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
+    QApplication.sendEvent(label, tip)
+    assert QToolTip.text() == LONG  # the elided text is in the tooltip
     label.setText("short")
     assert not label.is_elided()
 
