@@ -58,10 +58,11 @@ class AxisPictures:
 SHARED = AxisPictures(32)
 
 
-def cached_axes(*names: str) -> dict[str, CachedAxis]:
+def cached_axes(*names: str, pictures: AxisPictures | None = None) -> dict[str, CachedAxis]:
     """``axisItems`` for a PlotWidget / PlotItem: CachedAxis for ``names`` (default: left and
-    bottom, the ones flowscope's plots show)."""
-    return {name: CachedAxis(name) for name in names or ("left", "bottom")}
+    bottom, the ones flowscope's plots show). A plot whose ranges keep changing (a training
+    curve) gives its own ``pictures``: in SHARED it would push out the boxes of the targets."""
+    return {name: CachedAxis(name, pictures) for name in names or ("left", "bottom")}
 
 
 def _rect(r) -> tuple[float, float, float, float] | None:

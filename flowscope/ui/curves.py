@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.support import describe_excess
 from . import formulas as F
-from .cached_axis import cached_axes
+from .cached_axis import AxisPictures, cached_axes
 from .steady_label import reserve_lines
 
 
@@ -45,7 +45,8 @@ class CurvesPanel(QWidget):
         from .log_axis import LogAxis  # decades (and 2s, 5s) in plain numbers, not '9·10¹'
 
         # cached axes (ui/cached_axis.py): the empty ranges come back after each reset or open
-        axes = {"left": LogAxis("left"), **cached_axes("bottom")}
+        own = self.axis_pictures = AxisPictures(8)  # their ranges move while training
+        axes = {"left": LogAxis("left", own), **cached_axes("bottom", pictures=own)}
         self.loss_plot = pg.PlotWidget(background="w", axisItems=axes)
         self.loss_plot.setLogMode(x=False, y=True)
         self.loss_plot.setLabel("left", "loss")
@@ -64,7 +65,7 @@ class CurvesPanel(QWidget):
         self.floor_line = pg.InfiniteLine(angle=0, pen=dash)
         self.floor_line.setVisible(False)
         self.loss_plot.addItem(self.floor_line)
-        self.quality_plot = pg.PlotWidget(background="w", axisItems=cached_axes())
+        self.quality_plot = pg.PlotWidget(background="w", axisItems=cached_axes(pictures=own))
         # 8 pt and no "(x0.001)": the label was longer than the 110-px plot and cut off
         self.quality_plot.setLabel("left", "energy dist.", **{"font-size": "8pt"})
         self.quality_plot.getAxis("left").enableAutoSIPrefix(False)
