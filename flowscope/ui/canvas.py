@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider
 
 from flowscope.core.data.drawing import LABEL_NAMES, MAX_LABELS, Drawing, Stroke
+from flowscope.ui.cached_axis import cached_axes
 from flowscope.ui.canvas_items import (
     CLASS_COLORS,
     AddStrokeCommand,
@@ -177,7 +178,8 @@ class TargetCanvas(QWidget):
 
     def _build_plot(self) -> pg.PlotWidget:
         self._view_box = StrokeViewBox()
-        self._plot = pg.PlotWidget(self, background="w", viewBox=self._view_box)
+        axes = cached_axes()  # a box seen before is replayed (ui/cached_axis.py)
+        self._plot = pg.PlotWidget(self, background="w", viewBox=self._view_box, axisItems=axes)
         item = self._plot.getPlotItem()
         item.hideButtons()
         item.showGrid(x=True, y=True, alpha=GRID_ALPHA)

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.support import describe_excess
 from . import formulas as F
+from .cached_axis import AxisPictures, cached_axes
+from .steady_label import reserve_lines
 
 
 def class_color(k: int) -> str:
@@ -42,7 +44,10 @@ class CurvesPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         from .log_axis import LogAxis  # decades (and 2s, 5s) in plain numbers, not '9·10¹'
 
-        self.loss_plot = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})
+        # cached axes (ui/cached_axis.py): the empty ranges come back after each reset or open
+        own = self.axis_pictures = AxisPictures(8)  # their ranges move while training
+        axes = {"left": LogAxis("left", own), **cached_axes("bottom", pictures=own)}
+        self.loss_plot = pg.PlotWidget(background="w", axisItems=axes)
         self.loss_plot.setLogMode(x=False, y=True)
         self.loss_plot.setLabel("left", "loss")
         self.loss_plot.setLabel("bottom", "step")
@@ -60,7 +65,7 @@ class CurvesPanel(QWidget):
         self.floor_line = pg.InfiniteLine(angle=0, pen=dash)
         self.floor_line.setVisible(False)
         self.loss_plot.addItem(self.floor_line)
-        self.quality_plot = pg.PlotWidget(background="w")
+        self.quality_plot = pg.PlotWidget(background="w", axisItems=cached_axes(pictures=own))
         # 8 pt and no "(x0.001)": the label was longer than the 110-px plot and cut off
         self.quality_plot.setLabel("left", "energy dist.", **{"font-size": "8pt"})
         self.quality_plot.getAxis("left").enableAutoSIPrefix(False)
@@ -96,7 +101,8 @@ class CurvesPanel(QWidget):
         lay.addWidget(self.quality_plot, 1)
         self.quality_plot.setVisible(with_quality)
         self.floor_stderr: float | None = None
-        self.excess_label = QLabel("")
+        # two lines kept: the text changes each second and must not resize the column
+        self.excess_label = reserve_lines(QLabel(""), 2)
         self.excess_label.setStyleSheet("color:#555;")
         lay.addWidget(self.excess_label)
         self._empty_ranges()

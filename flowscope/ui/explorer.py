@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
+from flowscope.ui.cached_axis import cached_axes
 from flowscope.ui.colorbar import ScaleStrip, sequential_colormap
 from flowscope.ui.field_items import (
     ArrowField,
@@ -56,7 +57,7 @@ class _Side:
 
     def __init__(self, name: str, title: str, use_gl: bool, point_size: float) -> None:
         self.name = name
-        self.widget = pg.PlotWidget(background="w")
+        self.widget = pg.PlotWidget(background="w", axisItems=cached_axes())  # twins share
         if use_gl:
             # (PlotWidget(useOpenGL=True) would be swallowed by PlotItem(**kwargs).)
             # GLViewport: pyqtgraph's GL viewport whose grabFramebuffer() shows the scene

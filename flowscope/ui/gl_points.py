@@ -139,6 +139,9 @@ class GLPointsItem(pg.GraphicsObject):
         self._gl: _GLResources | None = None
         self._pad_px: tuple[float, float] | None = None
         self._gl_failed = False
+        #: (key, images) of the last raster splat: a repaint for another layer (arrows, the
+        #: heatmap, an axis) with the same particles and view draws these again (~2 ms saved)
+        self._splat_cache: tuple[tuple, list] | None = None
         if xy is not None:
             self.setData(xy, colors, size)
 
@@ -160,6 +163,7 @@ class GLPointsItem(pg.GraphicsObject):
         if size is not None:
             self._size = float(size)
         self._xy, self._colors, self._dirty = xy, colors, True
+        self._splat_cache = None
         self.prepareGeometryChange()
         self._rect = self._data_rect(xy)
         self.informViewBoundsChanged()
@@ -344,21 +348,35 @@ class GLPointsItem(pg.GraphicsObject):
     def _paint_splat(self, painter: QtGui.QPainter) -> None:
         tr = painter.combinedTransform()  # item -> viewport pixels (no backing-store offset)
         dev = painter.device()
+        key = (
+            self._color, self._size, dev.width(), dev.height(),  # (setData clears the cache)
+            tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy(),
+        )  # fmt: skip
+        if self._splat_cache is None or self._splat_cache[0] != key:
+            self._splat_cache = (key, self._splat_images(tr, dev.width(), dev.height()))
+        painter.save()
+        painter.resetTransform()
+        for point, image, _pixels in self._splat_cache[1]:
+            painter.drawImage(point, image)
+        painter.restore()
+
+    def _splat_images(self, tr: QtGui.QTransform, width: int, height: int) -> list:
+        """(top-left, QImage, its pixel array) per colour group, in device pixels."""
         x, y = self._xy[:, 0], self._xy[:, 1]
         px = tr.m11() * x + tr.m21() * y + tr.dx()
         py = tr.m12() * x + tr.m22() * y + tr.dy()
-        painter.save()
-        painter.resetTransform()
+        images = []
         for sel, color in self._colour_groups():
             xs, ys = (px, py) if sel is None else (px[sel], py[sel])
-            out = splat(xs, ys, dev.width(), dev.height(), self._size, color)
+            out = splat(xs, ys, width, height, self._size, color)
             if out is None:
                 continue
             x0, y0, img = out
             h, w = img.shape
             fmt = QtGui.QImage.Format.Format_ARGB32_Premultiplied  # drawn without a conversion
-            painter.drawImage(QtCore.QPointF(x0, y0), QtGui.QImage(img.data, w, h, 4 * w, fmt))
-        painter.restore()
+            # (the QImage reads img's memory: img is kept beside it)
+            images.append((QtCore.QPointF(x0, y0), QtGui.QImage(img.data, w, h, 4 * w, fmt), img))
+        return images
 
     def _colour_groups(self) -> list:
         """(index or None, colour) per splat: particles coloured by class (a few distinct

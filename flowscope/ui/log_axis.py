@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-import pyqtgraph as pg
+from .cached_axis import CachedAxis
 
 __all__ = ["LogAxis", "log_label"]
 
@@ -25,7 +25,7 @@ def log_label(value: float) -> str:
     return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
 
 
-class LogAxis(pg.AxisItem):
+class LogAxis(CachedAxis):
     """AxisItem for setLogMode(..., True) axes: labels as :func:`log_label`, only 1 (and 2, 5
     when a decade has room for them) of each decade."""
 

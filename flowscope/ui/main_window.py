@@ -27,6 +27,7 @@ from .controllers.project import ProjectFiles
 from .explorer import ExplorerView
 from .menus import build_main_menus
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
+from .steady_label import ElidedLabel
 from .target_panel import TargetPanel
 from .time_bar import TimeBar
 from .window_base import ControlColumn, FlowscopeWindow, fitted_size
@@ -150,7 +151,7 @@ class MainWindow(FlowscopeWindow):
         self._time_bar = self.time_bar.layout()  # story.install adds the lens box
         cv.addWidget(self.time_bar)
         # on its own line: a long status beside the slider squeezed it to nothing at 1024 px
-        self.status_label = QLabel("")
+        self.status_label = ElidedLabel("")  # its text's width must not resize the explorer
         self.status_label.setStyleSheet("color:#555;")
         cv.addWidget(self.status_label)
         self.sde_warning_label = QLabel("")

@@ -25,6 +25,7 @@ from . import formulas as F
 from .binding import Binder
 from .curves import CurvesPanel, class_color, class_swatch  # noqa: F401 - re-exported
 from .diagnostics_maps import DIAGNOSTIC_LABELS, DIAGNOSTIC_TIP
+from .steady_label import reserve_lines
 
 # The choice lists come from the code that implements them (the state fields' metadata reads
 # core and the compute worker): a schedule added in core shows up here with its own label.
@@ -135,8 +136,8 @@ class TrainControls(QGroupBox):
 
     def _finish(self, form: QFormLayout, status: str) -> None:
         """Lay out the form, the Train / Step / Reset buttons and the status line."""
-        self.status = QLabel(status)
-        self.status.setWordWrap(True)
+        # two lines kept: a status that wraps to one line more or less must not resize the column
+        self.status = reserve_lines(QLabel(status), 2)
         self.status.setStyleSheet("color:#555;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)

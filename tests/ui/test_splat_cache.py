@@ -1,0 +1,57 @@
+"""The raster particles are splatted once per (positions, view): a repaint for another layer
+reuses the image (issue 10), and new positions, a pan or a new colour splat again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+import pyqtgraph as pg  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from flowscope.ui import gl_points  # noqa: E402
+
+
+def _grab(w):
+    for _ in range(3):
+        QApplication.processEvents()
+    return w.grab().toImage()
+
+
+def test_repaints_reuse_the_splat_until_the_particles_or_the_view_change(qtbot, monkeypatch):
+    calls = []
+    real = gl_points.splat
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gl_points, "splat", counting)
+    w = pg.PlotWidget(background="w")
+    w.setFixedSize(300, 300)
+    item = gl_points.GLPointsItem(size=3.0, color=(0.1, 0.4, 0.8, 0.8))
+    w.addItem(item)
+    w.getPlotItem().getViewBox().setRange(xRange=(-2, 2), yRange=(-2, 2), padding=0)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    rng = np.random.default_rng(0)
+    item.setData(rng.normal(size=(500, 2)).astype(np.float32))
+    first = _grab(w)
+    n = len(calls)
+    assert n >= 1
+    w.viewport().repaint()  # another layer's repaint: same particles, same view
+    assert _grab(w) == first and len(calls) == n
+
+    item.setData(rng.normal(size=(500, 2)).astype(np.float32))  # new positions
+    moved = _grab(w)
+    assert len(calls) > n and moved != first
+    n = len(calls)
+    w.getPlotItem().getViewBox().setRange(xRange=(-1, 3), yRange=(-2, 2), padding=0)  # a pan
+    assert _grab(w) != moved and len(calls) > n
+    n = len(calls)
+    item.setColor((0.9, 0.1, 0.1, 0.8))
+    _grab(w)
+    assert len(calls) > n
