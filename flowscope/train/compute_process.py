@@ -96,6 +96,7 @@ class _ChildInbox:
         self.conn = conn
         self.pending: dict[str, object] = {}
         self.urgent: set[str] = set()  # pending kinds that a user's action asked for
+        self.since: dict[str, float] = {}  # when each pending kind began to wait
         self.targets = _TargetBook()
 
     def send(self, status: str, req, payload=None) -> None:
@@ -134,22 +135,31 @@ class _ChildInbox:
                 if urgent:  # a replacement of an urgent request stays urgent (same settings)
                     self.urgent.add(req.KIND)
                 self.pending[req.KIND] = req
+                self.since.setdefault(req.KIND, time.perf_counter())  # a replacement waits on
         except (EOFError, OSError) as e:
             raise _Gone from e
 
     def next_kind(self, before: str | None = None) -> str | None:
-        """The most urgent pending kind: a user's request first, then by PRIORITY (only kinds
-        more urgent than ``before`` if given)."""
+        """The most urgent pending kind: a user's request first, then background work that has
+        waited FAIR_WAIT_S (oldest first), then by PRIORITY (only kinds more urgent than
+        ``before`` if given). Without the wait rule, the arrows' requests while t plays (one
+        pending at almost any time) kept learned particles from ever starting (gui_soak)."""
         kinds = PRIORITY if before is None else PRIORITY[: PRIORITY.index(before)]
         for k in kinds:
             if k in self.pending and k in self.urgent:
                 return k
+        if before is None:
+            now = time.perf_counter()
+            waited = [(self.since.get(k, now), k) for k in kinds if k in self.pending]
+            if waited and now - min(waited)[0] >= FAIR_WAIT_S:
+                return min(waited)[1]
         return next((k for k in kinds if k in self.pending), None)
 
     def take(self, kind: str):
         """(request, urgent) of the pending ``kind``, removed from the inbox."""
         urgent = kind in self.urgent
         self.urgent.discard(kind)
+        self.since.pop(kind, None)
         return self.pending.pop(kind), urgent
 
     def wait(self, seconds: float) -> None:
@@ -160,6 +170,9 @@ class _ChildInbox:
             raise _Gone from e
 
 
+#: background work that has waited this long goes before newer background work of kinds that
+#: PRIORITY puts first
+FAIR_WAIT_S = 1.0
 #: background work of the request being computed between two background requests served in
 #: its middle: a stream of them (the arrows while t plays, ~4 a second) must not keep a long one
 #: (learned particles while training) from ever finishing; it got none in 20 s before this

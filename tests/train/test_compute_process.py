@@ -306,3 +306,23 @@ def test_a_stream_of_background_fields_cannot_starve_a_background_trajectory(mon
     background = order.count("field")
     assert 1 <= background <= 12  # unfair: 49 (one per evaluation); fair: ~250 ms / 100 ms
     assert at[1] == 25  # the user's request: at the first pause after it came
+
+
+def test_background_work_that_has_waited_goes_before_newer_background_work():
+    """A field request pending at almost any time (the arrows while t plays) must not keep a
+    background trajectory from starting: after FAIR_WAIT_S it goes first; a user's request
+    still goes before both."""
+    from flowscope.train import compute_process as cp
+
+    inbox = cp._ChildInbox(None)
+    now = time.perf_counter()
+    inbox.pending["trajectory"] = TrajectoryRequest(1, EM, None, n=10, steps=2)
+    inbox.pending["field"] = FieldRequest(1, EM, None, 0.5, BOUNDS)
+    inbox.since.update(trajectory=now - 0.2, field=now)
+    assert inbox.next_kind() == "field"  # PRIORITY: the arrows first
+    inbox.since["trajectory"] = now - cp.FAIR_WAIT_S - 0.1
+    assert inbox.next_kind() == "trajectory"  # it has waited long enough
+    inbox.urgent.add("field")
+    assert inbox.next_kind() == "field"  # a user's request before any background work
+    req, urgent = inbox.take("trajectory")
+    assert urgent is False and "trajectory" not in inbox.since
