@@ -258,10 +258,14 @@ def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DU
             if kind is None:  # cannot happen: PRIORITY names every kind (test_render.py)
                 raise RuntimeError(f"requests of unknown kinds: {sorted(inbox.pending)}")
             req, urgent = inbox.take(kind)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.thread_time()
             _serve(ctx, inbox, req, urgent, duty)
-            if not urgent and duty < 1.0:  # background work: rest in proportion afterwards
-                rest_until = time.perf_counter() + (time.perf_counter() - t0) * (1 / duty - 1)
+            if not urgent and duty < 1.0:
+                # background work: rest until it has used ``duty`` of the time since it began.
+                # Its CPU time, not its wall time: a long request paced itself already (a learned
+                # trajectory over 15 s of wall time rested 60 s more, and the arrows with it)
+                now = time.perf_counter()
+                rest_until = now + max(0.0, (time.thread_time() - cpu0) / duty - (now - t0))
     except _Gone:
         end_child()  # at once (see process_session.end_child): the window joins this process
 
