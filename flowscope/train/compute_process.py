@@ -261,13 +261,18 @@ def _child(conn, num_threads: int | None, nice: int, duty: float = BACKGROUND_DU
             t0, cpu0 = time.perf_counter(), time.thread_time()
             _serve(ctx, inbox, req, urgent, duty)
             if not urgent and duty < 1.0:
-                # background work: rest until it has used ``duty`` of the time since it began.
-                # Its CPU time, not its wall time: a long request paced itself already (a learned
-                # trajectory over 15 s of wall time rested 60 s more, and the arrows with it)
                 now = time.perf_counter()
-                rest_until = now + max(0.0, (time.thread_time() - cpu0) / duty - (now - t0))
+                rest_until = now + rest_after(time.thread_time() - cpu0, now - t0, duty)
     except _Gone:
         end_child()  # at once (see process_session.end_child): the window joins this process
+
+
+def rest_after(cpu: float, wall: float, duty: float) -> float:
+    """Seconds to rest after background work that used ``cpu`` seconds of CPU over ``wall``
+    seconds, so that it has used ``duty`` of the time since it began. By its CPU time, not its
+    wall time: a long request paced itself already (a learned trajectory over 15 s of wall time
+    rested 60 s more, and the arrows with it)."""
+    return max(0.0, cpu / duty - wall)
 
 
 def _rest(inbox: _ChildInbox, until: float) -> None:

@@ -326,3 +326,14 @@ def test_background_work_that_has_waited_goes_before_newer_background_work():
     assert inbox.next_kind() == "field"  # a user's request before any background work
     req, urgent = inbox.take("trajectory")
     assert urgent is False and "trajectory" not in inbox.since
+
+
+def test_the_rest_after_background_work_is_by_its_cpu_time():
+    from flowscope.train.compute_process import rest_after
+
+    # the arrows (no pause points): 20 ms of CPU in 20 ms -> rest 80 ms at a fifth of a core
+    assert rest_after(0.020, 0.020, 0.2) == pytest.approx(0.080)
+    # a learned trajectory that paced itself: 3 s of CPU over 15 s -> no rest (it was 60 s)
+    assert rest_after(3.0, 15.0, 0.2) == 0.0
+    # work slowed by other programs (10 ms of CPU over 30 ms) rests for its CPU share only
+    assert rest_after(0.010, 0.030, 0.2) == pytest.approx(0.020)
