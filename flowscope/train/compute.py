@@ -104,17 +104,14 @@ class ComputeWorker:
         next field evaluation (:class:`~.render.Abandoned`): a closing window must not wait
         for it, nor share the GIL with it while it saves (a starved computation in this
         process slows every Python step of the GUI thread)."""
-        self._request_stop()
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
 
     @property
     def thread_ident(self) -> int | None:
         """The worker thread's ident (None before start): benchmarks read its CPU clock."""
         return None if self._thread is None else self._thread.ident
-
-    def _request_stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
 
     def submit(self, request, urgent: bool = False) -> None:
         """Queue ``request``, replacing any pending request of the same kind. ``urgent``: a

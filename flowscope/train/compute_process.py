@@ -359,7 +359,7 @@ class ProcessComputeWorker(ComputeWorker):
         return self._ready
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._request_stop()
+        self.request_stop()
         self._send(None, wait=0.2)  # else the child is killed below
         if self._proc is not None:
             self._proc.join(min(timeout, 0.3))

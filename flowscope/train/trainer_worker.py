@@ -14,6 +14,7 @@ child, and events are routed by one reader thread per worker to the session they
 
 from __future__ import annotations
 
+import functools
 import itertools
 import multiprocessing as mp
 import os
@@ -289,22 +290,17 @@ class WorkerPool:
             w.reap(timeout)
 
 
-_POOL: WorkerPool | None = None
-
-
+@functools.cache
 def pool() -> WorkerPool:
     """This process's pool (made on first use)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = WorkerPool()
-    return _POOL
+    return WorkerPool()
 
 
 def shutdown_pool(timeout: float = 2.0) -> None:
     """End this process's idle trainer processes (an application that quits; daemonic children
     are terminated at exit anyway, this lets them end cleanly)."""
-    if _POOL is not None:
-        _POOL.shutdown(timeout)
+    if pool.cache_info().currsize:  # never made: nothing to end
+        pool().shutdown(timeout)
 
 
 # ----------------------------------------------------------------------------- background
@@ -340,15 +336,10 @@ class Background:
                 self._idle += 1
 
 
-_BACKGROUND: Background | None = None
-
-
+@functools.cache
 def background() -> Background:
     """The process's Background threads (made on first use)."""
-    global _BACKGROUND
-    if _BACKGROUND is None:
-        _BACKGROUND = Background()
-    return _BACKGROUND
+    return Background()
 
 
 def _reap(proc, reader: threading.Thread | None, timeout: float) -> bool:

@@ -156,7 +156,7 @@ class CurvesPanel(QWidget):
         else:
             lo, hi = -2.0, 1.0
         ranges = (x1, lo, hi)
-        if ranges != getattr(self, "_loss_ranges", None):
+        if ranges != self._loss_ranges:
             self._loss_ranges = ranges
             self.loss_plot.setRange(xRange=(0.0, x1), yRange=(lo, hi), padding=0.02)
 
