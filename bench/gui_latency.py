@@ -5,6 +5,12 @@ on the GUI thread; for each action the longest gap between two heartbeats (from 
 the window has settled) is reported as a key ending in ``gap_ms``. Goal: no gap over 50 ms on the
 2-core CPU. Prints one JSON object; --save keeps it in bench/results/.
 
+Why a gap is long: ``longest_gap_parts`` splits each action's longest gap into the GUI thread's
+CPU time, its time in the run queue waiting for a core (Linux schedstat: other processes had
+both cores) and the rest (blocked: the GIL, a GL or X round trip). ``--who`` adds the CPU that
+the window's other threads, its Qt image-pool threads, the trainer and compute children and the
+X server used in that gap.
+
     xvfb-run -a -s "-screen 0 1600x1000x24 +extension GLX +render -noreset" \\
         .venv/bin/python bench/gui_latency.py
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -28,9 +35,16 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 class Heartbeat:
     """A 5 ms timer on the GUI thread; its tick times show how long the event loop was blocked."""
 
-    def __init__(self):
+    def __init__(self, who: bool = False):
         self.ticks: list[float] = []
         self.cpu: list[float] = []  # the GUI thread's CPU time at each tick
+        #: the GUI thread's time waiting for a core (in the run queue) at each tick (Linux)
+        self.queued: list[float] = []
+        stat = "/proc/thread-self/schedstat"
+        self._schedstat = stat if os.path.exists(stat) else None
+        #: --who: at each tick, the CPU seconds of everything else that ran (see others_cpu)
+        self.others: list[dict[str, float]] | None = [] if who and self._schedstat else None
+        self._pids: dict[int, str] = {}
         self.timer = QTimer()
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
@@ -39,6 +53,49 @@ class Heartbeat:
     def _tick(self) -> None:
         self.ticks.append(time.perf_counter())
         self.cpu.append(time.thread_time())
+        self.queued.append(self.queued_now())
+        if self.others is not None:
+            self.others.append(self.others_cpu())
+
+    def queued_now(self) -> float:
+        """The GUI thread's total time in the run queue (0 where Linux does not say)."""
+        if self._schedstat is None:
+            return 0.0
+        with open(self._schedstat) as f:
+            return int(f.read().split()[1]) * 1e-9
+
+    def watch(self, pids: dict[int, str]) -> None:
+        """--who: also count these processes (pid -> name), e.g. the children and the X server."""
+        self._pids = dict(pids)
+
+    def others_cpu(self) -> dict[str, float]:
+        """CPU seconds so far of this process's other threads (Qt's pool threads apart: they
+        scale and convert images for the GUI thread's paints) and of each watched process."""
+        out: dict[str, float] = {}
+        me = threading.get_native_id()
+        for task in os.scandir(f"/proc/{os.getpid()}/task"):
+            if int(task.name) == me:
+                continue
+            name = (
+                "window: Qt pool threads"
+                if _comm(task.path) == "Thread (pooled)"
+                else ("window: other threads")
+            )
+            out[name] = out.get(name, 0.0) + _cpu(task.path)
+        for pid, name in self._pids.items():
+            out[name] = sum(_cpu(t.path) for t in _tasks(pid))
+        return out
+
+    def others_in_longest(self, since: float) -> dict[str, float]:
+        """--who: the CPU ms of each other thread group and process in the longest gap."""
+        if not self.others:
+            return {}
+        first = next((i for i, t in enumerate(self.ticks) if t >= since), len(self.ticks))
+        if len(self.ticks) - first < 2:
+            return {}
+        k = first + int(np.argmax(np.diff(self.ticks[first:])))
+        a, b = self.others[k], self.others[k + 1]
+        return {n: round(1000.0 * (v - a.get(n, 0.0)), 1) for n, v in b.items()}
 
     def longest_gap(self, since: float, cpu_since: float) -> tuple[float, float]:
         """The longest stretch without a tick from ``since`` until now, and the most CPU time
@@ -57,6 +114,52 @@ class Heartbeat:
         k = int(np.argmax(dc))
         return float(max(np.diff(ts))), float(dc[k]), (ts[k], ts[k + 1])
 
+    def parts_of_longest(self, since: float, cpu_since: float, queued_since: float) -> tuple:
+        """The longest wall-clock gap split into the GUI thread's CPU time in it, its time waiting
+        in the run queue for a core (other processes had them), and the rest: blocked (the GIL
+        held by another thread of the process, a GL or X round trip)."""
+        first = next((i for i, t in enumerate(self.ticks) if t >= since), len(self.ticks))
+        ts = np.diff([since] + self.ticks[first:] + [time.perf_counter()])
+        cs = np.diff([cpu_since] + self.cpu[first:] + [time.thread_time()])
+        qs = np.diff([queued_since] + self.queued[first:] + [self.queued_now()])
+        k = int(np.argmax(ts))
+        return float(ts[k]), float(cs[k]), float(qs[k]), float(ts[k] - cs[k] - qs[k])
+
+
+def _tasks(pid: int) -> list:
+    try:
+        return list(os.scandir(f"/proc/{pid}/task"))
+    except OSError:  # gone
+        return []
+
+
+def _cpu(task_path: str) -> float:
+    try:
+        with open(f"{task_path}/schedstat") as f:
+            return int(f.read().split()[0]) * 1e-9
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _comm(task_path: str) -> str:
+    try:
+        with open(f"{task_path}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _watched_processes() -> dict[int, str]:
+    """This process's children (the trainer and compute children by their multiprocessing
+    names) and the X server, for --who."""
+    import multiprocessing
+
+    pids = {p.pid: p.name for p in multiprocessing.active_children() if p.pid}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _comm(entry.path) in ("Xvfb", "Xorg", "Xwayland"):
+            pids[int(entry.name)] = "X server"
+    return pids
+
 
 def _spin(app: QApplication, seconds: float) -> None:
     end = time.perf_counter() + seconds
@@ -71,13 +174,16 @@ def run_action(app, beat: Heartbeat, fn, settle: float, profiler=None) -> tuple[
     run time counts: it blocks the loop). With a profiler (--profile), log the events the GUI
     thread ran in the gap with the most CPU."""
     _spin(app, 0.2)
-    t0, c0 = time.perf_counter(), time.thread_time()
+    if beat.others is not None:
+        beat.watch(_watched_processes())
+    t0, c0, q0 = time.perf_counter(), time.thread_time(), beat.queued_now()
     QTimer.singleShot(0, fn)
     _spin(app, settle)
     gap, cpu, (g0, g1) = beat.longest_gap_at(t0, c0)
     if profiler is not None:
         log(profiler.report(g0, g1))
-    return 1000.0 * gap, 1000.0 * cpu
+    parts = [round(1000.0 * v, 1) for v in beat.parts_of_longest(t0, c0, q0)]
+    return 1000.0 * gap, 1000.0 * cpu, parts, beat.others_in_longest(t0)
 
 
 def main() -> None:
@@ -88,6 +194,13 @@ def main() -> None:
         action="store_true",
         help="log, per action, the events in its gap with the most GUI-thread CPU, with a "
         "cProfile of the heavy ones (profiling costs time: figures are not comparable)",
+    )
+    p.add_argument(
+        "--who",
+        action="store_true",
+        help="also report, per action, the CPU that the window's other threads, the trainer "
+        "and compute children and the X server used in the longest gap (reads /proc at "
+        "every heartbeat: a little CPU of its own)",
     )
     p.add_argument("--phases", default="off,on", help="which phases to run: off, on or off,on")
     args = p.parse_args()
@@ -125,7 +238,7 @@ def main() -> None:
         win.canvas.plot_widget().setObjectName("target canvas")
         win.curves.loss_plot.setObjectName("loss curve")
         win.curves.quality_plot.setObjectName("quality curve")
-    beat = Heartbeat()
+    beat = Heartbeat(who=args.who)
     _spin(app, 3.0)  # first paint, the compute child's start
     settle = 0.6 if args.quick else args.settle
     presets = PRESETS[:3] if args.quick else PRESETS
@@ -152,11 +265,21 @@ def main() -> None:
     def phase(name: str) -> dict:
         out: dict[str, float] = {}
         cpu: dict[str, float] = {}
+        parts: dict[str, dict] = {}
 
         def act(key: str, fn, wait: float) -> None:
-            gap, used = run_action(app, beat, fn, wait, profiler)
+            gap, used, (_, in_cpu, queued, blocked), others = run_action(
+                app, beat, fn, wait, profiler
+            )
             out[f"{key}_gap_ms"], cpu[f"{key}_gap_cpu_ms"] = rnd(gap), rnd(used)
-            log(f"{name} {key}: {out[f'{key}_gap_ms']} ms (GUI thread CPU {rnd(used)} ms)")
+            parts[key] = {"cpu_ms": in_cpu, "run_queue_ms": queued, "blocked_ms": blocked}
+            if others:
+                parts[key]["others_cpu_ms"] = others
+            log(
+                f"{name} {key}: {out[f'{key}_gap_ms']} ms (GUI thread CPU {rnd(used)} ms; the "
+                f"longest gap: CPU {in_cpu}, run queue {queued}, blocked {blocked} ms)"
+                + (f"; beside it {others}" if others else "")
+            )
 
         for pr in presets:
             act(f"preset_{pr}", preset(pr), settle)
@@ -180,7 +303,7 @@ def main() -> None:
         out["median_gap_ms"] = rnd(float(np.median(gaps)))
         # load-independent: the GUI thread's own CPU time in its longest stretch between beats
         out["max_gap_cpu_ms"] = max(v for k, v in cpu.items() if k != "idle_gap_cpu_ms")
-        return {**out, **cpu}
+        return {**out, **cpu, "longest_gap_parts": parts}
 
     load = {"loadavg_1min_start": rnd(os.getloadavg()[0])}
     phases = args.phases.split(",")
