@@ -29,9 +29,11 @@ from flowscope.ui.field_items import (
     density_lut,
     draw_on_one_scale,
     segment_lines,
+    trail_pairs,
 )
 from flowscope.ui.gl_points import GLPointsItem, GLViewport
 from flowscope.ui.gl_support import gl_available, gl_preferred, gl_renderer
+from flowscope.ui.paint_turns import hold_paint
 from flowscope.ui.pair_layout import PairLayout
 from flowscope.ui.plot_title import fit_title
 
@@ -258,10 +260,17 @@ class ExplorerView(QtWidgets.QWidget):
         allowed = "'ode', 'sde'" + (" or 'both'" if both else "")
         raise ValueError(f"which must be {allowed}, got {which!r}")
 
+    def _changing(self, which: str) -> list[_Side]:
+        """_select for a setter: the SDE plot repaints a turn after the ODE plot (paint_turns)."""
+        sides = self._select(which)
+        if self._sides["sde"] in sides:
+            hold_paint(self._sides["sde"].widget)
+        return sides
+
     # ---------------------------------------------------------------- setters
     def set_particles(self, which: str, xy: np.ndarray, colors: np.ndarray | None = None) -> None:
         """xy: (N, 2) float32; colors: (N, 4) float32 RGBA in 0..1, or None for the side colour."""
-        for side in self._select(which):
+        for side in self._changing(which):
             side.particles.setData(xy, colors)
 
     def particle_color(self, which: str) -> tuple[float, float, float, float]:
@@ -273,24 +282,14 @@ class ExplorerView(QtWidgets.QWidget):
             side.particles.setPointSize(size)
 
     def set_trails(self, which: str, positions: np.ndarray | None) -> None:
-        """positions: (L, N, 2) particle positions over the last L frames, oldest first.
-
-        Drawn as L-1 segments per particle (one pairs item); more than TRAIL_MAX_PARTICLES
-        particles are subsampled evenly. None or L < 2 clears the trails.
-        """
-        for side in self._select(which):
-            if positions is None or len(positions) < 2:
+        """positions: (L, N, 2) over the last L frames, oldest first: L-1 segments per particle
+        (field_items.trail_pairs: at most TRAIL_MAX_PARTICLES); None or L < 2 clears them."""
+        pairs = None if positions is None else trail_pairs(positions, TRAIL_MAX_PARTICLES)
+        for side in self._changing(which):
+            if pairs is None:
                 side.trails.clear()
-                continue
-            p = np.asarray(positions, dtype=np.float32)
-            if p.ndim != 3 or p.shape[2] != 2:
-                raise ValueError(f"trail positions must have shape (L, N, 2), got {p.shape}")
-            if p.shape[1] > TRAIL_MAX_PARTICLES:
-                p = p[:, :: -(-p.shape[1] // TRAIL_MAX_PARTICLES)]
-            pairs = np.empty((p.shape[0] - 1, p.shape[1], 2, 2), np.float32)
-            pairs[:, :, 0], pairs[:, :, 1] = p[:-1], p[1:]
-            pairs = pairs.reshape(-1, 2)
-            side.trails.setData(x=pairs[:, 0], y=pairs[:, 1], connect="pairs", skipFiniteCheck=True)
+            else:
+                side.trails.setData(x=pairs[:, 0], y=pairs[:, 1], connect="pairs")
 
     def set_computing(self, on: bool) -> None:
         """Show the "computing…" tag in both plots while what they draw is older than the
@@ -325,7 +324,7 @@ class ExplorerView(QtWidgets.QWidget):
         """
         if layer not in ("field", "score"):
             raise ValueError(f"layer must be 'field' or 'score', got {layer!r}")
-        for side in self._select(which):
+        for side in self._changing(which):
             arrows = side.field if layer == "field" else side.score
             if color is not None:
                 arrows.set_color(color)
@@ -379,7 +378,7 @@ class ExplorerView(QtWidgets.QWidget):
     ) -> None:
         """image: (H, W) >= 0 with row 0 = TOP; bounds (xmin, xmax, ymin, ymax); None clears.
         label: what the colour bar measures."""
-        for side in self._select(which):
+        for side in self._changing(which):
             if image is None:
                 side.density.clear()
                 continue
@@ -390,7 +389,7 @@ class ExplorerView(QtWidgets.QWidget):
     def set_heatmap(self, which: str, values, bounds, levels, cmap=None, label=None) -> None:
         """Any (H, W) values (row 0 = TOP) with colour scale ``levels`` (lo, hi), ``cmap`` (a
         pg.ColorMap; None: the density map) and the colour bar's ``label``."""
-        for side in self._select(which):
+        for side in self._changing(which):
             side.density.set_values(values, bounds, levels, cmap, label)
 
     def set_sde_title(self, drop_score_term: bool) -> None:
@@ -402,7 +401,7 @@ class ExplorerView(QtWidgets.QWidget):
     def set_time(self, t: float) -> None:
         self._t = float(t)
         text = f"t = {t:.2f}  ▶" if self._playing else f"t = {t:.2f}"
-        for side in self._sides.values():
+        for side in self._changing("both"):
             side.set_label(text)
 
     def set_playing(self, playing: bool) -> None:
@@ -415,6 +414,7 @@ class ExplorerView(QtWidgets.QWidget):
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
         self._bounds = (xmin, xmax, ymin, ymax)
+        self._changing("sde")  # linked to the ODE plot's range
         self._sides["ode"].plot.getViewBox().setRange(
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )

@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 __all__ = [
     "ArrowField",
     "segment_lines",
+    "trail_pairs",
     "DensityImage",
     "arrow_segments",
     "density_lut",
@@ -194,6 +195,22 @@ class ArrowField:
     def setVisible(self, visible: bool) -> None:
         for item in self.items():
             item.setVisible(visible)
+
+
+def trail_pairs(positions, max_particles: int) -> np.ndarray | None:
+    """(2 * (L-1) * N', 2) segment end points for segment_lines from (L, N, 2) positions over
+    the last L frames, oldest first; more than ``max_particles`` particles are subsampled
+    evenly (N'). None when L < 2 (nothing to draw)."""
+    if len(positions) < 2:
+        return None
+    p = np.asarray(positions, dtype=np.float32)
+    if p.ndim != 3 or p.shape[2] != 2:
+        raise ValueError(f"trail positions must have shape (L, N, 2), got {p.shape}")
+    if p.shape[1] > max_particles:
+        p = p[:, :: -(-p.shape[1] // max_particles)]
+    pairs = np.empty((p.shape[0] - 1, p.shape[1], 2, 2), np.float32)
+    pairs[:, :, 0], pairs[:, :, 1] = p[:-1], p[1:]
+    return pairs.reshape(-1, 2)
 
 
 @functools.lru_cache(maxsize=4)

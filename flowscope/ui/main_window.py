@@ -1,10 +1,9 @@
 """The flowscope main window: target canvas | ODE/SDE explorer | training, sampling, curves.
 
-Threads (ARCHITECTURE.md): the TrainingSession trains on its thread and publishes snapshots; the
-ComputeWorker turns (snapshot or exact field, frozen parameters) into trajectories and field grids
-on its own thread; this GUI thread runs no torch math: a 60 Hz timer polls for results and hands
-numpy arrays to the view items. Moving a slider only picks another precomputed frame or submits
-a request that replaces any pending one (stale work is dropped, never queued).
+Threads (ARCHITECTURE.md): the training session trains in its process and publishes snapshots;
+the compute side turns them (or the exact field) into trajectories and field grids; this GUI
+thread runs no torch math: a timer polls for results and hands numpy arrays to the views. A
+slider picks another precomputed frame or submits a request replacing any pending one.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from .controllers.exports import ExplorerExports
 from .controllers.project import ProjectFiles
 from .explorer import ExplorerView
 from .menus import build_main_menus
+from .paint_turns import hold_paint
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
 from .steady_label import ElidedLabel
 from .target_panel import TargetPanel
@@ -213,6 +213,7 @@ class MainWindow(FlowscopeWindow):
         self.canvas.set_bounds(target.bounds)
         self.canvas.set_density(None)  # the new target's heatmap comes from the compute side
         self.explorer.set_bounds(target.bounds)
+        hold_paint(self.canvas)  # after the explorer's plots: new axes in each, one per turn
         self.sampling_panel.set_classes(target.class_names)
         if self.state.label >= (target.num_classes or 0):
             self.state.set(label=-1)

@@ -67,6 +67,10 @@ def grab_window(win):
     the widget grab with the explorer rendered into it."""
     from PySide6.QtGui import QPainter
 
+    from .paint_turns import release_held
+
+    release_held()  # a view whose repaint waits a turn (paint_turns) would be grabbed stale
+    win.repaint()
     screen = win.screen()
     img = screen.grabWindow(win.winId()).toImage() if screen is not None else None
     if img is None or img.isNull() or _blank(img):

@@ -1,0 +1,71 @@
+"""Spread the repaints of one update over turns of the event loop.
+
+Qt repaints every view that a turn of the event loop changed in the next turn, one after the
+other, and answers no input and runs no timer until the last one is done. A new target changes
+the canvas and both explorer plots (new axes, new heatmaps), and every frame changes both
+explorer plots: 30-60 ms of painting in one stretch on the 2-core CPU (bench/gui_latency.py).
+Holding one view's repaint for a turn lets input and timers run between the paints; the held
+view follows a few milliseconds later, which no one can see.
+
+A held widget must not be grabbed (``QWidget.grab`` of a widget whose updates are disabled draws
+an incomplete picture): whatever grabs the window calls :func:`release_held` first.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QWidget
+
+__all__ = ["HOLD_MS", "hold_paint", "held", "release_held"]
+
+#: a timer of 1 ms fires in a later turn than the paints already due
+HOLD_MS = 1
+
+#: the held widgets, in the order they are released: one per turn
+_queue: deque[QWidget] = deque()
+_timer_due = False
+
+
+def hold_paint(widget: QWidget) -> None:
+    """Let ``widget`` repaint a turn later than the views changed in this turn that are not
+    held; widgets held in one turn repaint in later turns one by one, in the order held."""
+    global _timer_due
+    if any(w is widget for w in _queue) or not widget.updatesEnabled():
+        return  # held already, or disabled by someone else: not ours to re-enable
+    widget.setUpdatesEnabled(False)
+    _queue.append(widget)
+    if not _timer_due:
+        _timer_due = True
+        QTimer.singleShot(HOLD_MS, _release_next)
+
+
+def _release_next() -> None:
+    global _timer_due
+    _timer_due = False
+    while _queue:
+        if _enable(_queue.popleft()):
+            break  # one per turn (a widget deleted meanwhile does not count)
+    if _queue:
+        _timer_due = True
+        QTimer.singleShot(HOLD_MS, _release_next)
+
+
+def _enable(widget: QWidget) -> bool:
+    try:
+        widget.setUpdatesEnabled(True)  # Qt repaints the whole widget in the next turn
+    except RuntimeError:  # its C++ object is gone (the window closed)
+        return False
+    return True
+
+
+def held() -> list[QWidget]:
+    """The widgets whose repaint waits now (tests)."""
+    return list(_queue)
+
+
+def release_held() -> None:
+    """Release every held widget now (before a grab: it must draw what is current)."""
+    while _queue:
+        _enable(_queue.popleft())

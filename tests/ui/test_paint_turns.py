@@ -1,0 +1,130 @@
+"""paint_turns: the views changed in one turn repaint in separate turns of the event loop, so
+input and timers run between them (bench/gui_latency.py measured the gaps)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shiboken6
+from PySide6 import QtCore
+from PySide6.QtWidgets import QWidget
+
+from flowscope.ui.explorer import ExplorerView
+from flowscope.ui.paint_turns import held, hold_paint, release_held
+
+pytestmark = pytest.mark.gui
+
+
+class _PaintLog(QtCore.QObject):
+    """Records ('paint', name) for paint events of watched widgets and ('turn',) each time a
+    zero-interval timer fires (once per turn of the event loop that reaches the timers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.log: list[tuple] = []
+        self.timer = QtCore.QTimer(self, interval=0)
+        self.timer.timeout.connect(lambda: self.log.append(("turn",)))
+        self.names: dict[int, str] = {}
+
+    def watch(self, widget: QWidget, name: str) -> None:
+        self.names[id(widget)] = name
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, ev):  # noqa: N802 - Qt override
+        if ev.type() == QtCore.QEvent.Type.Paint and id(obj) in self.names:
+            self.log.append(("paint", self.names[id(obj)]))
+        return False
+
+    def paints(self, name: str) -> list[int]:
+        return [i for i, e in enumerate(self.log) if e == ("paint", name)]
+
+
+@pytest.fixture
+def view(qtbot):
+    v = ExplorerView(use_gl=False)
+    qtbot.addWidget(v)
+    v.resize(800, 400)
+    v.show()
+    qtbot.waitExposed(v)
+    v.set_bounds((-3, 3, -3, 3))
+    qtbot.waitUntil(lambda: not held())
+    return v
+
+
+def test_a_frame_paints_the_two_plots_in_separate_turns(view, qtbot):
+    """New particles on both plots (what every frame does): the ODE plot paints in the next
+    turn, the SDE plot in a later one, with the event loop's timers run in between."""
+    ode, sde = (w.viewport() for w in view.widgets())
+    rec = _PaintLog()
+    rec.watch(ode, "ode")
+    rec.watch(sde, "sde")
+    rng = np.random.default_rng(0)
+    view.set_particles("both", rng.normal(size=(500, 2)).astype(np.float32))
+    assert held() == [view.widgets()[1]]  # the SDE plot waits; the ODE plot does not
+    rec.timer.start()
+    qtbot.waitUntil(lambda: bool(rec.paints("ode") and rec.paints("sde")))
+    first_ode, first_sde = rec.paints("ode")[0], rec.paints("sde")[0]
+    assert first_ode < first_sde
+    assert ("turn",) in rec.log[first_ode:first_sde], rec.log  # input/timers ran between
+    assert not held()
+
+
+def test_held_widgets_are_released_one_per_turn_in_order(qtbot):
+    a, b = QWidget(), QWidget()
+    for w in (a, b):
+        qtbot.addWidget(w)
+    hold_paint(a)
+    hold_paint(b)
+    hold_paint(a)  # held already: not queued twice
+    assert held() == [a, b]
+    assert not a.updatesEnabled() and not b.updatesEnabled()
+    seen = []  # (a enabled, b enabled) at each turn of the event loop that runs timers
+    turns = QtCore.QTimer(interval=0)
+    turns.timeout.connect(lambda: seen.append((a.updatesEnabled(), b.updatesEnabled())))
+    turns.start()
+    qtbot.waitUntil(lambda: b.updatesEnabled())
+    turns.stop()
+    assert (True, False) in seen, seen  # a turn with a released and b still waiting
+    assert (False, True) not in seen
+    assert not held()
+
+
+def test_a_widget_deleted_while_held_does_not_stop_the_others(qtbot):
+    a, b = QWidget(), QWidget()
+    qtbot.addWidget(b)
+    hold_paint(a)
+    hold_paint(b)
+    shiboken6.delete(a)  # the window closed under it
+    qtbot.waitUntil(lambda: b.updatesEnabled())
+    assert not held()
+
+
+def test_a_widget_disabled_by_its_owner_stays_disabled(qtbot):
+    w = QWidget()
+    qtbot.addWidget(w)
+    w.setUpdatesEnabled(False)  # someone else's reason (a batch update, a closing window)
+    hold_paint(w)
+    assert held() == []
+    qtbot.wait(20)
+    assert not w.updatesEnabled()
+
+
+def test_release_held_enables_everything_at_once(qtbot):
+    ws = [QWidget() for _ in range(3)]
+    for w in ws:
+        qtbot.addWidget(w)
+        hold_paint(w)
+    release_held()
+    assert all(w.updatesEnabled() for w in ws) and not held()
+    qtbot.wait(10)  # the pending release timer finds nothing left to do
+    assert all(w.updatesEnabled() for w in ws)
+
+
+def test_a_screenshot_releases_the_held_plot_first(view, qtbot):
+    """Scripted mode's grab draws the SDE plot as it is now, even mid-hold."""
+    from flowscope.ui.scripted import grab_window
+
+    view.set_particles("both", np.zeros((10, 2), np.float32))
+    assert held()
+    img = grab_window(view)
+    assert not held() and not img.isNull()
