@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
@@ -95,7 +96,14 @@ def export_animation(window, path: str | Path, frames: int = 40, fps: int = 12) 
             t = k / (frames - 1)
             window.render_now(t)  # the arrows at t, computed now; the particles as shown
             QApplication.processEvents()
-            images.append(qimage_to_array(window.explorer.render_image()))
+            img = window.explorer.render_image()
+            if images and (img.width(), img.height()) != (images[0].shape[1], images[0].shape[0]):
+                # the window was resized during the export (by the user, or a layout change
+                # under load): every frame keeps the first frame's size
+                h, w = images[0].shape[:2]
+                img = img.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)  # fmt: skip
+            images.append(qimage_to_array(img))
             progress.setValue(k + 1)
     finally:
         progress.close()

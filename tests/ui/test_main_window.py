@@ -267,6 +267,32 @@ def test_export_animation_gif(win, qtbot, tmp_path):
     assert np.abs(first - last).mean() > 0.5  # particles moved from t = 0 to t = 1
 
 
+def test_export_animation_survives_a_resize_during_the_export(win, qtbot, tmp_path):
+    """The window resized between two frames (by the user while the progress dialog shows,
+    or a layout change under load): every frame keeps the first one's size, no error."""
+    _wait(qtbot, lambda: win.traj is not None)
+    render_now, calls = win.render_now, []
+
+    def render_and_resize(t=None):
+        calls.append(t)
+        if len(calls) == 2:
+            win.resize(win.width() - 120, win.height() - 60)
+        render_now(t)
+
+    win.render_now = render_and_resize
+    sizes = []
+    render_image = win.explorer.render_image
+    win.explorer.render_image = lambda *a: sizes.append(render_image(*a).size()) or render_image(*a)
+    out = tmp_path / "resized.gif"
+    assert win.exports.export_animation(str(out), frames=4), getattr(win, "last_error", None)
+    assert len(set(sizes)) > 1  # the explorer did change size during the export
+    from PIL import Image
+
+    with Image.open(out) as img:
+        assert img.n_frames == 4
+        assert img.size == (sizes[0].width(), sizes[0].height())
+
+
 def test_views_are_computed_in_the_child_process_once_it_is_ready(win, qtbot):
     from flowscope.train.compute_process import ProcessComputeWorker
 
