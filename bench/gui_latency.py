@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 from _common import emit, log, parser, rnd  # noqa: E402
+from _procstat import schedstat, xserver_pid  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -40,10 +41,9 @@ class Heartbeat:
         self.cpu: list[float] = []  # the GUI thread's CPU time at each tick
         #: the GUI thread's time waiting for a core (in the run queue) at each tick (Linux)
         self.queued: list[float] = []
-        stat = "/proc/thread-self/schedstat"
-        self._schedstat = stat if os.path.exists(stat) else None
+        self._linux = os.path.exists("/proc/thread-self/schedstat")
         #: --who: at each tick, the CPU seconds of everything else that ran (see others_cpu)
-        self.others: list[dict[str, float]] | None = [] if who and self._schedstat else None
+        self.others: list[dict[str, float]] | None = [] if who and self._linux else None
         self._pids: dict[int, str] = {}
         self.timer = QTimer()
         self.timer.setInterval(5)
@@ -59,10 +59,7 @@ class Heartbeat:
 
     def queued_now(self) -> float:
         """The GUI thread's total time in the run queue (0 where Linux does not say)."""
-        if self._schedstat is None:
-            return 0.0
-        with open(self._schedstat) as f:
-            return int(f.read().split()[1]) * 1e-9
+        return schedstat("/proc/thread-self")[1] if self._linux else 0.0
 
     def watch(self, pids: dict[int, str]) -> None:
         """--who: also count these processes (pid -> name), e.g. the children and the X server."""
@@ -76,21 +73,18 @@ class Heartbeat:
         for task in os.scandir(f"/proc/{os.getpid()}/task"):
             if int(task.name) == me:
                 continue
-            name = (
-                "window: Qt pool threads"
-                if _comm(task.path) == "Thread (pooled)"
-                else ("window: other threads")
-            )
-            out[name] = out.get(name, 0.0) + _cpu(task.path)
+            pool = _comm(task.path) == "Thread (pooled)"
+            name = "window: Qt pool threads" if pool else "window: other threads"
+            out[name] = out.get(name, 0.0) + schedstat(task.path)[0]
         for pid, name in self._pids.items():
-            out[name] = sum(_cpu(t.path) for t in _tasks(pid))
+            out[name] = sum(schedstat(t.path)[0] for t in _tasks(pid))
         return out
 
     def others_in_longest(self, since: float) -> dict[str, float]:
         """--who: the CPU ms of each other thread group and process in the longest gap."""
         if not self.others:
             return {}
-        first = next((i for i, t in enumerate(self.ticks) if t >= since), len(self.ticks))
+        first = self._first(since)
         if len(self.ticks) - first < 2:
             return {}
         k = first + int(np.argmax(np.diff(self.ticks[first:])))
@@ -104,10 +98,14 @@ class Heartbeat:
         gap, cpu, _ = self.longest_gap_at(since, cpu_since)
         return gap, cpu
 
+    def _first(self, since: float) -> int:
+        """The index of the first tick at or after ``since``."""
+        return next((i for i, t in enumerate(self.ticks) if t >= since), len(self.ticks))
+
     def longest_gap_at(self, since: float, cpu_since: float) -> tuple[float, float, tuple]:
         """longest_gap and the (start, end) perf_counter times of the gap with the most
         GUI-thread CPU (what --profile reports on)."""
-        first = next((i for i, t in enumerate(self.ticks) if t >= since), len(self.ticks))
+        first = self._first(since)
         ts = [since] + self.ticks[first:] + [time.perf_counter()]
         cs = [cpu_since] + self.cpu[first:] + [time.thread_time()]
         dc = np.diff(cs)
@@ -118,7 +116,7 @@ class Heartbeat:
         """The longest wall-clock gap split into the GUI thread's CPU time in it, its time waiting
         in the run queue for a core (other processes had them), and the rest: blocked (the GIL
         held by another thread of the process, a GL or X round trip)."""
-        first = next((i for i, t in enumerate(self.ticks) if t >= since), len(self.ticks))
+        first = self._first(since)
         ts = np.diff([since] + self.ticks[first:] + [time.perf_counter()])
         cs = np.diff([cpu_since] + self.cpu[first:] + [time.thread_time()])
         qs = np.diff([queued_since] + self.queued[first:] + [self.queued_now()])
@@ -131,14 +129,6 @@ def _tasks(pid: int) -> list:
         return list(os.scandir(f"/proc/{pid}/task"))
     except OSError:  # gone
         return []
-
-
-def _cpu(task_path: str) -> float:
-    try:
-        with open(f"{task_path}/schedstat") as f:
-            return int(f.read().split()[0]) * 1e-9
-    except (OSError, ValueError):
-        return 0.0
 
 
 def _comm(task_path: str) -> str:
@@ -155,9 +145,9 @@ def _watched_processes() -> dict[int, str]:
     import multiprocessing
 
     pids = {p.pid: p.name for p in multiprocessing.active_children() if p.pid}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and _comm(entry.path) in ("Xvfb", "Xorg", "Xwayland"):
-            pids[int(entry.name)] = "X server"
+    x = xserver_pid()
+    if x is not None:
+        pids[x] = "X server"
     return pids
 
 

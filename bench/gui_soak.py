@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 from _common import emit  # noqa: E402
+from _procstat import xserver_pid  # noqa: E402
 from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
 
 
@@ -50,22 +51,11 @@ class PaintCounter(QObject):
 
 def _xserver_cpu() -> float | None:
     """CPU seconds used so far by the X server (Xvfb / Xorg) of this DISPLAY, if visible."""
-    display = os.environ.get("DISPLAY", "").split(".")[0]
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in filter(str.isdigit, os.listdir("/proc")) if os.path.isdir("/proc") else []:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                args = f.read().decode(errors="replace").split("\0")
-            if not args or os.path.basename(args[0]) not in ("Xvfb", "Xorg"):
-                continue
-            if display and display not in args:  # another session's server
-                continue
-            with open(f"/proc/{pid}/stat") as f:
-                utime, stime = f.read().rsplit(")", 1)[1].split()[11:13]
-            return (int(utime) + int(stime)) / tick
-        except (OSError, IndexError, ValueError):
-            continue
-    return None
+    pid = xserver_pid()
+    try:
+        return None if pid is None else _proc_cpu(pid)
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _proc_cpu(pid: int) -> float:

@@ -414,7 +414,7 @@ class ExplorerView(QtWidgets.QWidget):
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
         self._bounds = (xmin, xmax, ymin, ymax)
-        self._changing("sde")  # linked to the ODE plot's range
+        hold_paint(self._sides["sde"].widget)  # its range is linked to the ODE plot's
         self._sides["ode"].plot.getViewBox().setRange(
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )
