@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 UI = Path(__file__).resolve().parents[1] / "flowscope" / "ui"
-MAX_LINES = 460
+MAX_LINES = 450
 
 # Modules still over the limit, each waiting for its own split. Remove a name once its module
 # fits (the second test fails until then, so this list only ever shrinks).

@@ -14,54 +14,33 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QIcon,
-    QKeySequence,
-    QPainter,
-    QPen,
-    QShortcut,
-    QUndoStack,
-)
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
-    QButtonGroup,
-    QFrame,
     QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPathItem,
-    QHBoxLayout,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider
 
-from flowscope.core.data.drawing import LABEL_NAMES, MAX_LABELS, Drawing, Stroke
+from flowscope.core.data.drawing import MAX_LABELS, Drawing, Stroke
 from flowscope.ui.cached_axis import cached_axes
 from flowscope.ui.canvas_items import (
     CLASS_COLORS,
     AddStrokeCommand,
     ClearCommand,
     StrokeViewBox,
-    paint_brush,
-    paint_clear,
-    paint_eraser,
-    paint_undo,
-    painted_icon,
     reserve_pixmap_cache,
     stroke_item,
-    swatch_painter,
 )
+from flowscope.ui.canvas_tools import BRUSH_WIDTH_RANGE, TOOLS, CanvasToolRow
 
 Bounds = tuple[float, float, float, float]
 
 DEFAULT_BOUNDS: Bounds = (-3.5, 3.5, -3.5, 3.5)
 DEFAULT_BRUSH_WIDTH = 0.4
-BRUSH_WIDTH_RANGE = (0.1, 2.0)
 #: [ and ] divide / multiply the brush width by this factor
 BRUSH_WIDTH_FACTOR = 1.25
-BRUSH_WIDTH_DECIMALS = 2
-TOOLS = ("brush", "eraser")
 #: a new stroke point is kept once it is this many brush widths from the previous one
 POINT_SPACING = 0.1
 STROKE_ALPHA, LIVE_ALPHA = 150, 200
@@ -71,8 +50,6 @@ GRID_ALPHA = 0.15
 #: density colormap, white at 0 so strokes stay readable
 DENSITY_COLORS = ("#ffffff", "#e4ebf3", "#b9c9dc", "#8aa3c0")
 Z_DENSITY, Z_POINTS, Z_STROKES, Z_LIVE, Z_OUTLINE = -20, -10, 10, 20, 30
-SLIDER_WIDTH_PX = 110
-WIDTH_TOOLTIP = "brush width: each stroke becomes Gaussians of std width/4 along its path"
 
 
 class TargetCanvas(QWidget):
@@ -98,84 +75,27 @@ class TargetCanvas(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(self._build_tool_row())
+        self.tool_row = row = CanvasToolRow(self._brush_width, self)
+        layout.addWidget(row)
         layout.addWidget(self._build_plot(), 1)
+        # the row's controls, as the canvas (and canvas_layers' subclass) drives them
+        self._tool_group, self._class_group = row.tool_group, row.class_group
+        self._brush_button, self._eraser_button = row.brush_button, row.eraser_button
+        self._width_slider = row.width_slider
+        self._undo_button, self._redo_button = row.undo_button, row.redo_button
+        self._clear_button = row.clear_button
+        self._tool_group.idClicked.connect(self._on_tool_group_clicked)
+        self._class_group.idClicked.connect(self._on_class_group_clicked)
+        self._width_slider.valueChanged.connect(self._on_width_slider_changed)
+        self._undo_button.clicked.connect(self._undo_stack.undo)
+        self._redo_button.clicked.connect(self._undo_stack.redo)
+        self._clear_button.clicked.connect(self._on_clear_button_clicked)
         self._build_shortcuts()
         self._undo_stack.canUndoChanged.connect(self._undo_button.setEnabled)
         self._undo_stack.canRedoChanged.connect(self._redo_button.setEnabled)
         self._refresh_buttons()
 
     # ----------------------------------------------------------------- construction
-    def _tool_button(self, icon: QIcon, tip: str, checkable: bool = True) -> QToolButton:
-        button = QToolButton(self)
-        button.setIcon(icon)
-        button.setToolTip(tip)
-        button.setCheckable(checkable)
-        button.setAutoRaise(True)
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        return button
-
-    def _build_tool_row(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        row.setContentsMargins(2, 2, 2, 0)
-        row.setSpacing(1)
-        self._tool_group = QButtonGroup(self)
-        self._brush_button = self._tool_button(painted_icon(paint_brush), "Brush (B)")
-        self._eraser_button = self._tool_button(
-            painted_icon(paint_eraser), "Eraser (E): removes what was drawn under it"
-        )
-        for i, button in enumerate((self._brush_button, self._eraser_button)):
-            self._tool_group.addButton(button, i)
-            row.addWidget(button)
-        self._brush_button.setChecked(True)
-        self._tool_group.idClicked.connect(self._on_tool_group_clicked)
-        row.addWidget(self._separator())
-
-        self._width_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal, self)
-        self._width_slider.setDecimals(BRUSH_WIDTH_DECIMALS)
-        self._width_slider.setRange(*BRUSH_WIDTH_RANGE)
-        self._width_slider.setValue(DEFAULT_BRUSH_WIDTH)
-        self._width_slider.setToolTip(f"{WIDTH_TOOLTIP} ([ smaller, ] larger)")
-        # the slider takes the row's spare width, the value label keeps room for "0.00"
-        self._width_slider.setMinimumWidth(SLIDER_WIDTH_PX)
-        self._width_slider.valueChanged.connect(self._on_width_slider_changed)
-        row.addWidget(self._width_slider, 1)
-        row.addWidget(self._separator())
-
-        self._class_group = QButtonGroup(self)
-        for k, color in enumerate(CLASS_COLORS):
-            tip = (
-                f"draw class {LABEL_NAMES[k]} (key {k + 1}): classes give a labelled target "
-                "for guidance, y = its colour"
-            )
-            button = self._tool_button(painted_icon(swatch_painter(color)), tip)
-            self._class_group.addButton(button, k)
-            row.addWidget(button)
-        self._class_group.button(0).setChecked(True)
-        self._class_group.idClicked.connect(self._on_class_group_clicked)
-
-        self._undo_button = self._tool_button(
-            painted_icon(paint_undo), "Undo (Edit > Undo)", checkable=False
-        )
-        self._redo_button = self._tool_button(
-            painted_icon(lambda p: paint_undo(p, mirror=True)), "Redo (Edit > Redo)", False
-        )
-        self._clear_button = self._tool_button(
-            painted_icon(paint_clear), "Clear the drawing (undoable)", checkable=False
-        )
-        self._undo_button.clicked.connect(self._undo_stack.undo)
-        self._redo_button.clicked.connect(self._undo_stack.redo)
-        self._clear_button.clicked.connect(self._on_clear_button_clicked)
-        for button in (self._undo_button, self._redo_button, self._clear_button):
-            row.addWidget(button)
-        return row
-
-    def _separator(self) -> QFrame:
-        line = QFrame(self)
-        line.setFrameShape(QFrame.Shape.VLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        return line
-
     def _build_plot(self) -> pg.PlotWidget:
         self._view_box = StrokeViewBox()
         axes = cached_axes()  # a box seen before is replayed (ui/cached_axis.py)

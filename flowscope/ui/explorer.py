@@ -1,7 +1,8 @@
 """ExplorerView: the ODE and SDE sampling views side by side, linked in x and y.
 
 Each plot stacks five layers, bottom to top: "density" (heatmap), "field" (u_t arrows),
-"score" (score arrows), "trails" (recent particle paths) and "particles" (GLPointsItem).
+"score" (score arrows), "trails" (recent particle paths) and "particles" (GLPointsItem): one
+ExplorerSide each (ui/explorer_side.py).
 Every setter takes precomputed numpy arrays and only hands them to the items: no math beyond
 O(N) reshaping runs here, and nothing here imports torch.
 
@@ -20,22 +21,13 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
-from flowscope.ui.cached_axis import cached_axes
 from flowscope.ui.colorbar import ScaleStrip, sequential_colormap
-from flowscope.ui.field_items import (
-    ArrowField,
-    DensityImage,
-    ScaleLegend,
-    density_lut,
-    draw_on_one_scale,
-    segment_lines,
-    trail_pairs,
-)
-from flowscope.ui.gl_points import GLPointsItem, GLViewport
+from flowscope.ui.explorer_side import PARTICLE_COLORS, ExplorerSide
+from flowscope.ui.field_items import ScaleLegend, density_lut, trail_pairs
+from flowscope.ui.gl_points import GLPointsItem
 from flowscope.ui.gl_support import gl_available, gl_preferred, gl_renderer
 from flowscope.ui.paint_turns import hold_paint
 from flowscope.ui.pair_layout import PairLayout
-from flowscope.ui.plot_title import fit_title
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
 
@@ -48,105 +40,8 @@ SDE_TITLE = "<b>SDE</b><br><span style='font-size:9pt'>" + formulas.SDE + "</spa
 #: with "drop the score term" ticked the SDE view shows the equation it integrates (the bug)
 _NO_SCORE = "<b>SDE without the score term</b> (wrong marginals)<br><span style='font-size:9pt'>"
 SDE_TITLE_NO_SCORE = _NO_SCORE + formulas.SDE_NO_SCORE + "</span>"
-PARTICLE_COLORS = {"ode": (0.12, 0.40, 0.80, 0.5), "sde": (0.90, 0.40, 0.02, 0.5)}
-FIELD_COLOR = (45, 45, 45, 200)
-SCORE_COLOR = (20, 140, 70, 210)
 TRAIL_MAX_PARTICLES = 500  # trails of more particles are subsampled (evenly, deterministic)
 PIXMAP_CACHE_MARGIN = 1.5  # room beyond the cached layers (Qt caches other pixmaps too)
-
-class _Side:
-    """One plot and its layer items."""
-
-    def __init__(self, name: str, title: str, use_gl: bool, point_size: float) -> None:
-        self.name = name
-        self.widget = pg.PlotWidget(background="w", axisItems=cached_axes())  # twins share
-        if use_gl:
-            # (PlotWidget(useOpenGL=True) would be swallowed by PlotItem(**kwargs).)
-            # GLViewport: pyqtgraph's GL viewport whose grabFramebuffer() shows the scene
-            self.widget.setViewport(GLViewport())
-            # redraw the whole FBO each frame: partial updates of a GL viewport are unreliable
-            self.widget.setViewportUpdateMode(
-                QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate
-            )
-        self.widget.setMinimumSize(120, 120)
-        # a few dozen items, some moving every frame: a BSP index only costs re-indexing
-        self.widget.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
-        self.plot: pg.PlotItem = self.widget.getPlotItem()
-        fit_title(self.plot)  # a long title shrinks instead of widening this plot only
-        self.plot.setTitle(title, color="#222222", size="10pt")
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
-        for name_ax in ("left", "bottom"):
-            axis = self.plot.getAxis(name_ax)
-            axis.setPen(pg.mkPen(120, 120, 120))
-            axis.setTextPen(pg.mkPen(70, 70, 70))
-        self.plot.showGrid(x=True, y=True, alpha=0.12)
-        vb = self.plot.getViewBox()
-        vb.disableAutoRange()
-        vb.setAspectLocked(True, ratio=1.0)
-
-        self.density = DensityImage()  # its scale: the pair's one colour bar (ExplorerView)
-        self.field = ArrowField(FIELD_COLOR, z=10)
-        self.score = ArrowField(SCORE_COLOR, z=11)
-        r, g, b, _ = (int(255 * c) for c in PARTICLE_COLORS[name])
-        self.trails = segment_lines(pen=pg.mkPen(r, g, b, 70))
-        self.trails.setZValue(20)
-        self.particles = GLPointsItem(size=point_size, color=PARTICLE_COLORS[name])
-        self.particles.setZValue(30)
-        for item in (self.density, *self.field.items(), *self.score.items(), self.trails):
-            self.plot.addItem(item, ignoreBounds=True)
-        self.plot.addItem(self.particles, ignoreBounds=True)
-        if not use_gl:
-            # Slow static layers repaint as cached pixmaps while particles move every frame:
-            # redrawing the axes with their grid, and scaling the heatmap, each frame cost more
-            # than keeping them (bench/gui_soak.py). The arrows are cheap 1-px lines: drawn.
-            cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
-            for item in self.cached_items():
-                item.setCacheMode(cache)
-
-        # pinned to the ViewBox (not its child group), so it ignores pan and zoom
-        self.label_box = QtWidgets.QGraphicsRectItem(vb)
-        self.label_box.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
-        self.label_box.setBrush(QtGui.QBrush(QtGui.QColor(255, 255, 255, 210)))
-        self.label_box.setPos(4, 4)
-        self.label_box.setZValue(1000)
-        self.label = QtWidgets.QGraphicsSimpleTextItem("", self.label_box)
-        font = QtGui.QFont()
-        font.setPointSizeF(10.5)
-        self.label.setFont(font)
-        self.label.setBrush(QtGui.QBrush(QtGui.QColor(30, 30, 30)))
-        self.label.setPos(4, 1)
-        self.legend = ScaleLegend(vb)
-        #: layer -> (origins, vectors, reference length): redrawn on one scale by rescale()
-        self.arrow_data: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-
-    def rescale(self, visible: dict[str, bool]) -> None:
-        """All arrow layers on one scale, with the legend (field_items.draw_on_one_scale)."""
-        draw_on_one_scale(
-            self.arrow_data, {"field": self.field, "score": self.score}, self.legend, visible
-        )
-
-    def cached_items(self) -> tuple[QtWidgets.QGraphicsItem, ...]:
-        """The static layers that raster views keep as device pixmaps (QPixmapCache)."""
-        return self.density, self.plot.getAxis("left"), self.plot.getAxis("bottom")
-
-    def set_label(self, text: str) -> None:
-        self.label.setText(text)
-        r = self.label.boundingRect()
-        self.label_box.setRect(0, 0, r.width() + 8, r.height() + 2)
-
-    def line_items(self) -> list[pg.PlotCurveItem]:
-        """The segment-pair items (arrows, trails), drawn under the particles."""
-        return [*self.field.items(), *self.score.items(), self.trails]
-
-    def layer_items(self, layer: str) -> list:
-        return {
-            "density": [self.density, self.density.scale.bar],
-            "field": list(self.field.items()),
-            "score": list(self.score.items()),
-            "trails": [self.trails],
-            "particles": [self.particles],
-        }[layer]
 
 
 class ExplorerView(QtWidgets.QWidget):
@@ -169,8 +64,8 @@ class ExplorerView(QtWidgets.QWidget):
         super().__init__(parent)
         self._use_gl = gl_preferred() if use_gl is None else bool(use_gl) and gl_available()
         self._sides = {
-            "ode": _Side("ode", ODE_TITLE, self._use_gl, point_size),
-            "sde": _Side("sde", SDE_TITLE, self._use_gl, point_size),
+            "ode": ExplorerSide("ode", ODE_TITLE, self._use_gl, point_size),
+            "sde": ExplorerSide("sde", SDE_TITLE, self._use_gl, point_size),
         }
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -252,7 +147,7 @@ class ExplorerView(QtWidgets.QWidget):
     def particles_item(self, which: str) -> GLPointsItem:
         return self._select(which, both=False)[0].particles
 
-    def _select(self, which: str, both: bool = True) -> list[_Side]:
+    def _select(self, which: str, both: bool = True) -> list[ExplorerSide]:
         if which in SIDES:
             return [self._sides[which]]
         if both and which == "both":
@@ -260,7 +155,7 @@ class ExplorerView(QtWidgets.QWidget):
         allowed = "'ode', 'sde'" + (" or 'both'" if both else "")
         raise ValueError(f"which must be {allowed}, got {which!r}")
 
-    def _changing(self, which: str) -> list[_Side]:
+    def _changing(self, which: str) -> list[ExplorerSide]:
         """_select for a setter: the SDE plot repaints a turn after the ODE plot (paint_turns)."""
         sides = self._select(which)
         if self._sides["sde"] in sides:
@@ -358,7 +253,7 @@ class ExplorerView(QtWidgets.QWidget):
                     if name in due:
                         self._sides[name].rescale(self._visible)
 
-    def _rescale(self, side: _Side) -> None:
+    def _rescale(self, side: ExplorerSide) -> None:
         if self._batching:
             self._rescale_due.add(side.name)
         else:

@@ -2,9 +2,10 @@
 
 When the view's viewport is a QOpenGLWidget (``PlotWidget.useOpenGL(True)``) the item draws
 ``GL_POINTS`` from a VBO inside ``QPainter.beginNativePainting()``, with a tiny shader that
-makes round anti-aliased sprites. On any other paint device (raster ``QImage``, ``QWidget.grab()``,
-SVG, PNG export) it falls back to ``QPainter.drawPoints`` with a round cosmetic pen, so
-exports still show the particles (slower: use it for exports, not for 50k-particle animation).
+makes round anti-aliased sprites (ui/gl_program.py). On any other paint device (raster
+``QImage``, ``QWidget.grab()``, SVG, PNG export) it falls back to ``QPainter.drawPoints`` with
+a round cosmetic pen, so exports still show the particles (slower: use it for exports, not for
+50k-particle animation).
 
 Numpy only; ``setData`` stores references and schedules a repaint, the upload happens in paint.
 """
@@ -23,6 +24,7 @@ try:  # QtOpenGL ships with PySide6-Essentials; stay importable without it
 except ImportError:  # pragma: no cover - depends on the Qt build
     QtOpenGL = None
 
+from .gl_program import GLResources
 from .splat import splat
 
 __all__ = ["GLPointsItem", "GLViewport"]
@@ -42,76 +44,6 @@ _GL_PROGRAM_POINT_SIZE = 0x8642
 _GL_POINT_SPRITE = 0x8861  # compatibility profile only: makes gl_PointCoord defined
 #: particles with at most this many distinct colours (by class) are splatted one colour at a time
 MAX_SPLAT_GROUPS = 8
-
-_VERT_BODY = """
-uniform mat4 u_mvp;
-uniform float u_size;
-void main() {
-    gl_Position = u_mvp * vec4(a_position, 0.0, 1.0);
-    gl_PointSize = u_size + 1.0;
-    v_color = a_color;
-}
-"""
-# Coverage of a disc of diameter u_size (device px) inside a sprite one pixel wider:
-# a one-pixel linear ramp at the rim gives round, anti-aliased points at any size.
-_FRAG_BODY = """
-uniform float u_size;
-void main() {
-    float d = length(gl_PointCoord - vec2(0.5)) * (u_size + 1.0);
-    float cover = clamp(0.5 * u_size + 0.5 - d, 0.0, 1.0);
-    if (cover <= 0.0) discard;
-    FRAG_OUT = vec4(v_color.rgb, v_color.a * cover);
-}
-"""
-
-
-def _shader_sources(ctx: QtGui.QOpenGLContext) -> tuple[str, str]:
-    """GLSL for the context: ES 2 (#version 100), core (330) or compatibility (120)."""
-    if ctx.isOpenGLES():
-        head_v = "#version 100\nattribute vec2 a_position;\nattribute vec4 a_color;\n"
-        head_v += "varying vec4 v_color;\n"
-        head_f = "#version 100\nprecision mediump float;\nvarying vec4 v_color;\n"
-        out = "gl_FragColor"
-    elif ctx.format().profile() == QtGui.QSurfaceFormat.OpenGLContextProfile.CoreProfile:
-        head_v = "#version 330 core\nin vec2 a_position;\nin vec4 a_color;\nout vec4 v_color;\n"
-        head_f = "#version 330 core\nin vec4 v_color;\nout vec4 frag_color;\n"
-        out = "frag_color"
-    else:
-        head_v = "#version 120\nattribute vec2 a_position;\nattribute vec4 a_color;\n"
-        head_v += "varying vec4 v_color;\n"
-        head_f = "#version 120\nvarying vec4 v_color;\n"
-        out = "gl_FragColor"
-    return head_v + _VERT_BODY, head_f + _FRAG_BODY.replace("FRAG_OUT", out)
-
-
-class _GLResources:
-    """Program, VAO and VBO living in one GL context."""
-
-    def __init__(self, ctx: QtGui.QOpenGLContext) -> None:
-        self.ctx = ctx
-        self.program = QtOpenGL.QOpenGLShaderProgram()
-        vert, frag = _shader_sources(ctx)
-        stage = QtOpenGL.QOpenGLShader.ShaderTypeBit
-        if not self.program.addShaderFromSourceCode(stage.Vertex, vert):
-            raise RuntimeError(f"GLPointsItem vertex shader: {self.program.log()}")
-        if not self.program.addShaderFromSourceCode(stage.Fragment, frag):
-            raise RuntimeError(f"GLPointsItem fragment shader: {self.program.log()}")
-        self.program.bindAttributeLocation("a_position", 0)
-        self.program.bindAttributeLocation("a_color", 1)
-        if not self.program.link():
-            raise RuntimeError(f"GLPointsItem link: {self.program.log()}")
-        self.vao = QtOpenGL.QOpenGLVertexArrayObject()
-        self.vao.create()
-        self.vbo = QtOpenGL.QOpenGLBuffer(QtOpenGL.QOpenGLBuffer.Type.VertexBuffer)
-        self.vbo.create()
-        self.vbo.setUsagePattern(QtOpenGL.QOpenGLBuffer.UsagePattern.StreamDraw)
-        self.count = 0
-        self.has_colors = False
-
-    def destroy(self) -> None:
-        self.vao.destroy()
-        self.vbo.destroy()
-        self.program.removeAllShaders()
 
 
 class GLPointsItem(pg.GraphicsObject):
@@ -136,7 +68,7 @@ class GLPointsItem(pg.GraphicsObject):
         self._size = float(size)
         self._rect = QtCore.QRectF()
         self._dirty = True
-        self._gl: _GLResources | None = None
+        self._gl: GLResources | None = None
         self._pad_px: tuple[float, float] | None = None
         self._gl_failed = False
         #: (key, images) of the last raster splat: a repaint for another layer (arrows, the
@@ -249,11 +181,11 @@ class GLPointsItem(pg.GraphicsObject):
                 painter.endNativePainting()
         self._paint_raster(painter)
 
-    def _resources(self, ctx: QtGui.QOpenGLContext) -> _GLResources:
+    def _resources(self, ctx: QtGui.QOpenGLContext) -> GLResources:
         if self._gl is None or self._gl.ctx is not ctx:
             if self._gl is not None:
                 self._gl.destroy()
-            self._gl = _GLResources(ctx)
+            self._gl = GLResources(ctx)
             ctx.aboutToBeDestroyed.connect(self._on_context_destroyed)
             self._dirty = True
         return self._gl
@@ -263,7 +195,7 @@ class GLPointsItem(pg.GraphicsObject):
             self._gl.destroy()
             self._gl = None
 
-    def _upload(self, gl: _GLResources) -> None:
+    def _upload(self, gl: GLResources) -> None:
         xy, colors = self._xy, self._colors
         n = len(xy)
         nbytes = xy.nbytes + (colors.nbytes if colors is not None else 0)

@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
 from ..core.data import PRESETS, DataError, load_target
 from ..core.device import available_devices
@@ -23,13 +23,11 @@ from .controllers import SessionController
 from .controllers.explorer import ExplorerController
 from .controllers.exports import ExplorerExports
 from .controllers.project import ProjectFiles
-from .explorer import ExplorerView
+from .explorer_column import ExplorerColumn
 from .menus import build_main_menus
 from .paint_turns import hold_paint
 from .panels import CurvesPanel, SamplingPanel, TrainingPanel
-from .steady_label import ElidedLabel
 from .target_panel import TargetPanel
-from .time_bar import TimeBar
 from .window_base import ControlColumn, FlowscopeWindow, fitted_size
 
 #: the trainer's priority: the same as the window's. The compute process runs at normal priority
@@ -79,7 +77,7 @@ class MainWindow(FlowscopeWindow):
         self.view.floorChanged.connect(lambda f: self.curves.set_floor(f, self.view.floor_stderr))
         self.view.qualityChanged.connect(self.curves.set_quality)
         self.view.statusDue.connect(self._update_training_status)
-        self.view.sdeWarning.connect(self._on_sde_warning)
+        self.view.sdeWarning.connect(self.centre.show_sde_warning)
         self.view.failed.connect(
             lambda text: self.statusBar().showMessage(f"render error: {text}", 8000)
         )
@@ -139,26 +137,13 @@ class MainWindow(FlowscopeWindow):
         left.canvas.drawingChanged.connect(self._on_canvas_drawing_changed)
         self.target_panel, self.preset_combo, self.canvas = left, left.preset_combo, left.canvas
 
-        # ---- centre: explorer + time bar
-        centre = QWidget()
-        cv = QVBoxLayout(centre)
-        cv.setContentsMargins(0, 6, 0, 0)
-        self.explorer = ExplorerView()
-        cv.addWidget(self.explorer, 1)
-        self.time_bar = TimeBar(self.state)
+        # ---- centre: explorer, time bar, status lines
+        self.centre = centre = ExplorerColumn(self.state)
+        self.explorer, self.time_bar = centre.explorer, centre.time_bar
         self.play_button, self.t_slider = self.time_bar.play_button, self.time_bar.t_slider
         self.loop_box = self.time_bar.loop_box
         self._time_bar = self.time_bar.layout()  # story.install adds the lens box
-        cv.addWidget(self.time_bar)
-        # on its own line: a long status beside the slider squeezed it to nothing at 1024 px
-        self.status_label = ElidedLabel("")  # its text's width must not resize the explorer
-        self.status_label.setStyleSheet("color:#555;")
-        cv.addWidget(self.status_label)
-        self.sde_warning_label = QLabel("")
-        self.sde_warning_label.setStyleSheet("color:#c0392b;")
-        self.sde_warning_label.setWordWrap(True)
-        self.sde_warning_label.setVisible(False)
-        cv.addWidget(self.sde_warning_label)
+        self.status_label, self.sde_warning_label = centre.status_label, centre.sde_warning_label
 
         # ---- right: panels
         right = QWidget()
@@ -378,11 +363,6 @@ class MainWindow(FlowscopeWindow):
         else:
             follows += " field"
         self.status_label.setText(f"particles follow the {follows}")
-
-    def _on_sde_warning(self, text: str) -> None:
-        """A red line under the explorer when the SDE's particles blew up (what to change)."""
-        self.sde_warning_label.setText(text)
-        self.sde_warning_label.setVisible(bool(text))
 
     def _on_session_replaced(self) -> None:
         """New or no weights (Reset, New, Open): no status of the old run may stay."""

@@ -217,7 +217,7 @@ class SourceChoice:
 
     def _sde_warning(self, _text: str = "") -> None:
         if not self.gaussian():
-            self.win._on_sde_warning(SDE_WARNING.format(name=self.title()))
+            self.win.centre.show_sde_warning(SDE_WARNING.format(name=self.title()))
 
     def apply(self, name: str) -> None:
         """Use source ``name`` (state.source): notes, labels, a fresh training session and the
@@ -241,7 +241,7 @@ class SourceChoice:
             text = "standard Gaussian N(0, I)" if gaussian else title
             self.label.setText(SOURCE_LABEL.format(text=text))
         if gaussian:
-            win._on_sde_warning("")
+            win.centre.show_sde_warning("")
         else:
             win.state.show_score = False  # the score arrows assume a Gaussian source
             self._sde_warning()

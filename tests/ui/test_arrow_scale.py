@@ -127,7 +127,7 @@ def test_arrow_layers_set_in_a_batch_are_drawn_once_per_view(qtbot, monkeypatch)
     """A field result sets three arrow layers (ODE field, SDE field, score on both): inside
     ExplorerView.batch() each view redraws its arrows once, at the end, with the same scale
     and segments as when the layers are set one by one (the GUI thread's frame got shorter)."""
-    import flowscope.ui.explorer as explorer_mod
+    import flowscope.ui.explorer_side as side_mod  # ExplorerSide.rescale draws
 
     view = ExplorerView(use_gl=False)
     qtbot.addWidget(view)
@@ -136,10 +136,8 @@ def test_arrow_layers_set_in_a_batch_are_drawn_once_per_view(qtbot, monkeypatch)
     origins = np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2)
     u = np.tile([[1.0, 0.5]], (len(origins), 1))
     calls: list[int] = []
-    real = explorer_mod.draw_on_one_scale
-    monkeypatch.setattr(
-        explorer_mod, "draw_on_one_scale", lambda *a: (calls.append(1), real(*a))[1]
-    )
+    real = side_mod.draw_on_one_scale
+    monkeypatch.setattr(side_mod, "draw_on_one_scale", lambda *a: (calls.append(1), real(*a))[1])
 
     def set_all(v):
         v.set_field("ode", origins, u, "field", reference=1.0)
