@@ -34,6 +34,7 @@ from flowscope.ui.canvas_items import (
     stroke_item,
 )
 from flowscope.ui.canvas_tools import BRUSH_WIDTH_RANGE, TOOLS, CanvasToolRow
+from flowscope.ui.paint_turns import hold_paint
 
 Bounds = tuple[float, float, float, float]
 
@@ -248,6 +249,7 @@ class TargetCanvas(QWidget):
         ):
             return  # the same heatmap again (an objective change re-sends it): no re-render
         self._density_shown = ((xmin, xmax, ymin, ymax), image.copy())
+        hold_paint(self)  # a new heatmap repaints in a turn of its own (ui/paint_turns.py)
         top = float(image.max())
         self._density_item.setImage(
             np.ascontiguousarray(image[::-1]), autoLevels=False, levels=(0.0, top or 1.0)

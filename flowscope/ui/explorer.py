@@ -156,10 +156,12 @@ class ExplorerView(QtWidgets.QWidget):
         raise ValueError(f"which must be {allowed}, got {which!r}")
 
     def _changing(self, which: str) -> list[ExplorerSide]:
-        """_select for a setter: the SDE plot repaints a turn after the ODE plot (paint_turns)."""
+        """_select for a setter: each plot changed repaints in a turn of its own, the ODE plot
+        first (paint_turns: Qt repaints every changed view of the window in one pass, so a plot
+        not held would repaint in the same pass as one released then)."""
         sides = self._select(which)
-        if self._sides["sde"] in sides:
-            hold_paint(self._sides["sde"].widget)
+        for side in sides:
+            hold_paint(side.widget)
         return sides
 
     # ---------------------------------------------------------------- setters
@@ -309,7 +311,8 @@ class ExplorerView(QtWidgets.QWidget):
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
         self._bounds = (xmin, xmax, ymin, ymax)
-        hold_paint(self._sides["sde"].widget)  # its range is linked to the ODE plot's
+        for side in self._sides.values():  # the SDE plot's range is linked to the ODE plot's
+            hold_paint(side.widget)
         self._sides["ode"].plot.getViewBox().setRange(
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )

@@ -7,6 +7,11 @@ explorer plots: 30-60 ms of painting in one stretch on the 2-core CPU (bench/gui
 Holding one view's repaint for a turn lets input and timers run between the paints; the held
 view follows a few milliseconds later, which no one can see.
 
+Every heavy view holds itself when it changes (both explorer plots, the canvas on a new target or
+heatmap), not only the second of a pair: Qt repaints all of a window's changed views in one pass,
+so a view changed in the turn another one is released repaints in the same pass as that one (a
+frame's ODE plot with the released SDE plot: 40-60 ms in one stretch).
+
 A held widget must not be grabbed (``QWidget.grab`` of a widget whose updates are disabled draws
 an incomplete picture): whatever grabs the window calls :func:`release_held` first.
 """
