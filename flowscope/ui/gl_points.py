@@ -74,6 +74,8 @@ class GLPointsItem(pg.GraphicsObject):
         #: (key, images) of the last raster splat: a repaint for another layer (arrows, the
         #: heatmap, an axis) with the same particles and view draws these again (~2 ms saved)
         self._splat_cache: tuple[tuple, list] | None = None
+        #: (colours array, its groups): one array object per result (kept by reference)
+        self._groups: tuple[np.ndarray, list] | None = None
         if xy is not None:
             self.setData(xy, colors, size)
 
@@ -121,12 +123,15 @@ class GLPointsItem(pg.GraphicsObject):
     def _data_rect(xy: np.ndarray) -> QtCore.QRectF:
         if len(xy) == 0:
             return QtCore.QRectF()
-        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        # per coordinate over a contiguous copy: numpy's min(axis=0) of an (N, 2) array runs
+        # N two-element steps (1.2 ms for 10k points, twice a frame; this: ~0.04 ms)
+        cols = np.ascontiguousarray(xy.T)
+        lo, hi = cols.min(axis=1), cols.max(axis=1)
         if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-            finite = xy[np.isfinite(xy).all(axis=1)]
-            if len(finite) == 0:
+            finite = cols[:, np.isfinite(cols).all(axis=0)]
+            if finite.shape[1] == 0:
                 return QtCore.QRectF()
-            lo, hi = finite.min(axis=0), finite.max(axis=0)
+            lo, hi = finite.min(axis=1), finite.max(axis=1)
         return QtCore.QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
 
     # ------------------------------------------------------- pyqtgraph bounds
@@ -314,13 +319,19 @@ class GLPointsItem(pg.GraphicsObject):
         """(index or None, colour) per splat: particles coloured by class (a few distinct
         colours) go one class at a time through the single-colour path, ~4x cheaper than
         per-point colours, and Qt composites the class images; anything else in one call."""
-        if self._colors is None:
+        colors = self._colors
+        if colors is None:
             return [(None, self._color)]
-        keys = np.clip(self._colors * 255.0 + 0.5, 0, 255).astype(np.uint8).view(np.uint32)
+        if self._groups is not None and self._groups[0] is colors:
+            return self._groups[1]  # the same colours as last frame (a result's, every frame)
+        keys = np.clip(colors * 255.0 + 0.5, 0, 255).astype(np.uint8).view(np.uint32)
         colours, which = np.unique(keys.ravel(), return_inverse=True)
         if len(colours) > MAX_SPLAT_GROUPS:
-            return [(None, self._colors)]
-        return [(which == c, self._colors[int(np.argmax(which == c))]) for c in range(len(colours))]
+            groups = [(None, colors)]
+        else:
+            groups = [(which == c, colors[int(np.argmax(which == c))]) for c in range(len(colours))]
+        self._groups = (colors, groups)  # ~0.4 ms for 10k particles, per plot and paint
+        return groups
 
     def _paint_points(self, painter: QtGui.QPainter) -> None:
         """Vector points: round pen, one drawPoints call per distinct colour. The points are

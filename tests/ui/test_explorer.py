@@ -238,6 +238,27 @@ def test_set_particles_validates_shapes(view):
         view.set_particles("left", np.zeros((5, 2), np.float32))
 
 
+def test_particle_bounds_are_the_finite_points_box(view):
+    """The particles item's data bounds (what pyqtgraph's auto-range reads): the box of the
+    finite points, per coordinate; a blown-up SDE particle (inf, nan) does not stretch it."""
+    rng = np.random.default_rng(3)
+    xy = rng.normal(size=(2000, 2)).astype(np.float32) * [1.0, 3.0]
+    item = view.particles_item("sde")
+    view.set_particles("sde", xy)
+    assert item.dataBounds(0) == pytest.approx((xy[:, 0].min(), xy[:, 0].max()))
+    assert item.dataBounds(1) == pytest.approx((xy[:, 1].min(), xy[:, 1].max()))
+    bad = xy.copy()
+    bad[5] = np.nan
+    bad[9, 1] = np.inf
+    bad[11, 0] = -np.inf
+    view.set_particles("sde", bad)
+    keep = np.isfinite(bad).all(axis=1)
+    assert item.dataBounds(0) == pytest.approx((bad[keep, 0].min(), bad[keep, 0].max()))
+    assert item.dataBounds(1) == pytest.approx((bad[keep, 1].min(), bad[keep, 1].max()))
+    view.set_particles("sde", np.full((4, 2), np.nan, np.float32))
+    assert item.dataBounds(0) == (None, None)
+
+
 def test_arrow_geometry_scales_to_the_grid_and_skips_zeros():
     g = np.linspace(-3, 3, 15)
     x, y = np.meshgrid(g, g)

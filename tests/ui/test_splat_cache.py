@@ -55,3 +55,38 @@ def test_repaints_reuse_the_splat_until_the_particles_or_the_view_change(qtbot, 
     item.setColor((0.9, 0.1, 0.1, 0.8))
     _grab(w)
     assert len(calls) > n
+
+
+def test_class_colours_are_grouped_once_per_colours_array(qtbot, monkeypatch):
+    """Particles coloured by class splat one class at a time; the grouping (np.unique over
+    every particle) runs once per colours array, not once per frame (a result's colours stay
+    the same object while t plays), and the picture is the same either way."""
+    uniques = []
+    real = np.unique
+    monkeypatch.setattr(
+        gl_points.np, "unique", lambda *a, **k: (uniques.append(1), real(*a, **k))[1]
+    )
+    w = pg.PlotWidget(background="w")
+    w.setFixedSize(300, 300)
+    item = gl_points.GLPointsItem(size=4.0)
+    w.addItem(item)
+    w.getPlotItem().getViewBox().setRange(xRange=(-2, 2), yRange=(-2, 2), padding=0)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    rng = np.random.default_rng(1)
+    palette = np.array([[0.9, 0.1, 0.1, 1.0], [0.1, 0.1, 0.9, 1.0]], np.float32)
+    colors = palette[rng.integers(0, 2, 400)]
+    for _ in range(3):  # three frames: new positions, the same colours array
+        xy = rng.normal(size=(400, 2)).astype(np.float32)
+        item.setData(xy, colors)
+        cached = _grab(w)
+    assert len(uniques) == 1
+    item.setData(xy, colors.copy())  # a new result's colours (equal values): grouped again
+    fresh = _grab(w)
+    assert len(uniques) == 2 and fresh == cached
+    img = fresh.convertToFormat(fresh.Format.Format_RGB32)
+    px = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.width(), 4)
+    red = (px[..., 2] > 180) & (px[..., 0] < 120)  # BGRA: both classes are drawn
+    blue = (px[..., 0] > 180) & (px[..., 2] < 120)
+    assert red.sum() > 100 and blue.sum() > 100
