@@ -46,9 +46,20 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+#: Qt's raster engine hands every large fill (a heatmap, a cached layer, the axes' grid) to a
+#: pool of threads and waits for them. With the trainer and the compute child on the cores,
+#: those threads waited for a core while the GUI thread slept (bench/gui_latency.py: the
+#: "blocked" part of the window's longest stalls halved without the pool, the median stall
+#: with training on fell from 29-44 to 25-31 ms). Set before the pool is first used; a value
+#: the user set is kept (Qt checks only whether the variable is set).
+NO_GUI_THREADPOOL = "QT_NO_GUI_THREADPOOL"
+
+
 def make_app(argv: list[str] | None = None):
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
+
+    os.environ.setdefault(NO_GUI_THREADPOOL, "1")
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("flowscope")

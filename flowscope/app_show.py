@@ -110,6 +110,9 @@ def _application():
 
     app = QApplication.instance()
     if app is None:
+        import os
+
+        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")  # see app.NO_GUI_THREADPOOL
         app = QApplication(sys.argv[:1])
         app.setApplicationName("flowscope")
         pg.setConfigOptions(antialias=False, background="w", foreground="k")
