@@ -311,8 +311,7 @@ class ExplorerView(QtWidgets.QWidget):
         """Show (xmin, xmax, ymin, ymax) in both plots (aspect stays 1: one axis may grow)."""
         xmin, xmax, ymin, ymax = (float(b) for b in bounds)
         self._bounds = (xmin, xmax, ymin, ymax)
-        for side in self._sides.values():  # the SDE plot's range is linked to the ODE plot's
-            hold_paint(side.widget)
+        self._changing("both")  # both repaint: the SDE plot's range is linked to the ODE's
         self._sides["ode"].plot.getViewBox().setRange(
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )

@@ -20,6 +20,18 @@ def _grab(w):
     return w.grab().toImage()
 
 
+def _shown_plot(qtbot, item):
+    """A 300 x 300 plot of the plane (-2, 2)^2 holding ``item``, shown."""
+    w = pg.PlotWidget(background="w")
+    w.setFixedSize(300, 300)
+    w.addItem(item)
+    w.getPlotItem().getViewBox().setRange(xRange=(-2, 2), yRange=(-2, 2), padding=0)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
 def test_repaints_reuse_the_splat_until_the_particles_or_the_view_change(qtbot, monkeypatch):
     calls = []
     real = gl_points.splat
@@ -29,14 +41,8 @@ def test_repaints_reuse_the_splat_until_the_particles_or_the_view_change(qtbot, 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(gl_points, "splat", counting)
-    w = pg.PlotWidget(background="w")
-    w.setFixedSize(300, 300)
     item = gl_points.GLPointsItem(size=3.0, color=(0.1, 0.4, 0.8, 0.8))
-    w.addItem(item)
-    w.getPlotItem().getViewBox().setRange(xRange=(-2, 2), yRange=(-2, 2), padding=0)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = _shown_plot(qtbot, item)
     rng = np.random.default_rng(0)
     item.setData(rng.normal(size=(500, 2)).astype(np.float32))
     first = _grab(w)
@@ -66,14 +72,8 @@ def test_class_colours_are_grouped_once_per_colours_array(qtbot, monkeypatch):
     monkeypatch.setattr(
         gl_points.np, "unique", lambda *a, **k: (uniques.append(1), real(*a, **k))[1]
     )
-    w = pg.PlotWidget(background="w")
-    w.setFixedSize(300, 300)
     item = gl_points.GLPointsItem(size=4.0)
-    w.addItem(item)
-    w.getPlotItem().getViewBox().setRange(xRange=(-2, 2), yRange=(-2, 2), padding=0)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = _shown_plot(qtbot, item)
     rng = np.random.default_rng(1)
     palette = np.array([[0.9, 0.1, 0.1, 1.0], [0.1, 0.1, 0.9, 1.0]], np.float32)
     colors = palette[rng.integers(0, 2, 400)]
