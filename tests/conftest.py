@@ -6,7 +6,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# parallel workers (pytest-xdist, scripts/test.sh) share the cores: torch threads beyond a
+# worker's share would only wait for one another
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
 
 TESTS = Path(__file__).resolve().parent
 # modules that make a test need Qt and a display (a QApplication, widgets, GL)
@@ -22,7 +25,7 @@ def _uses_qt(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Test tiers: tests/ui and anything that uses Qt -> `gui` (needs a display: xvfb-run),
+    """Test tiers: tests/ui and anything that uses Qt -> `gui` (needs a display: pytest-xvfb),
     the rest -> `core` (no Qt, no display). `slow` is set by hand on the long ones.
     `bash scripts/test.sh -m core` runs one tier; `-m "not slow"` skips the long ones."""
     for item in items:
