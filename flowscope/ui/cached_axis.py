@@ -125,34 +125,41 @@ class CachedAxis(pg.AxisItem):
         return self._rect_now if self._rect_now is not None else super().boundingRect()
 
     def paint(self, p, opt, widget) -> None:
-        if self.picture is None:
-            key = self._picture_key()
-            found = self.pictures.get(key)
-            if found is None:
-                picture = QtGui.QPicture()
-                painter = QtGui.QPainter(picture)
-                try:
-                    if self.style["tickFont"]:
-                        painter.setFont(self.style["tickFont"])
-                    self._text_size = None
-                    # generateDrawSpecs asks for the bounding rect once per tick label (each
-                    # maps the linked view's rect): it is the same until the text size is set
-                    self._rect_now = super().boundingRect()
-                    try:
-                        specs = self.generateDrawSpecs(painter)
-                    finally:
-                        self._rect_now = None
-                    if specs is not None:
-                        self.drawPicture(painter, *specs)
-                finally:
-                    painter.end()
-                self.pictures.put(key, picture, self._text_size)
-            else:
-                picture, text_size = found
-                if text_size is not None:  # the side effect generateDrawSpecs would have had
-                    super()._updateMaxTextSize(text_size)
-            self.picture = picture
+        self.prepare()
         self.picture.play(p)
+
+    def prepare(self) -> None:
+        """Have the picture of the current range and size ready (drawn, or found in the store):
+        called before a repaint, in a turn of its own (ui/paint_turns.run_first), it takes the
+        axis drawing out of the repaint's turn; paint finds the picture made."""
+        if self.picture is not None:
+            return
+        key = self._picture_key()
+        found = self.pictures.get(key)
+        if found is None:
+            picture = QtGui.QPicture()
+            painter = QtGui.QPainter(picture)
+            try:
+                if self.style["tickFont"]:
+                    painter.setFont(self.style["tickFont"])
+                self._text_size = None
+                # generateDrawSpecs asks for the bounding rect once per tick label (each
+                # maps the linked view's rect): it is the same until the text size is set
+                self._rect_now = super().boundingRect()
+                try:
+                    specs = self.generateDrawSpecs(painter)
+                finally:
+                    self._rect_now = None
+                if specs is not None:
+                    self.drawPicture(painter, *specs)
+            finally:
+                painter.end()
+            self.pictures.put(key, picture, self._text_size)
+        else:
+            picture, text_size = found
+            if text_size is not None:  # the side effect generateDrawSpecs would have had
+                super()._updateMaxTextSize(text_size)
+        self.picture = picture
 
     def updateAutoSIPrefix(self) -> None:  # noqa: N802 - pyqtgraph's name
         if self.label.isVisible() or self.autoSIPrefixScale != 1.0 or self.labelUnitPrefix:

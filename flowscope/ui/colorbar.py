@@ -17,6 +17,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from .paint_turns import hold_paint
+
 __all__ = ["HeatmapScale", "ScaleStrip", "diverging_colormap", "sequential_colormap"]
 
 #: blue (negative) - white (0) - red (positive): ColorBrewer RdBu reversed without its dark
@@ -236,6 +238,7 @@ class ScaleStrip(pg.GraphicsLayoutWidget):
             self.label, changed = label, True
             self.bar.getAxis("left").setLabel(label)
         if changed:  # what the other images showed was another quantity: not part of the scale
+            hold_paint(self)
             for m in self._members:
                 m.own = None
         member.own = (lo, hi)
@@ -257,6 +260,9 @@ class ScaleStrip(pg.GraphicsLayoutWidget):
             if (lo, hi) != self.levels:
                 self.levels = (lo, hi)
                 self.bar.setLevels((lo, hi), update_items=False)
+                # new tick labels (~8 ms of axis drawing): in a turn of their own, not in the
+                # plots' (ui/paint_turns.py; a new target's gap had both, bench/gui_latency.py)
+                hold_paint(self)
         _set_visible(self.bar, any(m.image.isVisible() for m in shown))
 
 

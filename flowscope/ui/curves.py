@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 from ..core.support import describe_excess
 from . import formulas as F
 from .cached_axis import AxisPictures, cached_axes
+from .paint_turns import hold_paint
 from .steady_label import reserve_lines
 
 
@@ -117,6 +118,9 @@ class CurvesPanel(QWidget):
         self.quality_plot.setYRange(0, 0.1, padding=0)
 
     def set_loss(self, steps: np.ndarray, losses: np.ndarray, floor: float | None) -> None:
+        # each curve repaints in a turn of its own (ui/paint_turns.py): a new target's loss
+        # curve repainted in one pass with the explorer's SDE plot (a 52 ms gap)
+        hold_paint(self.loss_plot)
         if len(steps) == 0:
             self.loss_curve.setData([], [])
             self.loss_smooth.setData([], [])
@@ -164,6 +168,7 @@ class CurvesPanel(QWidget):
         """The dashed L_min line (hidden while the floor is unknown, e.g. still computing);
         stderr: its Monte Carlo standard error (the excess is reported within 2 of them)."""
         self.floor_stderr = stderr
+        hold_paint(self.loss_plot)
         if floor is not None and math.isfinite(floor) and floor > 0:
             self.floor_line.setValue(math.log10(floor))
             self.floor_line.setVisible(True)
@@ -188,6 +193,7 @@ class CurvesPanel(QWidget):
         exact log p_data of the samples (in the tooltip). The axes run from 0 (an energy
         distance is >= 0) to a little above the largest value, also with one point."""
         x, y = np.asarray(steps, float), np.asarray(values, float)
+        hold_paint(self.quality_plot)
         self.quality_curve.setData(x, y)
         finite = y[np.isfinite(y)]
         if len(finite):

@@ -21,12 +21,13 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from flowscope.ui import formulas
+from flowscope.ui.cached_axis import CachedAxis
 from flowscope.ui.colorbar import ScaleStrip, sequential_colormap
 from flowscope.ui.explorer_side import PARTICLE_COLORS, ExplorerSide
 from flowscope.ui.field_items import ScaleLegend, density_lut, trail_pairs
 from flowscope.ui.gl_points import GLPointsItem
 from flowscope.ui.gl_support import gl_available, gl_preferred, gl_renderer
-from flowscope.ui.paint_turns import hold_paint
+from flowscope.ui.paint_turns import hold_paint, run_first
 from flowscope.ui.pair_layout import PairLayout
 
 __all__ = ["LAYERS", "ExplorerView", "gl_available", "gl_preferred", "gl_renderer"]
@@ -315,6 +316,16 @@ class ExplorerView(QtWidgets.QWidget):
         self._sides["ode"].plot.getViewBox().setRange(
             xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0.0
         )
+        # the new range's axis pictures in a turn of their own, before the plots repaint:
+        # drawing them inside the first plot's repaint made it a 25 ms turn (paint_turns)
+        run_first(self._prepare_axes)
+
+    def _prepare_axes(self) -> None:
+        for side in self._sides.values():  # the second plot finds the first one's pictures
+            for name in ("left", "bottom"):
+                axis = side.plot.getAxis(name)
+                if isinstance(axis, CachedAxis) and axis.isVisible():
+                    axis.prepare()
 
     def visible_bounds(self) -> tuple[float, float, float, float]:
         """(xmin, xmax, ymin, ymax) of the plane the plots show now (the aspect lock makes it

@@ -12,6 +12,10 @@ heatmap), not only the second of a pair: Qt repaints all of a window's changed v
 so a view changed in the turn another one is released repaints in the same pass as that one (a
 frame's ODE plot with the released SDE plot: 40-60 ms in one stretch).
 
+Work that a repaint would otherwise do can go first, in a turn of its own (:func:`run_first`):
+the explorer draws its new axes' pictures before its plots repaint (ui/cached_axis.py), so a new
+range costs two short turns instead of one long one.
+
 A held widget must not be grabbed (``QWidget.grab`` of a widget whose updates are disabled draws
 an incomplete picture): whatever grabs the window calls :func:`release_held` first.
 """
@@ -19,28 +23,39 @@ an incomplete picture): whatever grabs the window calls :func:`release_held` fir
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
-__all__ = ["HOLD_MS", "hold_paint", "held", "release_held"]
+__all__ = ["HOLD_MS", "hold_paint", "held", "release_held", "run_first"]
 
 #: a timer of 1 ms fires in a later turn than the paints already due
 HOLD_MS = 1
 
-#: the held widgets, in the order they are released: one per turn
-_queue: deque[QWidget] = deque()
+#: the held widgets (and work to run first), in the order they are released: one per turn
+_queue: deque[QWidget | Callable[[], object]] = deque()
 _timer_due = False
 
 
 def hold_paint(widget: QWidget) -> None:
     """Let ``widget`` repaint a turn later than the views changed in this turn that are not
     held; widgets held in one turn repaint in later turns one by one, in the order held."""
-    global _timer_due
     if any(w is widget for w in _queue) or not widget.updatesEnabled():
         return  # held already, or disabled by someone else: not ours to re-enable
     widget.setUpdatesEnabled(False)
     _queue.append(widget)
+    _schedule()
+
+
+def run_first(work: Callable[[], object]) -> None:
+    """Run ``work`` in the next turn, before the repaints held now (in a turn of its own)."""
+    _queue.appendleft(work)
+    _schedule()
+
+
+def _schedule() -> None:
+    global _timer_due
     if not _timer_due:
         _timer_due = True
         QTimer.singleShot(HOLD_MS, _release_next)
@@ -53,12 +68,14 @@ def _release_next() -> None:
         if _enable(_queue.popleft()):
             break  # one per turn (a widget deleted meanwhile does not count)
     if _queue:
-        _timer_due = True
-        QTimer.singleShot(HOLD_MS, _release_next)
+        _schedule()
 
 
-def _enable(widget: QWidget) -> bool:
+def _enable(widget: QWidget | Callable[[], object]) -> bool:
     try:
+        if not isinstance(widget, QWidget):
+            widget()  # work to run first (run_first)
+            return True
         widget.setUpdatesEnabled(True)  # Qt repaints the whole widget in the next turn
     except RuntimeError:  # its C++ object is gone (the window closed)
         return False
@@ -67,7 +84,7 @@ def _enable(widget: QWidget) -> bool:
 
 def held() -> list[QWidget]:
     """The widgets whose repaint waits now (tests)."""
-    return list(_queue)
+    return [w for w in _queue if isinstance(w, QWidget)]
 
 
 def release_held() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shiboken6
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 from PySide6.QtWidgets import QWidget
 
 from flowscope.ui.explorer import ExplorerView
@@ -105,6 +105,33 @@ def test_a_plot_changed_as_the_other_is_released_paints_in_a_turn_of_its_own(
     assert ("turn",) in rec.log[first_sde:first_ode], rec.log
 
 
+def test_the_colour_bar_repaints_new_levels_in_a_turn_of_its_own(view, qtbot):
+    """New heatmaps with new levels (a new target, every learned frame): the colour bar's
+    new tick labels repaint in a turn after the plots', not in the pass of the last plot
+    released (a new target's longest gap had the SDE plot and the bar: bench/gui_latency.py)."""
+    ode_view, sde_view = view.widgets()
+    strip = view.scale_strip
+    rec = _PaintLog()
+    rec.watch(ode_view.viewport(), "ode")
+    rec.watch(sde_view.viewport(), "sde")
+    rec.watch(strip.viewport(), "bar")
+    bounds = (-3.0, 3.0, -3.0, 3.0)
+    for peak in (1.0, 7.0):  # the second image needs new levels: the bar changes
+        qtbot.waitUntil(lambda: not held())
+        QtWidgets.QApplication.processEvents()  # the repaints owed by the last release
+        rec.log.clear()
+        img = np.outer(np.hanning(32), np.hanning(32)) * peak
+        view.set_density("both", img, bounds)
+    assert held() == [ode_view, sde_view, strip]  # the bar waits its turn, after the plots
+    assert strip.levels[1] == pytest.approx(7.0, rel=0.05)
+    rec.timer.start()
+    qtbot.waitUntil(lambda: bool(rec.paints("bar") and rec.paints("sde")))
+    last_plot = max(rec.paints("ode")[0], rec.paints("sde")[0])
+    first_bar = rec.paints("bar")[0]
+    assert last_plot < first_bar, rec.log
+    assert ("turn",) in rec.log[last_plot:first_bar], rec.log
+
+
 def test_held_widgets_are_released_one_per_turn_in_order(qtbot):
     a, b = QWidget(), QWidget()
     for w in (a, b):
@@ -164,3 +191,74 @@ def test_a_screenshot_releases_the_held_plot_first(view, qtbot):
     assert held()
     img = grab_window(view)
     assert not held() and not img.isNull()
+
+
+def test_work_run_first_goes_before_the_held_repaints_in_a_turn_of_its_own(qtbot):
+    """run_first: the explorer's axis pictures are drawn in a turn before its plots repaint."""
+    from flowscope.ui.paint_turns import run_first
+
+    a = QWidget()
+    qtbot.addWidget(a)
+    hold_paint(a)
+    seen: list[str] = []  # what each turn of the event loop that runs timers found
+    run_first(lambda: seen.append("work"))
+    assert held() == [a]  # the work is not a held widget
+    turns = QtCore.QTimer(interval=0)
+    turns.timeout.connect(lambda: seen.append("released" if a.updatesEnabled() else "turn"))
+    turns.start()
+    qtbot.waitUntil(lambda: a.updatesEnabled())
+    turns.stop()
+    assert "work" in seen and "turn" in seen[seen.index("work") :], seen  # a waited a turn
+    assert "released" not in seen[: seen.index("work")]
+
+
+def test_a_new_range_draws_the_axes_before_the_plots_repaint(view, qtbot, monkeypatch):
+    """set_bounds to a box not seen before: its axis pictures are drawn in a turn of their
+    own, and neither plot's repaint draws any (each found them ready): a new target's first
+    plot repaint was a 25 ms turn with two new axes in it (bench/gui_latency.py)."""
+    from flowscope.ui.cached_axis import SHARED
+
+    ode_view, sde_view = view.widgets()
+    rec = _PaintLog()
+    rec.watch(ode_view.viewport(), "ode")
+    rec.watch(sde_view.viewport(), "sde")
+    prepare = view._prepare_axes
+
+    def logged_prepare():
+        prepare()
+        rec.log.append(("axes", SHARED.misses))
+
+    monkeypatch.setattr(view, "_prepare_axes", logged_prepare)
+    QtWidgets.QApplication.processEvents()  # the set-up's owed repaints
+    rec.log.clear()
+    misses = SHARED.misses
+    view.set_bounds((-7.25, 7.25, -7.25, 7.25))
+    rec.timer.start()
+    qtbot.waitUntil(lambda: not held() and bool(rec.paints("ode") and rec.paints("sde")))
+    QtWidgets.QApplication.processEvents()
+    axes = [i for i, e in enumerate(rec.log) if e[0] == "axes"]
+    assert len(axes) == 1, rec.log
+    drawn = rec.log[axes[0]][1]
+    assert drawn > misses  # the new box's pictures were drawn there
+    first_paint = min(rec.paints("ode")[0], rec.paints("sde")[0])
+    assert axes[0] < first_paint and ("turn",) in rec.log[axes[0] : first_paint], rec.log
+    assert SHARED.misses == drawn  # the plots' repaints drew no axis of their own
+
+
+def test_the_training_curves_repaint_in_turns_of_their_own(qtbot):
+    """The loss and quality curves change with every training report and with a new target;
+    each repaints in a turn of its own, not in the pass of an explorer plot (a new target's
+    loss curve repainted with the SDE plot: a 52 ms gap)."""
+    from flowscope.ui.curves import CurvesPanel
+
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.waitUntil(lambda: not held())
+    panel.set_loss(np.arange(1.0, 101.0), np.linspace(2.0, 1.0, 100), floor=0.5)
+    assert held() == [panel.loss_plot]
+    panel.set_quality([10, 20], [0.3, 0.2])
+    assert held() == [panel.loss_plot, panel.quality_plot]
+    qtbot.waitUntil(lambda: not held())
+    assert panel.loss_plot.updatesEnabled() and panel.quality_plot.updatesEnabled()
