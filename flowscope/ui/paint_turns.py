@@ -66,17 +66,18 @@ def _release_next() -> None:
     _timer_due = False
     while _queue:
         if _enable(_queue.popleft()):
-            break  # one per turn (a widget deleted meanwhile does not count)
+            break  # one per turn (one whose window is gone does not count)
     if _queue:
         _schedule()
 
 
-def _enable(widget: QWidget | Callable[[], object]) -> bool:
+def _enable(item: QWidget | Callable[[], object]) -> bool:
+    """Release a held widget, or run work queued by run_first; False if its window is gone."""
     try:
-        if not isinstance(widget, QWidget):
-            widget()  # work to run first (run_first)
-            return True
-        widget.setUpdatesEnabled(True)  # Qt repaints the whole widget in the next turn
+        if isinstance(item, QWidget):
+            item.setUpdatesEnabled(True)  # Qt repaints the whole widget in the next turn
+        else:
+            item()
     except RuntimeError:  # its C++ object is gone (the window closed)
         return False
     return True
