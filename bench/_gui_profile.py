@@ -4,7 +4,8 @@
 (CPU and wall) and runs cProfile on each top-level one; ``report(t0, t1)`` lists the events that
 started in [t0, t1] (nested paint events indented) and the cProfile of the heaviest ones. Profiling
 costs time itself (cProfile roughly doubles Python-heavy code): the figures of a --profile run
-are for finding causes, not for comparing with a plain run.
+are for finding causes, not for comparing with a plain run; ``--events`` lists the events
+without cProfile (a few microseconds an event).
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ LIST_ABOVE_S = 0.0005
 
 
 class ProfilingApp(QApplication):
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], profile: bool = True) -> None:
+        """profile=False (gui_latency --events): time the events only, without cProfile, so
+        that their figures compare with a plain run's."""
         super().__init__(argv)
+        self._profile = profile
         self._depth = 0
         #: (start, depth, cpu s, wall s, event type, receiver class, profile text or None)
         self.events: list[tuple[float, int, float, float, str, str, str | None]] = []
@@ -50,7 +54,7 @@ class ProfilingApp(QApplication):
         depth = self._depth
         t0, c0 = time.perf_counter(), time.thread_time()
         kind = event.type()
-        prof = cProfile.Profile(time.thread_time) if depth == 1 else None
+        prof = cProfile.Profile(time.thread_time) if depth == 1 and self._profile else None
         if prof is not None:
             prof.enable()
         try:

@@ -115,13 +115,15 @@ class Heartbeat:
     def parts_of_longest(self, since: float, cpu_since: float, queued_since: float) -> tuple:
         """The longest wall-clock gap split into the GUI thread's CPU time in it, its time waiting
         in the run queue for a core (other processes had them), and the rest: blocked (the GIL
-        held by another thread of the process, a GL or X round trip)."""
+        held by another thread of the process, a GL or X round trip), and when it began (seconds
+        after ``since``)."""
         first = self._first(since)
         ts = np.diff([since] + self.ticks[first:] + [time.perf_counter()])
         cs = np.diff([cpu_since] + self.cpu[first:] + [time.thread_time()])
         qs = np.diff([queued_since] + self.queued[first:] + [self.queued_now()])
         k = int(np.argmax(ts))
-        return float(ts[k]), float(cs[k]), float(qs[k]), float(ts[k] - cs[k] - qs[k])
+        began = ([since] + self.ticks[first:])[k] - since
+        return float(ts[k]), float(cs[k]), float(qs[k]), float(ts[k] - cs[k] - qs[k]), began
 
 
 def _tasks(pid: int) -> list:
@@ -186,6 +188,11 @@ def main() -> None:
         "cProfile of the heavy ones (profiling costs time: figures are not comparable)",
     )
     p.add_argument(
+        "--events",
+        action="store_true",
+        help="as --profile, without cProfile: the events in the gap and their CPU time only",
+    )
+    p.add_argument(
         "--who",
         action="store_true",
         help="also report, per action, the CPU that the window's other threads, the trainer "
@@ -208,16 +215,16 @@ def main() -> None:
     # ~1.5x the GUI thread's CPU of the app's (the particle splat page-faulted its buffers).
     _configure_threads()
     profiler = None
-    if args.profile:
+    if args.profile or args.events:
         from _gui_profile import ProfilingApp
 
-        profiler = ProfilingApp(sys.argv[:1])
+        profiler = ProfilingApp(sys.argv[:1], profile=args.profile)
     app = make_app()
     win = MainWindow(AppState(target_source="two_moons"), ask_to_save=False)
     win.resize(1600, 1000)
     win.show()
     freeze_startup_objects()  # as flowscope's _show_and_run does
-    if args.profile:  # the profiler names the plot a paint event is for
+    if profiler is not None:  # the profiler names the plot a paint event is for
         from pyqtgraph import PlotWidget
 
         for w in win.findChildren(PlotWidget):
@@ -258,17 +265,22 @@ def main() -> None:
         parts: dict[str, dict] = {}
 
         def act(key: str, fn, wait: float) -> None:
-            gap, used, (_, in_cpu, queued, blocked), others = run_action(
+            gap, used, (_, in_cpu, queued, blocked, at), others = run_action(
                 app, beat, fn, wait, profiler
             )
             out[f"{key}_gap_ms"], cpu[f"{key}_gap_cpu_ms"] = rnd(gap), rnd(used)
-            parts[key] = {"cpu_ms": in_cpu, "run_queue_ms": queued, "blocked_ms": blocked}
+            parts[key] = {
+                "cpu_ms": in_cpu,
+                "run_queue_ms": queued,
+                "blocked_ms": blocked,
+                "began_after_ms": at,
+            }
             if others:
                 parts[key]["others_cpu_ms"] = others
             log(
                 f"{name} {key}: {out[f'{key}_gap_ms']} ms (GUI thread CPU {rnd(used)} ms; the "
-                f"longest gap: CPU {in_cpu}, run queue {queued}, blocked {blocked} ms)"
-                + (f"; beside it {others}" if others else "")
+                f"longest gap, {at:.0f} ms after the action: CPU {in_cpu}, run queue {queued}, "
+                f"blocked {blocked} ms)" + (f"; beside it {others}" if others else "")
             )
 
         for pr in presets:
