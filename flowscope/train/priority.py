@@ -25,6 +25,12 @@ from collections.abc import Callable
 YIELD_MAX_S = 1.5
 #: how often a waiting trainer looks at the flag again
 YIELD_POLL_S = 0.004
+#: after a new target or a new session (objective, schedule, project), the trainer waits this
+#: long: the window redraws the target, the axes and the curves in those turns, and on 2 cores
+#: a trainer beside the compute child left the GUI thread waiting for a core. Seven alternating
+#: pairs of bench/gui_latency.py runs: actions over 50 ms 4 -> 1, the GUI thread's wait for a
+#: core in each action's longest gap 8.3 -> 6.0 ms on average. Training starts a second later.
+WINDOW_HOLD_S = 1.0
 #: background requests (learned trajectories while training) use at most this share of a core:
 #: beside a window drawing at 30 fps (~0.6 core) and the trainer (1 core), 2 cores have ~0.3 left
 BACKGROUND_DUTY = 0.2
@@ -33,13 +39,16 @@ BACKGROUND_DUTY = 0.2
 class UserWork:
     """'A user's action is being answered': raised by the compute side, honoured by trainers.
 
-    The value is shared memory (a ``RawValue``), so it crosses to spawned children as a Process
-    argument and costs a memory read to check. Holds the wall-clock deadline until which
-    trainers yield (0: lowered)."""
+    The values are shared memory (``RawValue``), so they cross to spawned children as a Process
+    argument and cost a memory read to check. Each holds a wall-clock deadline until which
+    trainers yield (0: lowered): one is the compute side's (raised and lowered around a user's
+    request), the other the window's own (:meth:`hold_for_window`, which only expires), so that
+    the compute side lowering its flag does not end the window's hold."""
 
     def __init__(self, ctx=None):
         ctx = ctx or mp.get_context("spawn")
         self._until = ctx.RawValue("d", 0.0)
+        self._window_until = ctx.RawValue("d", 0.0)
 
     def raise_(self, seconds: float = YIELD_MAX_S) -> None:
         """Trainers yield from now until :meth:`lower`, for at most ``seconds``."""
@@ -48,9 +57,16 @@ class UserWork:
     def lower(self) -> None:
         self._until.value = 0.0
 
+    def hold_for_window(self, seconds: float = WINDOW_HOLD_S) -> None:
+        """Trainers yield for the next ``seconds``: the window answers a user's action on its own
+        GUI thread in that time (a new session's target, axes and curves). Never shortens an
+        earlier hold; nothing lowers it."""
+        self._window_until.value = max(self._window_until.value, time.time() + float(seconds))
+
     @property
     def active(self) -> bool:
-        return self._until.value > time.time()
+        now = time.time()
+        return self._until.value > now or self._window_until.value > now
 
     def yield_while_active(self, sleep: Callable[[float], None] = time.sleep) -> float:
         """Wait while the flag is up (bounded by its deadline); returns the seconds waited."""

@@ -95,6 +95,8 @@ def _serve(sid: int, begin: msg.Begin, cmd_q, out_q, user_work, parent) -> bool:
     def put(ev) -> None:
         out_q.put(pack((sid, ev)))
 
+    if user_work is not None:  # building the trainer is CPU work too: the user's action first
+        user_work.yield_while_active()
     try:
         trainer = Trainer(
             unpack(begin.target), begin.model_config, begin.config,

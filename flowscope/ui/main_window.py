@@ -192,6 +192,7 @@ class MainWindow(FlowscopeWindow):
         return True
 
     def _apply_target(self, target, source: str) -> None:
+        self.sessions.hold_trainer()  # the redraw below takes a few turns of the GUI thread
         self.target = target
         self.state.set(target_source=source)
         self.target_panel.show_target(target.name, is_drawing=source == "drawing")

@@ -63,6 +63,26 @@ def test_the_wait_is_bounded_even_if_the_flag_stays_up(monkeypatch):
     assert 0.1 <= waited < 5.0 and uw.active
 
 
+def test_the_windows_hold_outlasts_the_compute_sides_flag_and_expires():
+    """The window holds the trainer while it redraws for a user's action; the compute side
+    lowering its own flag (its request answered) does not end that hold, a shorter hold never
+    shortens it, and it ends by itself."""
+    uw = UserWork()
+    uw.hold_for_window(60.0)
+    assert uw.active
+    uw.raise_(60.0)
+    uw.lower()  # the compute side answered its request
+    assert uw.active
+    uw.hold_for_window(0.01)
+    time.sleep(0.05)
+    assert uw.active  # the 60 s hold stands
+    brief = UserWork()
+    brief.hold_for_window(0.05)
+    assert brief.active
+    assert _until(lambda: not brief.active, timeout=10)
+    assert brief.yield_while_active() == 0.0
+
+
 def test_duty_cycle_waits_for_the_rest_of_its_share():
     waits = []
     dc = DutyCycle(0.2, wait=waits.append)

@@ -186,6 +186,29 @@ def test_the_trainer_yields_while_a_users_request_is_computed():
         s.stop()
 
 
+def test_a_new_session_waits_out_the_windows_hold_before_it_trains():
+    """A new target or reset: the window holds the trainer while it redraws (a second); the
+    child builds and runs the new session's trainer only after the hold, then trains on."""
+    from flowscope.train.priority import UserWork
+
+    uw = UserWork()
+    cfg = TrainConfig(steps=None, batch_size=64, device="cpu", snapshot_hz=20.0)
+    s1 = ProcessTrainingSession(BLOBS, ModelConfig(width=32, depth=2), cfg, user_work=uw)
+    s1.step_once(2, timeout=READY_S)  # the child is up (spawned, torch imported)
+    s1.stop(wait=False)
+    s2 = ProcessTrainingSession(BLOBS, ModelConfig(width=32, depth=2), cfg, user_work=uw)
+    try:
+        uw.hold_for_window(1.2)
+        t0 = time.time()
+        s2.start()
+        while time.time() - t0 < 0.8:  # well inside the hold: not one step yet
+            assert s2.step_count == 0 and not s2.history.losses
+            time.sleep(0.05)
+        assert _until(lambda: s2.step_count > 20)  # then it trains
+    finally:
+        s2.stop()
+
+
 def test_a_new_session_reuses_the_stopped_sessions_process():
     """Reset / a new preset: the next session begins in the same process (no torch import,
     ~2 s of a core saved), with a fresh trainer of its own; the old session hears nothing more."""

@@ -112,6 +112,21 @@ def test_session_controller_lifecycle_never_waits_on_the_gui_thread(qapp):
     assert made[2].stops == [True]  # closing: a bounded wait
 
 
+def test_a_new_session_holds_the_trainer_while_the_window_redraws(qapp, monkeypatch):
+    """Reset, a new objective or an opened project discard the session: the trainer waits a
+    moment (priority.WINDOW_HOLD_S) so that the window's redraw has a core."""
+    from flowscope.train import priority
+
+    flag = priority.UserWork()
+    monkeypatch.setattr(priority, "_shared", flag)
+    c = SessionController(lambda **kw: _FakeSession())
+    c.toggle()
+    assert not flag.active
+    c.reset()
+    assert flag.active
+    assert flag._window_until.value > time.time() + 0.5 * priority.WINDOW_HOLD_S
+
+
 def test_session_controller_reports_a_factory_error(qapp):
     def factory(**kw):
         raise ValueError("the target has no points")

@@ -115,6 +115,21 @@ def test_drawing_while_training_swaps_the_target_without_restarting(win, qtbot):
     _wait(qtbot, lambda: trainer.target_version >= 1)
 
 
+def test_a_new_target_holds_the_trainer_while_the_window_redraws(win, qtbot, monkeypatch):
+    """Picking a preset (as a user does, through the combo): the trainer waits a moment
+    (priority.WINDOW_HOLD_S) while the window draws the new target, axes and curves."""
+    from flowscope.core.data import PRESETS
+    from flowscope.train import priority
+
+    flag = priority.UserWork()
+    monkeypatch.setattr(priority, "_shared", flag)
+    assert not flag.active
+    i = PRESETS.index("circles")
+    win.preset_combo.setCurrentIndex(i)
+    win.preset_combo.activated.emit(i)
+    assert win.state.target_source == "circles" and flag.active
+
+
 def test_project_round_trip(win, qtbot, tmp_path):
     d = Drawing()
     d.add(Stroke(np.array([[0.0, 0.0], [1.0, 1.0]]), 0.5, 0))

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from ...train import priority
+
 
 class SessionController(QObject):
     """Owns the window's training session (None until first needed)."""
@@ -95,8 +97,16 @@ class SessionController(QObject):
         self.settings_changed = True
         return True
 
+    def hold_trainer(self) -> None:
+        """The window is about to redraw for a user's action (a new target, new settings): the
+        trainer waits a moment before its next steps, so that on a 2-core machine the GUI thread
+        does not wait for a core (:meth:`~flowscope.train.priority.UserWork.hold_for_window`)."""
+        priority.user_work().hold_for_window()
+
     def discard(self) -> None:
-        """Drop the session without waiting for it to end."""
+        """Drop the session without waiting for it to end; the next one's trainer waits a moment
+        (:meth:`hold_trainer`)."""
+        self.hold_trainer()
         if self.session is not None:
             self.session.stop(wait=False)  # never block the GUI thread on a child
             self.session = None
