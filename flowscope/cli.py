@@ -91,10 +91,12 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in OUT/checkpoints (same settings)")
     t.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto",
-                   help="mixed precision on CUDA (auto: bf16 or fp16 for images; CPU: float32)")
+                   help="mixed precision on CUDA (auto: float32, measured fastest for these "
+                        "models; CPU: float32)")
     comp = t.add_mutually_exclusive_group()
     comp.add_argument("--compile", dest="compile", action="store_true", default=None,
-                      help="torch.compile the network (default: on for images on CUDA only)")
+                      help="torch.compile the network (default: off; no faster here, and it "
+                           "compiles for seconds to minutes before the first step)")
     comp.add_argument("--no-compile", dest="compile", action="store_false")
     t.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE")
     color = t.add_mutually_exclusive_group()

@@ -43,19 +43,25 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 
 def amp_dtype(amp: str, device_type: str, is_image: bool, bf16_ok: bool) -> torch.dtype | None:
-    """The autocast dtype of a training step, or None for float32: mixed precision only on CUDA
-    ('auto': for image models; bf16 where the GPU supports it, else fp16)."""
-    if device_type != "cuda" or amp == "off" or (amp == "auto" and not is_image):
+    """The autocast dtype of a training step, or None for float32: mixed precision only on CUDA,
+    and only when asked ('bf16'; 'fp16' with loss scaling). 'auto' is float32: on an H200
+    (bench/gpu.py, bench/results/gpu-cuda-20261130.json) bf16 autocast trained the data-sized
+    U-Nets at batch 128 at 0.75-0.87x their float32 speed (cuDNN's convolutions already use TF32):
+    these models are too small for the casts to pay. ``is_image`` and ``bf16_ok`` are kept for
+    callers (an 'auto' that would choose by model size and GPU)."""
+    if device_type != "cuda" or amp in ("off", "auto"):
         return None
-    if amp == "fp16" or (amp == "auto" and not bf16_ok):
+    if amp == "fp16" or not bf16_ok:
         return torch.float16
     return torch.bfloat16
 
 
 def use_compile(flag: bool | None, device_type: str, is_image: bool) -> bool:
-    """Whether to torch.compile the training forward: as asked, else (None) for image models on
-    CUDA only (on a CPU the compile time is not won back, and it needs a C++ compiler)."""
-    return bool(flag) if flag is not None else (device_type == "cuda" and is_image)
+    """Whether to torch.compile the training forward: only when asked (``True``). On an H200 a
+    compiled U-Net was no faster (0.84-0.98x of eager at batch 128) after 2-25 s of compiling
+    before its first step, and the 32x32x3 one had not finished compiling after 90 s: a window
+    that waits that long before training shows nothing. On a CPU it needs a C++ compiler too."""
+    return bool(flag)
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,10 @@ class TrainConfig:
     score_weighting: str = "beta2"
     #: how a batch's x_0 is paired with its x_1: 'independent' or 'ot' (minibatch OT)
     coupling: str = "independent"
-    #: mixed precision on CUDA: 'auto' (bf16 where supported, else fp16 with loss scaling, for
-    #: image models), 'bf16', 'fp16' or 'off'; the CPU always trains in float32 (amp_dtype)
+    #: mixed precision on CUDA: 'bf16', 'fp16' (with loss scaling) or 'off'; 'auto' is float32,
+    #: measured fastest for these models (amp_dtype); the CPU always trains in float32
     amp: str = "auto"
-    #: torch.compile the training forward: None = auto (CUDA image models only), True, False
+    #: torch.compile the training forward: True; None or False = no (use_compile: measured)
     compile: bool | None = None
 
     def __post_init__(self):
