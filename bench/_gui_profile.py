@@ -5,7 +5,9 @@
 started in [t0, t1] (nested paint events indented) and the cProfile of the heaviest ones. Profiling
 costs time itself (cProfile roughly doubles Python-heavy code): the figures of a --profile run
 are for finding causes, not for comparing with a plain run; ``--events`` lists the events
-without cProfile (a few microseconds an event).
+without cProfile (a few microseconds an event). Widget resizes (old -> new size) are listed too,
+and gui_latency marks when a held view was released (ui/paint_turns.py): a resized view repaints
+whole, held or not (how the SDE's warning row made both plots repaint in one 40 ms stretch).
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ class ProfilingApp(QApplication):
             if depth == 1:
                 self.totals.append((t0, cpu))
             paint = kind == QEvent.Type.Paint
+            if kind == QEvent.Type.Resize and hasattr(receiver, "isWindow"):
+                # a widget resized repaints whole, held or not (ui/paint_turns.py): say which
+                o, n = event.oldSize(), event.size()
+                parent = receiver.parent()
+                who = f"{receiver.objectName() or type(receiver).__name__} "
+                who += f"{o.width()}x{o.height()} -> {n.width()}x{n.height()}"
+                who += f" in {type(parent).__name__}" if parent is not None else ""
+                self.events.append((t0, depth, cpu, wall, "Resize", who, None))
             if (depth == 1 and cpu > LIST_ABOVE_S) or (paint and cpu > 0.001):
                 text = None
                 if prof is not None and cpu > PROFILE_ABOVE_S:
@@ -77,13 +87,20 @@ class ProfilingApp(QApplication):
                 who = type(receiver).__name__
                 if paint:  # a plot's viewport: say which plot (the bench names them)
                     parent = receiver.parent()
-                    if parent is not None and parent.objectName():
-                        who += f" of {parent.objectName()}"
+                    if parent is not None:
+                        outer = parent.parent()
+                        who += f" of {parent.objectName() or type(parent).__name__}" + (
+                            f" in {type(outer).__name__}" if outer is not None else ""
+                        )
                 self.events.append((t0, depth, cpu, wall, name, who, text))
             if len(self.events) > 50_000:
                 del self.events[:25_000]
             if len(self.totals) > 200_000:
                 del self.totals[:100_000]
+
+    def mark(self, kind: str, what: str) -> None:
+        """A moment worth seeing in the report (e.g. a held view released), not an event."""
+        self.events.append((time.perf_counter(), self._depth, 0.0, 0.0, kind, what, None))
 
     def report(self, t0: float, t1: float) -> str:
         lines = []

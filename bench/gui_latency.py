@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from _common import emit, log, parser, rnd  # noqa: E402
 from _procstat import schedstat, xserver_pid  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 
 class Heartbeat:
@@ -173,7 +173,7 @@ def run_action(app, beat: Heartbeat, fn, settle: float, profiler=None) -> tuple[
     _spin(app, settle)
     gap, cpu, (g0, g1) = beat.longest_gap_at(t0, c0)
     if profiler is not None:
-        log(profiler.report(g0, g1))
+        log(profiler.report(g0 - 0.03, g1))  # and the 30 ms before: what led to it
     parts = [round(1000.0 * v, 1) for v in beat.parts_of_longest(t0, c0, q0)]
     return 1000.0 * gap, 1000.0 * cpu, parts, beat.others_in_longest(t0)
 
@@ -235,6 +235,17 @@ def main() -> None:
         win.canvas.plot_widget().setObjectName("target canvas")
         win.curves.loss_plot.setObjectName("loss curve")
         win.curves.quality_plot.setObjectName("quality curve")
+    if profiler is not None:  # the report also says when paint_turns released a held view
+        from flowscope.ui import paint_turns
+
+        enable = paint_turns._enable
+
+        def enable_marked(item, enable=enable):
+            name = item.objectName() if isinstance(item, QWidget) else "work queued by run_first"
+            profiler.mark("released", name or type(item).__name__)
+            return enable(item)
+
+        paint_turns._enable = enable_marked
     beat = Heartbeat(who=args.who)
     _spin(app, 3.0)  # first paint, the compute child's start
     settle = 0.6 if args.quick else args.settle
