@@ -16,6 +16,11 @@ Work that a repaint would otherwise do can go first, in a turn of its own (:func
 the explorer draws its new axes' pictures before its plots repaint (ui/cached_axis.py), so a new
 range costs two short turns instead of one long one.
 
+A widget is repainted as it is released, in the release's turn: Qt repaints a widget that was
+marked dirty before its updates were disabled, so a widget released in one turn (marked dirty)
+and held again before its repaint (a change queued in between) would repaint anyway, with the
+new change and its cost, in the same pass as whatever else came.
+
 A held widget must not be grabbed (``QWidget.grab`` of a widget whose updates are disabled draws
 an incomplete picture): whatever grabs the window calls :func:`release_held` first.
 """
@@ -75,7 +80,12 @@ def _enable(item: QWidget | Callable[[], object]) -> bool:
     """Release a held widget, or run work queued by run_first; False if its window is gone."""
     try:
         if isinstance(item, QWidget):
-            item.setUpdatesEnabled(True)  # Qt repaints the whole widget in the next turn
+            item.setUpdatesEnabled(True)
+            # now, not in the next pass: a change queued before that pass (a frame's particles)
+            # would hold the widget again, but Qt paints a widget that was dirty before its
+            # updates were disabled, with that change, in the pass of the next (bench/gui_latency
+            # --events: a released ODE plot drew the new target's axes itself, a 19 ms paint)
+            item.repaint()
         else:
             item()
     except RuntimeError:  # its C++ object is gone (the window closed)

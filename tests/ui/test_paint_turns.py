@@ -85,9 +85,10 @@ def test_a_plot_changed_as_the_other_is_released_paints_in_a_turn_of_its_own(
     enable = paint_turns._enable
 
     def enable_then_frame(widget):
-        released = enable(widget)
         if widget is sde_view:
             rec.log.append(("released",))  # paints before this were owed by the set-up
+        released = enable(widget)  # repaints it now
+        if widget is sde_view:
             view.set_particles("ode", rng.normal(size=(500, 2)).astype(np.float32))
         return released
 
@@ -103,6 +104,49 @@ def test_a_plot_changed_as_the_other_is_released_paints_in_a_turn_of_its_own(
     first_sde, first_ode = after_release("sde")[0], after_release("ode")[0]
     assert first_sde < first_ode
     assert ("turn",) in rec.log[first_sde:first_ode], rec.log
+
+
+def test_a_plot_changed_right_after_its_release_waits_a_turn_for_that_change(
+    view, qtbot, monkeypatch
+):
+    """The ODE plot is released, and a change queued before the next pass (the new target's
+    range, a frame's particles) holds it again: Qt would still repaint it in that pass, with
+    the change, since it was dirty before it was held (a 19 ms paint beside the action in one
+    stretch). The release repaints it at once, so the change waits its own turn."""
+    from PySide6.QtCore import QTimer
+
+    from flowscope.ui import paint_turns
+
+    ode_view, _ = view.widgets()
+    rec = _PaintLog()
+    rec.watch(ode_view.viewport(), "ode")
+    rng = np.random.default_rng(2)
+    enable = paint_turns._enable
+    done = []
+
+    def change_ode():
+        rec.log.append(("changed",))
+        view.set_particles("ode", rng.normal(size=(500, 2)).astype(np.float32))
+        done.append(True)
+
+    def enable_then_queue_a_change(widget):
+        released = enable(widget)
+        if widget is ode_view and not done:
+            QTimer.singleShot(0, change_ode)  # posted: it runs before the next pass's paints
+        return released
+
+    monkeypatch.setattr(paint_turns, "_enable", enable_then_queue_a_change)
+    view.set_particles("ode", rng.normal(size=(500, 2)).astype(np.float32))
+    rec.timer.start()
+    qtbot.waitUntil(lambda: bool(done) and bool(_paints_after(rec, ("changed",), "ode")))
+    changed = rec.log.index(("changed",))
+    first = _paints_after(rec, ("changed",), "ode")[0]
+    assert ("turn",) in rec.log[changed:first], rec.log  # its repaint came a turn later
+
+
+def _paints_after(rec, marker, name: str) -> list[int]:
+    start = rec.log.index(marker) if marker in rec.log else len(rec.log)
+    return [i for i in rec.paints(name) if i > start]
 
 
 def test_the_colour_bar_repaints_new_levels_in_a_turn_of_its_own(view, qtbot):
