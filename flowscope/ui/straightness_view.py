@@ -23,7 +23,10 @@ TOOLTIP = (
 
 
 #: the line before the first measurement
-WAITING = "straightness of the learned flow (C, KE): measured once the network has weights"
+WAITING = (
+    f"straightness of the learned flow (C, KE): measured every {REFRESH_S:.0f} s once it has "
+    "weights"
+)
 
 
 class StraightnessLine(QObject):
