@@ -83,6 +83,44 @@ def test_the_windows_hold_outlasts_the_compute_sides_flag_and_expires():
     assert brief.yield_while_active() == 0.0
 
 
+def test_a_trainer_child_stops_its_chunk_at_the_step_when_the_flag_goes_up(monkeypatch):
+    """The trainer process trains in chunks of POLL_EVERY steps between command polls; a flag
+    raised during a chunk (the window's hold as a user picks a preset) ends it after the step
+    under way, not POLL_EVERY - 1 steps later (16-36 ms beside the window's action)."""
+    import queue
+
+    from flowscope.train import messages as msg
+    from flowscope.train import trainer_worker as tw
+
+    uw = UserWork()
+    cmd_q, out_q = queue.Queue(), queue.Queue()
+    done_at_yield = []  # the trainer's step count each time it asks whether to yield
+    trainer_ref = []
+    step = Trainer.step
+
+    def counted_step(self, n=1):
+        trainer_ref[:] = [self]
+        if self.step_count >= 2 and not uw.active:
+            uw.raise_(60.0)  # up from now on, while this step runs
+        return step(self, n)
+
+    def yielding(sleep=time.sleep):
+        done_at_yield.append(trainer_ref[0].step_count if trainer_ref else 0)
+        if uw.active:
+            cmd_q.put(tw.pack((1, msg.Stop())))  # the session ends at the next poll
+        return 0.0
+
+    monkeypatch.setattr(Trainer, "step", counted_step)
+    monkeypatch.setattr(uw, "yield_while_active", yielding)
+    begin = msg.Begin(tw.pack(EM), ModelConfig(width=16, depth=1),
+                      TrainConfig(steps=None, batch_size=32, device="cpu"))  # fmt: skip
+    cmd_q.put(tw.pack((1, msg.Resume())))
+    assert tw._serve(1, begin, cmd_q, out_q, uw, None)
+    # before building, before the first chunk, then right after the step the flag went up in
+    assert done_at_yield[:3] == [0, 0, 3], done_at_yield
+    assert tw.POLL_EVERY > 3  # else the chunk would have ended there anyway
+
+
 def test_duty_cycle_waits_for_the_rest_of_its_share():
     waits = []
     dc = DutyCycle(0.2, wait=waits.append)
