@@ -68,6 +68,11 @@ class UserWork:
         now = time.time()
         return self._until.value > now or self._window_until.value > now
 
+    @property
+    def window_holding(self) -> bool:
+        """True while the window's own hold lasts (:meth:`hold_for_window`)."""
+        return self._window_until.value > time.time()
+
     def yield_while_active(self, sleep: Callable[[float], None] = time.sleep) -> float:
         """Wait while the flag is up (bounded by its deadline); returns the seconds waited."""
         if not self.active:
