@@ -65,8 +65,7 @@ class UserWork:
 
     @property
     def active(self) -> bool:
-        now = time.time()
-        return self._until.value > now or self._window_until.value > now
+        return self._until.value > time.time() or self.window_holding
 
     @property
     def window_holding(self) -> bool:

@@ -47,8 +47,8 @@ def amp_dtype(amp: str, device_type: str, is_image: bool, bf16_ok: bool) -> torc
     and only when asked ('bf16'; 'fp16' with loss scaling). 'auto' is float32: on an H200
     (bench/gpu.py, bench/results/gpu-cuda-20261130.json) bf16 autocast trained the data-sized
     U-Nets at batch 128 at 0.75-0.87x their float32 speed (cuDNN's convolutions already use TF32):
-    these models are too small for the casts to pay. ``is_image`` and ``bf16_ok`` are kept for
-    callers (an 'auto' that would choose by model size and GPU)."""
+    these models are too small for the casts to pay. 'bf16' falls back to fp16 where the GPU
+    lacks bf16 (``bf16_ok``); ``is_image`` is unused now, kept for the callers."""
     if device_type != "cuda" or amp in ("off", "auto"):
         return None
     if amp == "fp16" or not bf16_ok:

@@ -161,7 +161,9 @@ def _serve(sid: int, begin: msg.Begin, cmd_q, out_q, user_work, parent) -> bool:
             # cost the trainer 15% of its speed in gui_soak (quiet/busy 0.80-0.86 vs 0.96-1.01)
             for _ in range(POLL_EVERY):
                 trainer.step(1)
-                if trainer.error or trainer.done or (user_work and user_work.window_holding):
+                if trainer.error or trainer.done:
+                    break
+                if user_work is not None and user_work.window_holding:
                     break
             if trainer.error:
                 running = False

@@ -81,11 +81,7 @@ def _enable(item: QWidget | Callable[[], object]) -> bool:
     try:
         if isinstance(item, QWidget):
             item.setUpdatesEnabled(True)
-            # now, not in the next pass: a change queued before that pass (a frame's particles)
-            # would hold the widget again, but Qt paints a widget that was dirty before its
-            # updates were disabled, with that change, in the pass of the next (bench/gui_latency
-            # --events: a released ODE plot drew the new target's axes itself, a 19 ms paint)
-            item.repaint()
+            item.repaint()  # now, in this turn (the module docstring says why)
         else:
             item()
     except RuntimeError:  # its C++ object is gone (the window closed)
