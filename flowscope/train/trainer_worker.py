@@ -275,13 +275,18 @@ class WorkerPool:
         return None
 
     def release(self, worker: TrainerWorker) -> None:
-        """A session has sent its Stop: keep the worker for the next one, or end it."""
+        """A session has sent its Stop: keep the worker for the next one, or end it. The
+        newest are kept: an older idle worker (of another priority or flag, which the next
+        session would not claim) is ended to make room."""
         with self._lock:
-            keep = worker.alive() and len(self._idle) < self.spare and worker not in self._idle
-            if keep:
+            if worker in self._idle:
+                return
+            ended = [] if worker.alive() and self.spare > 0 else [worker]
+            if not ended:
                 self._idle.append(worker)
-        if not keep:
-            self.discard(worker)
+                ended, self._idle = self._idle[: -self.spare], self._idle[-self.spare :]
+        for w in ended:
+            self.discard(w)
 
     def discard(self, worker: TrainerWorker, timeout: float = 5.0) -> None:
         """End this worker (in the background) and never hand it out again."""

@@ -267,3 +267,39 @@ def test_a_failed_session_leaves_its_process_usable():
         assert s2.step_count == 2 and s2.trainer.error is None
     finally:
         s2.stop()
+
+
+class _FakeWorker:
+    def __init__(self, key):
+        self.key, self.ended = key, False
+
+    def alive(self):
+        return not self.ended
+
+    def exit(self):
+        self.ended = True
+
+    def reap(self, timeout=None):
+        return True
+
+
+def test_the_pool_keeps_the_newest_idle_worker():
+    """A worker of another priority left idle (a window test, a window closed since) must not
+    take the one spare place: the next session, of the newest worker's kind, claims it."""
+    from flowscope.train.trainer_worker import WorkerPool
+
+    pool = WorkerPool(spare=1)
+    old, new = _FakeWorker((5, 1)), _FakeWorker((0, 1))
+    pool.release(old)
+    pool.release(new)
+    assert old.ended and not new.ended  # the older one made room
+    assert pool.claim((5, 1)) is None
+    assert pool.claim((0, 1)) is new
+    assert pool.claim((0, 1)) is None  # handed out once
+    pool.release(new)
+    pool.release(new)  # released twice: kept once, not ended
+    assert not new.ended and pool.claim((0, 1)) is new
+    dead = _FakeWorker((0, 1))
+    dead.ended = True
+    pool.release(dead)
+    assert pool.claim((0, 1)) is None  # a dead worker is never kept
