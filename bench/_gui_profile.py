@@ -102,9 +102,14 @@ class ProfilingApp(QApplication):
         """A moment worth seeing in the report (e.g. a held view released), not an event."""
         self.events.append((time.perf_counter(), self._depth, 0.0, 0.0, kind, what, None))
 
-    def report(self, t0: float, t1: float) -> str:
+    def report(self, t0: float, t1: float, gap_start: float | None = None) -> str:
+        """The events that began in [t0, t1]; a line marks ``gap_start`` (the last heartbeat
+        before the gap), so what ran before the gap and inside it can be told apart."""
         lines = []
         for start, depth, cpu, wall, kind, rec, text in self.events:
+            if gap_start is not None and start > gap_start:
+                lines.append("  ---- the gap begins (the last heartbeat before it)")
+                gap_start = None
             if t0 <= start <= t1:
                 pad = "  " * depth
                 lines.append(

@@ -173,7 +173,7 @@ def run_action(app, beat: Heartbeat, fn, settle: float, profiler=None) -> tuple[
     _spin(app, settle)
     gap, cpu, (g0, g1) = beat.longest_gap_at(t0, c0)
     if profiler is not None:
-        log(profiler.report(g0 - 0.03, g1))  # and the 30 ms before: what led to it
+        log(profiler.report(g0 - 0.03, g1, g0))  # and the 30 ms before: what led to it
     parts = [round(1000.0 * v, 1) for v in beat.parts_of_longest(t0, c0, q0)]
     return 1000.0 * gap, 1000.0 * cpu, parts, beat.others_in_longest(t0)
 
