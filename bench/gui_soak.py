@@ -105,7 +105,7 @@ def trainer_solo(target_name: str, seconds: float, state) -> tuple[float, float 
     if threads:
         s = TrainingSession(target, mc, tc)
     else:  # the same priority as the window gives its trainer
-        from flowscope.ui.main_window import TRAINER_NICE
+        from flowscope.train.priority import TRAINER_NICE
 
         s = ProcessTrainingSession(target, mc, tc, TRAINER_NICE)
     s.start()

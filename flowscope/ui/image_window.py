@@ -29,6 +29,7 @@ from ..core.images import ImageDataError, load_image_dataset
 from ..state import ImageState, parse_ws
 from ..train.compute import ImageRequest
 from ..train.compute_process import make_compute_worker
+from ..train.priority import TRAINER_NICE
 from . import formulas as F
 from .controllers import RequestChannel, SessionController
 from .controllers.exports import ImageExports
@@ -41,7 +42,6 @@ from .window_base import FlowscopeWindow, fitted_size
 
 TICK_MS = 100
 REFRESH_WHILE_TRAINING_S = 2.0  # a new grid at most this often while training
-TRAINER_NICE = 0  # as the 2D window (train/priority.py: the trainer yields to a user's request)
 STRIP_FRAMES = 6
 TRAINING_KEYS = ("objective", "schedule", "channels", "batch_size", "lr", "ema", "device")
 SAMPLING_KEYS = (

@@ -19,6 +19,7 @@ from ..core.data import PRESETS, DataError, load_target
 from ..core.device import available_devices
 from ..state import AppState
 from ..train.compute_process import make_compute_worker
+from ..train.priority import TRAINER_NICE
 from .controllers import SessionController
 from .controllers.explorer import ExplorerController
 from .controllers.exports import ExplorerExports
@@ -30,10 +31,6 @@ from .panels import CurvesPanel, SamplingPanel, TrainingPanel
 from .target_panel import TargetPanel
 from .window_base import ControlColumn, FlowscopeWindow, fitted_size
 
-#: the trainer's priority: the same as the window's. The compute process runs at normal priority
-#: too; what a user's control asked for goes first because the trainer yields while it is computed
-#: (train/priority.py); niced (5) the trainer lost ~10% of its core to the window's short bursts.
-TRAINER_NICE = 0
 DRAWING_DEBOUNCE_MS = 300
 MAX_DRAWING_CLASSES = 4
 TRAINING_KEYS = (

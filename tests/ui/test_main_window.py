@@ -1,5 +1,6 @@
 """The main window: model -> widget -> assert (napari's style), with real threads."""
 
+import os
 import subprocess
 import sys
 import time
@@ -101,6 +102,23 @@ def test_training_updates_curves_and_particles_follow_the_learned_field(win, qtb
     win.toggle_training()
     assert not win.session.running
     _wait(qtbot, lambda: "paused at step" in win.training_panel.status.text())
+
+
+def test_the_trainer_child_runs_below_the_window(win, qtbot):
+    """On 2 cores the GUI thread shares a core with the trainer: niced, the trainer leaves it
+    three quarters of that core instead of half (priority.TRAINER_NICE). The window and its
+    compute child keep their priority: they answer the user."""
+    from flowscope.train.priority import TRAINER_NICE
+
+    assert TRAINER_NICE > 0
+    win.toggle_training()
+    _wait(qtbot, lambda: win.session.step_count > 0)
+    child = win.session.pid
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert child is not None and child != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, child) == min(19, mine + TRAINER_NICE)
+    _wait(qtbot, lambda: getattr(win.worker, "pid", None) is not None)  # the compute child
+    assert os.getpriority(os.PRIO_PROCESS, win.worker.pid) == mine
 
 
 def test_drawing_while_training_swaps_the_target_without_restarting(win, qtbot):
