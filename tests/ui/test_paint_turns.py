@@ -306,3 +306,56 @@ def test_the_training_curves_repaint_in_turns_of_their_own(qtbot):
     assert held() == [panel.loss_plot, panel.quality_plot]
     qtbot.waitUntil(lambda: not held())
     assert panel.loss_plot.updatesEnabled() and panel.quality_plot.updatesEnabled()
+
+
+def test_a_release_waits_for_a_pass_of_the_event_loop_without_heavy_work(qtbot):
+    """Qt runs every timer that is due in one pass of its event loop, and input waits for the
+    pass to end. A frame's work and a held view's release due in the same pass: the release goes
+    in a later pass, so what came in between is answered first."""
+    import time
+
+    from flowscope.ui import paint_turns
+
+    w = QWidget()
+    qtbot.addWidget(w)
+    w.resize(120, 80)
+    w.show()
+    qtbot.waitExposed(w)
+    log: list[str] = []
+
+    class Paints(QtCore.QObject):
+        def eventFilter(self, obj, ev):  # noqa: N802 - Qt override
+            if ev.type() == QtCore.QEvent.Type.Paint:
+                log.append("paint")
+            return False
+
+    paints = Paints()
+    w.installEventFilter(paints)
+    dispatcher = QtCore.QAbstractEventDispatcher.instance()
+
+    def new_pass():
+        log.append("pass")
+
+    def heavy():
+        paint_turns.heavy_work_done()
+        log.append("heavy")
+
+    def both_due_in_one_pass():
+        QtCore.QTimer.singleShot(1, heavy)  # due first
+        hold_paint(w)  # its release is due right after
+        w.update()
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 0.005:
+            pass  # both are overdue when the next pass begins: Qt runs them in that one
+
+    dispatcher.awake.connect(new_pass)
+    dispatcher.aboutToBlock.connect(new_pass)
+    try:
+        QtCore.QTimer.singleShot(0, both_due_in_one_pass)
+        qtbot.waitUntil(lambda: "heavy" in log and "paint" in log[log.index("heavy") :])
+    finally:
+        dispatcher.awake.disconnect(new_pass)
+        dispatcher.aboutToBlock.disconnect(new_pass)
+    after = log[log.index("heavy") :]
+    assert "pass" in after[: after.index("paint")]
+    assert not held()

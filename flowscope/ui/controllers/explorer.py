@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...train.compute import FieldRequest, TargetRequest, TrajectoryRequest
+from ..paint_turns import heavy_work_done
 from ..source_choice import source_mixture
 from .requests import RequestChannel
 
@@ -305,9 +306,11 @@ class ExplorerController(QObject):
                 if curves:
                     self._last_curves = now
                 self.statusDue.emit(curves)
+        heavy_work_done()  # a held plot's repaint due in this pass waits for the next one
 
     def _on_result(self, kind: str, res) -> None:
         """A current (not stale) result from the compute side."""
+        heavy_work_done()
         if kind == "trajectory":
             self.traj = res
             self.sdeWarning.emit(sde_warning(res.sde[-1], self.target.bounds, self.state))
