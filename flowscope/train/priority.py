@@ -3,10 +3,9 @@
 Highest first: what a user's action asked for (a control moved, a target changed); the trainer;
 background refreshes (learned trajectories while training). Operating-system priorities express
 only part of this: an unprivileged process may lower its priority but never raise it again, and
-SCHED_IDLE work starves whenever a browser uses the CPU (PITFALLS.md, item 16). So the window and
-its compute child run at normal priority, and the trainer child, which never answers a user's
-action itself, runs a little lower (:data:`TRAINER_NICE`). Beyond that, our processes order
-themselves:
+SCHED_IDLE work starves whenever a browser uses the CPU (PITFALLS.md, item 16); a niced trainer
+lost a quarter of its speed to the window's frames (:data:`TRAINER_NICE`). So all our processes
+run at normal priority and order themselves:
 
 - :class:`UserWork` is a flag shared by the window, its compute child and its trainer (thread or
   child process). The compute side raises it while it computes work that a control change asked
@@ -23,16 +22,15 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable
 
-#: the trainer child's nice value (the window and the compute child keep 0). On 2 cores the GUI
-#: thread often shares a core with the trainer; at equal priority it got half of it, and a
-#: 20-25 ms repaint became a 45-54 ms pause. At nice 5 (a weight of 335 against 1024) it gets
-#: three quarters. Alternating bench/gui_latency.py runs, training on: the longest pause
-#: 42-49 ms -> 34 ms (3 runs each); nice 2 did not help (45-51 ms). The cost, in gui_soak: the
-#: trainer's share of a core 0.96-0.98 -> 0.92-0.94 (2 runs each). Not SCHED_IDLE or nice 19
-#: (PITFALLS.md, item 16): at nice 5 the trainer keeps a quarter of a core it shares with
-#: another busy process, and on a desktop with autogroups (Linux's default) a nice value orders
-#: only the processes of the window's own session, not the window against a browser.
-TRAINER_NICE = 5
+#: the trainer child's nice value: the window's (0). Niced (5, a weight of 335 against 1024),
+#: the trainer left the GUI thread three quarters of a core they shared instead of half, and
+#: bench/gui_latency.py's mean wait for a core in each action's longest gap fell 8.0-8.4 ->
+#: 2.6-7.4 ms (the longest pauses stayed 32-57 ms against 42-49, noisy). But every wake of the
+#: GUI thread then preempted the trainer: in gui_soak (animation playing, the t slider moving)
+#: it trained at 0.59-0.74 of its solo speed against 0.82-0.93 at 0 (3 alternating pairs), below
+#: the goal of 0.9. Nice 2 did not help the pauses. Not SCHED_IDLE or nice 19 either
+#: (PITFALLS.md, item 16).
+TRAINER_NICE = 0
 #: a trainer waits at most this long per raise of the flag (a user's request takes ~0.1-1 s)
 YIELD_MAX_S = 1.5
 #: how often a waiting trainer looks at the flag again

@@ -303,3 +303,24 @@ def test_the_pool_keeps_the_newest_idle_worker():
     dead.ended = True
     pool.release(dead)
     assert pool.claim((0, 1)) is None  # a dead worker is never kept
+
+
+def test_a_niced_session_runs_its_child_at_that_priority():
+    """ProcessTrainingSession(nice=n): the child runs n above this process (the window keeps its
+    own); the pool hands a niced child only to a session of the same priority."""
+    cfg = TrainConfig(steps=None, batch_size=32, device="cpu")
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    s = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), cfg, nice=3)
+    try:
+        s.step_once(1, timeout=READY_S)
+        assert os.getpriority(os.PRIO_PROCESS, s.pid) == min(19, mine + 3)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == mine
+        niced = s.pid
+    finally:
+        assert s.stop(timeout=10.0)
+    plain = ProcessTrainingSession(BLOBS, ModelConfig(width=8, depth=1), cfg)
+    try:
+        plain.step_once(1, timeout=READY_S)
+        assert plain.pid != niced and os.getpriority(os.PRIO_PROCESS, plain.pid) == mine
+    finally:
+        assert plain.stop(timeout=10.0)
