@@ -7,9 +7,10 @@ the window has settled) is reported as a key ending in ``gap_ms``. Goal: no gap 
 
 Why a gap is long: ``longest_gap_parts`` splits each action's longest gap into the GUI thread's
 CPU time, its time in the run queue waiting for a core (Linux schedstat: other processes had
-both cores) and the rest (blocked: the GIL, a GL or X round trip). ``--who`` adds the CPU that
-the window's other threads, its Qt image-pool threads, the trainer and compute children and the
-X server used in that gap.
+both cores) and the rest (blocked: the GIL, a GL or X round trip, or on a VM time stolen by
+the hypervisor: ``steal_s`` says how much the whole run lost). ``--who`` adds the CPU that the
+window's other threads, its Qt image-pool threads, the trainer and compute children and the X
+server used in that gap.
 
     xvfb-run -a -s "-screen 0 1600x1000x24 +extension GLX +render -noreset" \\
         .venv/bin/python bench/gui_latency.py
@@ -28,7 +29,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import numpy as np  # noqa: E402
 from _common import emit, log, parser, rnd  # noqa: E402
-from _procstat import schedstat, xserver_pid  # noqa: E402
+from _procstat import schedstat, steal_seconds, xserver_pid  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
@@ -78,6 +79,9 @@ class Heartbeat:
             out[name] = out.get(name, 0.0) + schedstat(task.path)[0]
         for pid, name in self._pids.items():
             out[name] = sum(schedstat(t.path)[0] for t in _tasks(pid))
+        steal = steal_seconds()
+        if steal is not None:  # the whole VM's, in 10 ms ticks: stolen from any of its CPUs
+            out["stolen by the hypervisor (VM)"] = steal
         return out
 
     def others_in_longest(self, since: float) -> dict[str, float]:
@@ -319,6 +323,7 @@ def main() -> None:
         return {**out, **cpu, "longest_gap_parts": parts}
 
     load = {"loadavg_1min_start": rnd(os.getloadavg()[0])}
+    steal0 = steal_seconds()
     phases = args.phases.split(",")
     results = {}
     if "off" in phases:
@@ -336,6 +341,9 @@ def main() -> None:
     win.shutdown()
     worst = max(r["max_gap_ms"] for r in results.values())
     load["loadavg_1min_end"] = rnd(os.getloadavg()[0])  # other jobs on the machine stretch gaps
+    steal1 = steal_seconds()
+    # a VM's stolen time: a gap's 'blocked' part when the GUI thread was stolen from
+    load["steal_s"] = None if steal0 is None or steal1 is None else rnd(steal1 - steal0)
     worst_cpu = max(r["max_gap_cpu_ms"] for r in results.values())
     emit(
         "gui_latency",
