@@ -42,13 +42,13 @@ T_BINS = 10
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 
-def amp_dtype(amp: str, device_type: str, is_image: bool, bf16_ok: bool) -> torch.dtype | None:
+def amp_dtype(amp: str, device_type: str, bf16_ok: bool) -> torch.dtype | None:
     """The autocast dtype of a training step, or None for float32: mixed precision only on CUDA,
     and only when asked ('bf16'; 'fp16' with loss scaling). 'auto' is float32: on an H200
     (bench/gpu.py, bench/results/gpu-cuda-20261130.json) bf16 autocast trained the data-sized
     U-Nets at batch 128 at 0.75-0.87x their float32 speed (cuDNN's convolutions already use TF32):
     these models are too small for the casts to pay. 'bf16' falls back to fp16 where the GPU
-    lacks bf16 (``bf16_ok``); ``is_image`` is unused now, kept for the callers."""
+    lacks bf16 (``bf16_ok``)."""
     if device_type != "cuda" or amp in ("off", "auto"):
         return None
     if amp == "fp16" or not bf16_ok:
@@ -56,7 +56,7 @@ def amp_dtype(amp: str, device_type: str, is_image: bool, bf16_ok: bool) -> torc
     return torch.bfloat16
 
 
-def use_compile(flag: bool | None, device_type: str, is_image: bool) -> bool:
+def use_compile(flag: bool | None) -> bool:
     """Whether to torch.compile the training forward: only when asked (``True``). On an H200 a
     compiled U-Net was no faster (0.84-0.98x of eager at batch 128) after 2-25 s of compiling
     before its first step, and the 32x32x3 one had not finished compiling after 90 s: a window
@@ -271,11 +271,11 @@ class Trainer:
         self._forward: Callable[..., torch.Tensor] = (
             self.net if distributed is None else _ddp(self.net, self.device)
         )
-        self.amp_dtype = amp_dtype(self.config.amp, self.device.type, mc.is_image,
+        self.amp_dtype = amp_dtype(self.config.amp, self.device.type,
                                    self.device.type == "cuda" and torch.cuda.is_bf16_supported())
         self._scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16
                         else None)  # fmt: skip
-        self.compiled = use_compile(self.config.compile, self.device.type, mc.is_image)
+        self.compiled = use_compile(self.config.compile)
         if self.compiled:
             self._forward = torch.compile(self._forward)
         #: called as on_step(trainer) after every step (checkpoints)

@@ -281,10 +281,11 @@ class WorkerPool:
         with self._lock:
             if worker in self._idle:
                 return
-            ended = [] if worker.alive() and self.spare > 0 else [worker]
-            if not ended:
+            if worker.alive() and self.spare > 0:
                 self._idle.append(worker)
                 ended, self._idle = self._idle[: -self.spare], self._idle[-self.spare :]
+            else:
+                ended = [worker]
         for w in ended:
             self.discard(w)
 
